@@ -1,0 +1,265 @@
+// Package broker runs an MQTT v5 broker inside the game's process, so a
+// game, a LAN party or a test needs no broker installed. It is
+// mochi-mqtt (github.com/mochi-mqtt/server) with a WebSocket listener on
+// an HTTP server of its own, which can serve other paths too (a browser
+// build of the game), and optionally a plain TCP listener for
+// command-line tools such as mosquitto_sub.
+//
+// Retained messages, wills (with delay), QoS 2 and sessions work as with
+// any MQTT v5 broker.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+)
+
+// Options configures a Broker. The zero value hosts a broker on a free
+// port of this machine only.
+type Options struct {
+	// Addr is where the HTTP server (MQTT over WebSocket, and Handler)
+	// listens. Defaults to "127.0.0.1:0": a free port, this machine only.
+	// Use ":8080" to let other machines (a LAN party) in.
+	Addr string
+
+	// Path is where MQTT over WebSocket is served. Defaults to "/mqtt".
+	Path string
+
+	// TCPAddr, if not empty, adds a plain MQTT listener there
+	// ("127.0.0.1:1883", or ":0" for a free port). Defaults to "": none.
+	TCPAddr string
+
+	// Handler serves every other path of the HTTP server, for instance
+	// the browser build of the game. Defaults to nil: 404 Not Found.
+	Handler http.Handler
+
+	// Capabilities overrides the broker's limits and features (maximum
+	// packet size, receive maximum, maximum QoS, …). Defaults to nil:
+	// mochi-mqtt's defaults.
+	Capabilities *mqtt.Capabilities
+
+	// Hooks are added to the broker before it starts, in order, for
+	// authentication, access control, persistence or observation. If none
+	// of them authenticates clients, every client is allowed.
+	Hooks []mqtt.Hook
+
+	// Logger receives the broker's log lines. Defaults to discarding them.
+	Logger *slog.Logger
+}
+
+func (o *Options) ensureDefaults() {
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:0"
+	}
+	if o.Path == "" {
+		o.Path = "/mqtt"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Broker is a running broker. Close stops it.
+type Broker struct {
+	srv    *mqtt.Server
+	ln     net.Listener
+	http   *http.Server
+	ws     *wsListener
+	url    string
+	tcpURL string
+	path   string
+	done   chan struct{}
+	close  sync.Once
+}
+
+// Start starts a broker and returns once it accepts connections.
+// opts may be nil.
+func Start(opts *Options) (*Broker, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o.ensureDefaults()
+
+	srv := mqtt.New(&mqtt.Options{
+		Capabilities: o.Capabilities,
+		Logger:       o.Logger,
+		// The default sends $SYS topics every second; a game has no use for
+		// them that often.
+		SysTopicResendInterval: 10,
+	})
+	authenticates := false
+	for _, h := range o.Hooks {
+		if h.Provides(mqtt.OnConnectAuthenticate) {
+			authenticates = true
+		}
+		if err := srv.AddHook(h, nil); err != nil {
+			return nil, fmt.Errorf("broker: hook %s: %w", h.ID(), err)
+		}
+	}
+	if !authenticates {
+		if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+			return nil, err
+		}
+	}
+
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("broker: cannot listen on %s: %w", o.Addr, err)
+	}
+	b := &Broker{
+		srv:  srv,
+		ln:   ln,
+		ws:   &wsListener{id: "ws", addr: ln.Addr().String(), stop: make(chan struct{})},
+		url:  "ws://" + ln.Addr().String() + o.Path,
+		path: o.Path,
+		done: make(chan struct{}),
+	}
+	if err := srv.AddListener(b.ws); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if o.TCPAddr != "" {
+		tln, err := net.Listen("tcp", o.TCPAddr)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("broker: cannot listen on %s: %w", o.TCPAddr, err)
+		}
+		if err := srv.AddListener(listeners.NewNet("tcp", tln)); err != nil {
+			ln.Close()
+			tln.Close()
+			return nil, err
+		}
+		b.tcpURL = "mqtt://" + tln.Addr().String()
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle(o.Path, b.ws)
+	if o.Handler != nil {
+		mux.Handle("/", o.Handler)
+	}
+	b.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug)}
+
+	if err := srv.Serve(); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	go func() {
+		defer close(b.done)
+		_ = b.http.Serve(ln)
+	}()
+	return b, nil
+}
+
+// URL returns the WebSocket URL of the broker, as
+// "ws://127.0.0.1:port/mqtt". With Addr ":port" the host is the
+// unspecified address; other machines use this machine's name or address.
+func (b *Broker) URL() string { return b.url }
+
+// TCPURL returns the plain MQTT URL ("mqtt://127.0.0.1:port"), or "" when
+// Options.TCPAddr was empty.
+func (b *Broker) TCPURL() string { return b.tcpURL }
+
+// Addr returns the address the HTTP server listens on.
+func (b *Broker) Addr() net.Addr { return b.ln.Addr() }
+
+// Server returns the mochi-mqtt server, for its counters (Info) and
+// inline publishing. Changing its configuration once started is unsafe.
+func (b *Broker) Server() *mqtt.Server { return b.srv }
+
+// Close disconnects every client, without their wills being lost (mochi
+// publishes them as for any lost connection), and stops the broker.
+func (b *Broker) Close() error {
+	var err error
+	b.close.Do(func() {
+		err = b.srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if herr := b.http.Shutdown(ctx); herr != nil && !errors.Is(herr, http.ErrServerClosed) {
+			err = errors.Join(err, herr)
+		}
+		<-b.done
+		b.ws.wait()
+	})
+	return err
+}
+
+// wsListener is the broker's WebSocket listener: an http.Handler that
+// accepts WebSocket connections (subprotocol "mqtt") and hands them to
+// mochi as net.Conns.
+type wsListener struct {
+	id, addr  string
+	mu        sync.Mutex
+	establish listeners.EstablishFn
+	stop      chan struct{}
+	stopOnce  sync.Once
+	conns     sync.WaitGroup
+	log       *slog.Logger
+}
+
+func (l *wsListener) ID() string       { return l.id }
+func (l *wsListener) Address() string  { return l.addr }
+func (l *wsListener) Protocol() string { return "ws" }
+
+func (l *wsListener) Init(log *slog.Logger) error {
+	l.log = log
+	return nil
+}
+
+// Serve records how to hand connections to mochi and returns at Close.
+func (l *wsListener) Serve(establish listeners.EstablishFn) {
+	l.mu.Lock()
+	l.establish = establish
+	l.mu.Unlock()
+	<-l.stop
+}
+
+// Close stops accepting and closes the connections mochi still has.
+func (l *wsListener) Close(closeClients listeners.CloseFn) {
+	l.stopOnce.Do(func() { close(l.stop) })
+	closeClients(l.id)
+}
+
+func (l *wsListener) wait() { l.conns.Wait() }
+
+func (l *wsListener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	l.mu.Lock()
+	establish := l.establish
+	l.mu.Unlock()
+	select {
+	case <-l.stop:
+		establish = nil
+	default:
+	}
+	if establish == nil {
+		http.Error(w, "broker not running", http.StatusServiceUnavailable)
+		return
+	}
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols: []string{"mqtt"},
+		// MQTT uses no cookies, so a page from any origin may connect:
+		// a game hosted elsewhere, or opened from a file.
+		InsecureSkipVerify: true,
+	})
+	if err != nil {
+		return
+	}
+	l.conns.Add(1)
+	defer l.conns.Done()
+	conn := websocket.NetConn(context.Background(), c, websocket.MessageBinary)
+	defer conn.Close()
+	if err := establish(l.id, conn); err != nil && l.log != nil {
+		l.log.Debug("broker: connection ended", "remote", r.RemoteAddr, "err", err)
+	}
+}

@@ -1,0 +1,141 @@
+package mqttgame
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+)
+
+// packetConn carries MQTT packets over a transport connection, one packet
+// per write in each direction we control.
+//
+// Writing: paho locks the connection (sync.Locker) around each packet and
+// writes it in pieces; packetConn gathers the pieces and sends the packet
+// with a single Write on Unlock: one WebSocket message, one TCP write.
+// Without the lock, a keepalive could land in the middle of a packet.
+//
+// Reading: a buffered reader serves paho's small reads, and the fixed
+// header of each packet is checked before paho reads the body: a packet
+// larger than the limit announced to the broker ends the connection
+// before anything is allocated for it.
+type packetConn struct {
+	net.Conn
+
+	wmu    sync.Mutex // held from Lock to Unlock
+	locked atomic.Bool
+	wbuf   []byte
+	werr   error // the first failed flush; later writes fail with it
+
+	r         *bufio.Reader
+	remaining int // bytes of the current incoming packet not yet read
+	limit     int // largest incoming packet, in bytes
+
+	onError func(error) // told of the first read or write failure
+	failed  atomic.Bool
+}
+
+const maxKeptWriteBuffer = 64 << 10
+
+func newPacketConn(c net.Conn, limit int, onError func(error)) *packetConn {
+	return &packetConn{
+		Conn:    c,
+		r:       bufio.NewReaderSize(c, 16<<10),
+		limit:   limit,
+		onError: onError,
+	}
+}
+
+// Lock starts gathering a packet.
+func (c *packetConn) Lock() {
+	c.wmu.Lock()
+	c.locked.Store(true)
+}
+
+// Unlock sends the gathered packet.
+func (c *packetConn) Unlock() {
+	if len(c.wbuf) > 0 && c.werr == nil {
+		if _, err := c.Conn.Write(c.wbuf); err != nil {
+			c.werr = err
+			c.fail(err)
+			// A half-written packet leaves the stream unusable.
+			_ = c.Conn.Close()
+		}
+	}
+	if cap(c.wbuf) > maxKeptWriteBuffer {
+		c.wbuf = nil
+	} else {
+		c.wbuf = c.wbuf[:0]
+	}
+	c.locked.Store(false)
+	c.wmu.Unlock()
+}
+
+// Write adds p to the packet being gathered. paho always writes under
+// Lock; a Write outside it is sent as a packet of its own.
+func (c *packetConn) Write(p []byte) (int, error) {
+	if !c.locked.Load() {
+		c.Lock()
+		defer c.Unlock()
+	}
+	if c.werr != nil {
+		return 0, c.werr
+	}
+	c.wbuf = append(c.wbuf, p...)
+	return len(p), nil
+}
+
+// Read reads from the current packet, checking the size of each new one
+// before any of it is handed out.
+func (c *packetConn) Read(p []byte) (int, error) {
+	if c.remaining == 0 {
+		size, err := c.peekPacketSize()
+		if err != nil {
+			c.fail(err)
+			return 0, err
+		}
+		c.remaining = size
+	}
+	if len(p) > c.remaining {
+		p = p[:c.remaining]
+	}
+	n, err := c.r.Read(p)
+	c.remaining -= n
+	if err != nil {
+		c.fail(err)
+	}
+	return n, err
+}
+
+// peekPacketSize reads the fixed header of the next packet without
+// consuming it and returns the packet's whole size.
+func (c *packetConn) peekPacketSize() (int, error) {
+	length, mult := 0, 1
+	for i := 1; i <= 4; i++ {
+		head, err := c.r.Peek(i + 1)
+		if err != nil {
+			return 0, err
+		}
+		b := head[i]
+		length += int(b&0x7f) * mult
+		if b&0x80 == 0 {
+			size := 1 + i + length
+			if size > c.limit {
+				_ = c.Conn.Close()
+				return 0, fmt.Errorf("%w: the broker sent a %d-byte packet (type %d), over the %d-byte limit",
+					ErrPacketTooLarge, size, head[0]>>4, c.limit)
+			}
+			return size, nil
+		}
+		mult *= 128
+	}
+	_ = c.Conn.Close()
+	return 0, fmt.Errorf("%w: remaining length longer than 4 bytes", ErrMalformedPacket)
+}
+
+func (c *packetConn) fail(err error) {
+	if c.onError != nil && c.failed.CompareAndSwap(false, true) {
+		c.onError(err)
+	}
+}

@@ -1,0 +1,28 @@
+package mqttgame
+
+import (
+	"context"
+	"net"
+	"net/url"
+
+	"github.com/coder/websocket"
+)
+
+// mqttSubprotocol is the WebSocket subprotocol MQTT brokers expect.
+const mqttSubprotocol = "mqtt"
+
+// dial opens a transport connection to one broker URL. ctx bounds the
+// dial; life bounds the connection once it is open.
+func dial(ctx, life context.Context, u *url.URL, o *Options) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
+	defer cancel()
+	switch u.Scheme {
+	case "ws", "wss":
+		ws, err := dialWebSocket(ctx, u, o)
+		if err != nil {
+			return nil, err
+		}
+		return websocket.NetConn(life, ws, websocket.MessageBinary), nil
+	}
+	return dialStream(ctx, u, o)
+}

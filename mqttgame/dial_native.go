@@ -1,0 +1,44 @@
+//go:build !js
+
+package mqttgame
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"net/url"
+
+	"github.com/coder/websocket"
+)
+
+func dialWebSocket(ctx context.Context, u *url.URL, o *Options) (*websocket.Conn, error) {
+	opts := &websocket.DialOptions{Subprotocols: []string{mqttSubprotocol}}
+	if u.Scheme == "wss" && o.TLSConfig != nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = o.TLSConfig.Clone()
+		opts.HTTPClient = &http.Client{Transport: tr}
+	}
+	ws, resp, err := websocket.Dial(ctx, u.String(), opts)
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	return ws, err
+}
+
+// dialStream opens mqtt://, tcp:// and mqtts:// connections.
+func dialStream(ctx context.Context, u *url.URL, o *Options) (net.Conn, error) {
+	if u.Scheme == "mqtts" {
+		cfg := o.TLSConfig.Clone()
+		if cfg == nil {
+			cfg = &tls.Config{}
+		}
+		if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+			cfg.ServerName = u.Hostname()
+		}
+		d := tls.Dialer{Config: cfg}
+		return d.DialContext(ctx, "tcp", u.Host)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", u.Host)
+}

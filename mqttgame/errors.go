@@ -1,0 +1,315 @@
+package mqttgame
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+)
+
+// Errors to match with errors.Is.
+var (
+	// ErrInvalidTopic: a topic name breaks a rule of MQTT (see ValidateTopic).
+	ErrInvalidTopic = errors.New("mqttgame: invalid topic")
+	// ErrInvalidFilter: a subscription filter breaks a rule of MQTT (see ValidateFilter).
+	ErrInvalidFilter = errors.New("mqttgame: invalid filter")
+	// ErrInvalidQoS: a QoS outside 0..2, or above what the broker supports.
+	ErrInvalidQoS = errors.New("mqttgame: invalid QoS")
+	// ErrPayloadTooLarge: a message that would not fit the broker's maximum packet size.
+	ErrPayloadTooLarge = errors.New("mqttgame: message too large")
+	// ErrRetainUnavailable: a retained publish to a broker that has no retained messages.
+	ErrRetainUnavailable = errors.New("mqttgame: broker does not support retained messages")
+	// ErrOutboxFull: Publish was called while Options.OutboxSize messages were
+	// already waiting; nothing was queued.
+	ErrOutboxFull = errors.New("mqttgame: outbox full")
+	// ErrClosed: the client was closed with Close.
+	ErrClosed = errors.New("mqttgame: client closed")
+	// ErrBadURL: a broker URL that cannot be used (see URLError).
+	ErrBadURL = errors.New("mqttgame: bad broker URL")
+	// ErrBadOption: an option out of range (see OptionError).
+	ErrBadOption = errors.New("mqttgame: bad option")
+	// ErrTimeout: a connection attempt or an acknowledgement took longer than allowed.
+	ErrTimeout = errors.New("mqttgame: timed out")
+	// ErrUnreachable: the broker could not be reached (refused, name not
+	// found, network down, TLS failure).
+	ErrUnreachable = errors.New("mqttgame: broker unreachable")
+	// ErrConnectionLost: an established connection ended without the game asking.
+	ErrConnectionLost = errors.New("mqttgame: connection lost")
+	// ErrPacketTooLarge: the broker sent a packet larger than Options.MaxPacketSize;
+	// the connection was dropped before reading it.
+	ErrPacketTooLarge = errors.New("mqttgame: incoming packet too large")
+	// ErrMalformedPacket: the broker sent bytes that are not a valid MQTT packet.
+	ErrMalformedPacket = errors.New("mqttgame: malformed packet")
+)
+
+// URLError reports a broker URL that New refused, and why.
+type URLError struct {
+	URL    string // the URL as given, with any password removed
+	Reason string
+}
+
+func (e *URLError) Error() string {
+	return fmt.Sprintf("mqttgame: bad broker URL %q: %s", e.URL, e.Reason)
+}
+
+// Is makes a URLError match ErrBadURL.
+func (e *URLError) Is(target error) bool { return target == ErrBadURL }
+
+// OptionError reports an option New refused, and why.
+type OptionError struct {
+	Option string // the field of Options
+	Reason string
+}
+
+func (e *OptionError) Error() string {
+	return fmt.Sprintf("mqttgame: bad option %s: %s", e.Option, e.Reason)
+}
+
+// Is makes an OptionError match ErrBadOption.
+func (e *OptionError) Is(target error) bool { return target == ErrBadOption }
+
+// LimitError reports a publish refused because it breaks a limit: the
+// payload or packet size, the QoS, or retain support. It matches
+// ErrPayloadTooLarge, ErrInvalidQoS or ErrRetainUnavailable with errors.Is.
+type LimitError struct {
+	Topic string
+	Limit error  // ErrPayloadTooLarge, ErrInvalidQoS or ErrRetainUnavailable
+	Got   int    // the offending value: packet size in bytes, or QoS
+	Max   int    // the limit it broke
+	What  string // what the limit is, in words
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("mqttgame: cannot publish to %s: %s is %d, %s is %d", quoteShort(e.Topic), e.What, e.Got, limitName(e.Limit), e.Max)
+}
+
+func limitName(err error) string {
+	switch err {
+	case ErrPayloadTooLarge:
+		return "the maximum"
+	case ErrInvalidQoS:
+		return "the highest allowed"
+	}
+	return "the limit"
+}
+
+// Unwrap returns the sentinel the limit matches.
+func (e *LimitError) Unwrap() error { return e.Limit }
+
+// ReasonCode is an MQTT v5 reason code, sent by the broker in CONNACK,
+// SUBACK, UNSUBACK, PUBACK, PUBREC and DISCONNECT. Codes from 0x80 up are
+// failures. A ReasonCode is an error, so errors.Is(err, mqttgame.NotAuthorized)
+// tells whether the broker refused something for that reason.
+type ReasonCode byte
+
+// The MQTT v5 reason codes a game is likely to meet.
+const (
+	Success                     ReasonCode = 0x00
+	GrantedQoS1                 ReasonCode = 0x01
+	GrantedQoS2                 ReasonCode = 0x02
+	DisconnectWithWill          ReasonCode = 0x04
+	NoMatchingSubscribers       ReasonCode = 0x10
+	NoSubscriptionExisted       ReasonCode = 0x11
+	UnspecifiedError            ReasonCode = 0x80
+	MalformedPacket             ReasonCode = 0x81
+	ProtocolError               ReasonCode = 0x82
+	ImplementationSpecificError ReasonCode = 0x83
+	UnsupportedProtocolVersion  ReasonCode = 0x84
+	ClientIDNotValid            ReasonCode = 0x85
+	BadUsernameOrPassword       ReasonCode = 0x86
+	NotAuthorized               ReasonCode = 0x87
+	ServerUnavailable           ReasonCode = 0x88
+	ServerBusy                  ReasonCode = 0x89
+	Banned                      ReasonCode = 0x8A
+	ServerShuttingDown          ReasonCode = 0x8B
+	BadAuthenticationMethod     ReasonCode = 0x8C
+	KeepAliveTimeout            ReasonCode = 0x8D
+	SessionTakenOver            ReasonCode = 0x8E
+	TopicFilterInvalid          ReasonCode = 0x8F
+	TopicNameInvalid            ReasonCode = 0x90
+	PacketIDInUse               ReasonCode = 0x91
+	PacketIDNotFound            ReasonCode = 0x92
+	ReceiveMaximumExceeded      ReasonCode = 0x93
+	TopicAliasInvalid           ReasonCode = 0x94
+	PacketTooLarge              ReasonCode = 0x95
+	MessageRateTooHigh          ReasonCode = 0x96
+	QuotaExceeded               ReasonCode = 0x97
+	AdministrativeAction        ReasonCode = 0x98
+	PayloadFormatInvalid        ReasonCode = 0x99
+	RetainNotSupported          ReasonCode = 0x9A
+	QoSNotSupported             ReasonCode = 0x9B
+	UseAnotherServer            ReasonCode = 0x9C
+	ServerMoved                 ReasonCode = 0x9D
+	SharedSubNotSupported       ReasonCode = 0x9E
+	ConnectionRateExceeded      ReasonCode = 0x9F
+	MaximumConnectTime          ReasonCode = 0xA0
+	SubIDNotSupported           ReasonCode = 0xA1
+	WildcardSubNotSupported     ReasonCode = 0xA2
+)
+
+var reasonText = map[ReasonCode]string{
+	Success:                     "success",
+	GrantedQoS1:                 "granted QoS 1",
+	GrantedQoS2:                 "granted QoS 2",
+	DisconnectWithWill:          "disconnect with will message",
+	NoMatchingSubscribers:       "no matching subscribers",
+	NoSubscriptionExisted:       "no subscription existed",
+	UnspecifiedError:            "unspecified error",
+	MalformedPacket:             "malformed packet",
+	ProtocolError:               "protocol error",
+	ImplementationSpecificError: "implementation specific error",
+	UnsupportedProtocolVersion:  "unsupported protocol version",
+	ClientIDNotValid:            "client identifier not valid",
+	BadUsernameOrPassword:       "bad user name or password",
+	NotAuthorized:               "not authorized",
+	ServerUnavailable:           "server unavailable",
+	ServerBusy:                  "server busy",
+	Banned:                      "banned",
+	ServerShuttingDown:          "server shutting down",
+	BadAuthenticationMethod:     "bad authentication method",
+	KeepAliveTimeout:            "keep alive timeout",
+	SessionTakenOver:            "session taken over",
+	TopicFilterInvalid:          "topic filter invalid",
+	TopicNameInvalid:            "topic name invalid",
+	PacketIDInUse:               "packet identifier in use",
+	PacketIDNotFound:            "packet identifier not found",
+	ReceiveMaximumExceeded:      "receive maximum exceeded",
+	TopicAliasInvalid:           "topic alias invalid",
+	PacketTooLarge:              "packet too large",
+	MessageRateTooHigh:          "message rate too high",
+	QuotaExceeded:               "quota exceeded",
+	AdministrativeAction:        "administrative action",
+	PayloadFormatInvalid:        "payload format invalid",
+	RetainNotSupported:          "retain not supported",
+	QoSNotSupported:             "QoS not supported",
+	UseAnotherServer:            "use another server",
+	ServerMoved:                 "server moved",
+	SharedSubNotSupported:       "shared subscriptions not supported",
+	ConnectionRateExceeded:      "connection rate exceeded",
+	MaximumConnectTime:          "maximum connect time",
+	SubIDNotSupported:           "subscription identifiers not supported",
+	WildcardSubNotSupported:     "wildcard subscriptions not supported",
+}
+
+// String returns the code's name from the MQTT v5 specification and its
+// value, as in "not authorized (0x87)".
+func (c ReasonCode) String() string {
+	if s, ok := reasonText[c]; ok {
+		return fmt.Sprintf("%s (0x%02X)", s, byte(c))
+	}
+	return fmt.Sprintf("reason code 0x%02X", byte(c))
+}
+
+// Error makes a ReasonCode usable as the target of errors.Is.
+func (c ReasonCode) Error() string { return c.String() }
+
+// IsFailure reports whether the code says something was refused (0x80 and up).
+func (c ReasonCode) IsFailure() bool { return c >= 0x80 }
+
+// v3Connack maps the MQTT 3.1.1 CONNACK return codes a v5 client can
+// still meet (a 3.1.1 broker answering a v5 CONNECT) to their v5 codes.
+func v3Connack(code byte) ReasonCode {
+	switch code {
+	case 1:
+		return UnsupportedProtocolVersion
+	case 2:
+		return ClientIDNotValid
+	case 3:
+		return ServerUnavailable
+	case 4:
+		return BadUsernameOrPassword
+	case 5:
+		return NotAuthorized
+	}
+	return ReasonCode(code)
+}
+
+// BrokerError is a refusal from the broker: a failure reason code in
+// CONNACK, SUBACK, UNSUBACK, PUBACK, PUBREC, or a DISCONNECT it sent.
+// errors.Is(err, code) matches its Code.
+type BrokerError struct {
+	Op     string     // "connect", "subscribe", "unsubscribe", "publish" or "disconnect"
+	Topic  string     // the topic or filter concerned, if any
+	Code   ReasonCode // the broker's reason code
+	Reason string     // the broker's reason string, if it sent one
+}
+
+func (e *BrokerError) Error() string {
+	var s string
+	switch e.Op {
+	case "disconnect":
+		s = "mqttgame: broker closed the connection: " + e.Code.String()
+	default:
+		s = "mqttgame: broker refused " + e.Op
+		if e.Topic != "" {
+			s += " " + quoteShort(e.Topic)
+		}
+		s += ": " + e.Code.String()
+	}
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	return s
+}
+
+// Is matches the error's reason code, so errors.Is(err, mqttgame.NotAuthorized) works.
+func (e *BrokerError) Is(target error) bool {
+	c, ok := target.(ReasonCode)
+	return ok && c == e.Code
+}
+
+// ConnectError reports a failed attempt to connect to one broker URL. Its
+// Err is a *BrokerError when the broker refused the connection; otherwise
+// it matches ErrTimeout, ErrUnreachable or ErrMalformedPacket.
+type ConnectError struct {
+	URL string
+	Err error
+}
+
+func (e *ConnectError) Error() string {
+	return fmt.Sprintf("mqttgame: cannot connect to %s: %v", e.URL, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+// Is lets a ConnectError caused by the network match ErrTimeout or ErrUnreachable.
+func (e *ConnectError) Is(target error) bool {
+	switch target {
+	case ErrTimeout:
+		return isTimeout(e.Err)
+	case ErrUnreachable:
+		var be *BrokerError
+		return !errors.As(e.Err, &be) && !isTimeout(e.Err) && !errors.Is(e.Err, ErrMalformedPacket) && !errors.Is(e.Err, context.Canceled)
+	}
+	return false
+}
+
+// LostError reports that an established connection ended without the game
+// asking. Its Err is a *BrokerError when the broker sent DISCONNECT
+// (session taken over, keep alive timeout, server shutting down, …).
+// It matches ErrConnectionLost with errors.Is.
+type LostError struct {
+	Err error
+}
+
+func (e *LostError) Error() string {
+	if e.Err == nil {
+		return ErrConnectionLost.Error()
+	}
+	return ErrConnectionLost.Error() + ": " + e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *LostError) Unwrap() error { return e.Err }
+
+// Is makes a LostError match ErrConnectionLost.
+func (e *LostError) Is(target error) bool { return target == ErrConnectionLost }
+
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrTimeout) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,234 @@
+package mqttgame_test
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/mqttgame/mqttgame/mqttgame"
+	"github.com/mqttgame/mqttgame/mqttgame/broker"
+)
+
+// waitFor is how long a test waits for something the network should do.
+const waitFor = 10 * time.Second
+
+// startBroker starts an embedded broker for one test.
+func startBroker(t testing.TB, opts *broker.Options) *broker.Broker {
+	t.Helper()
+	b, err := broker.Start(opts)
+	if err != nil {
+		t.Fatalf("start broker: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// newClient makes a client of the broker, closed when the test ends. Its
+// log goes to the test log, shown only if the test fails.
+func newClient(t testing.TB, url string, edit func(*mqttgame.Options)) *mqttgame.Client {
+	t.Helper()
+	o := &mqttgame.Options{Brokers: []string{url}, Logger: testLogger(t)}
+	if edit != nil {
+		edit(o)
+	}
+	c, err := mqttgame.New(o)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// tickUntil calls Update on the clients, as a game loop would, until cond
+// holds after a tick; it fails the test after waitFor. It returns the
+// number of ticks it took.
+func tickUntil(t testing.TB, what string, cond func() bool, clients ...*mqttgame.Client) int {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for n := 1; ; n++ {
+		for _, c := range clients {
+			c.Update()
+		}
+		if cond() {
+			return n
+		}
+		if time.Now().After(deadline) {
+			for _, c := range clients {
+				t.Logf("client %s: connected=%v err=%v stats=%+v", c.ClientID(), c.IsConnected(), c.Err(), c.Stats())
+			}
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// connect connects c and ticks until it is connected.
+func connect(t testing.TB, c *mqttgame.Client) {
+	t.Helper()
+	if err := c.Connect(); err != nil {
+		t.Fatal(err)
+	}
+	tickUntil(t, "connection", c.IsConnected, c)
+}
+
+// subscribe subscribes c and ticks until the broker granted it.
+func subscribe(t testing.TB, c *mqttgame.Client, filter string, opts mqttgame.SubscribeOptions) {
+	t.Helper()
+	if err := c.SubscribeWith(filter, opts); err != nil {
+		t.Fatal(err)
+	}
+	tickUntil(t, "subscription to "+filter, func() bool { return c.IsSubscribed(filter) }, c)
+}
+
+// testLogger returns a logger that keeps its lines and prints them only
+// if the test fails.
+func testLogger(t testing.TB) *slog.Logger {
+	w := &testLog{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			w.mu.Lock()
+			t.Log("client log:\n" + w.buf.String())
+			w.mu.Unlock()
+		}
+	})
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (w *testLog) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+// waitUntil polls cond until it holds, failing the test after waitFor.
+func waitUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// observer is a broker hook that counts, per client ID, the connections
+// the broker finished closing (after publishing any will) and the QoS 1
+// and 2 messages it finished delivering.
+type observer struct {
+	mqtt.HookBase
+	mu           sync.Mutex
+	disconnected map[string]int
+	qosDone      map[string]int
+}
+
+func newObserver() *observer {
+	return &observer{disconnected: map[string]int{}, qosDone: map[string]int{}}
+}
+
+func (h *observer) ID() string { return "test-observer" }
+
+func (h *observer) Provides(b byte) bool {
+	return b == mqtt.OnDisconnect || b == mqtt.OnQosComplete
+}
+
+func (h *observer) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
+	h.mu.Lock()
+	h.disconnected[cl.ID]++
+	h.mu.Unlock()
+}
+
+func (h *observer) OnQosComplete(cl *mqtt.Client, pk packets.Packet) {
+	h.mu.Lock()
+	h.qosDone[cl.ID]++
+	h.mu.Unlock()
+}
+
+func (h *observer) disconnects(id string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.disconnected[id]
+}
+
+func (h *observer) delivered(id string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.qosDone[id]
+}
+
+// cutProxy forwards TCP connections to a broker and can cut them all at
+// once, as a network failure would: neither side gets a goodbye.
+type cutProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	conns  []net.Conn
+	wg     sync.WaitGroup
+}
+
+func newCutProxy(t testing.TB, target string) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, target: target}
+	p.wg.Add(1)
+	go p.serve()
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *cutProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *cutProxy) serve() {
+	defer p.wg.Done()
+	for {
+		in, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		out, err := net.Dial("tcp", p.target)
+		if err != nil {
+			in.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, in, out)
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go func() { defer p.wg.Done(); io.Copy(out, in); out.Close() }()
+		go func() { defer p.wg.Done(); io.Copy(in, out); in.Close() }()
+	}
+}
+
+// cut closes every forwarded connection.
+func (p *cutProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetLinger(0) // reset, no FIN handshake
+		}
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *cutProxy) close() {
+	p.ln.Close()
+	p.cut()
+	p.wg.Wait()
+}

@@ -1,0 +1,359 @@
+package mqttgame
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// QoS is an MQTT quality of service level.
+type QoS byte
+
+// The three MQTT delivery guarantees.
+const (
+	AtMostOnce  QoS = 0 // fire and forget
+	AtLeastOnce QoS = 1 // acknowledged; may arrive twice after a reconnect
+	ExactlyOnce QoS = 2 // acknowledged in two steps; arrives once
+)
+
+// DataLoss decides what happens to the messages of one topic that arrive
+// faster than the game's ticks show them: each Update makes at most one
+// message per topic visible.
+type DataLoss uint8
+
+const (
+	// DefaultDataLoss, in SubscribeOptions, means "use Options.DataLoss".
+	DefaultDataLoss DataLoss = iota
+	// LatestWins keeps only the newest waiting message of a topic; the
+	// ones it replaces are counted in Stats.DroppedReplaced. Right for
+	// positions, sensor values, anything where only the present matters.
+	LatestWins
+	// FIFO queues the messages of a topic and shows them one per tick, in
+	// arrival order. Right for chat and game events. The queue holds up
+	// to Options.TopicQueueSize messages.
+	FIFO
+)
+
+func (d DataLoss) String() string {
+	switch d {
+	case DefaultDataLoss:
+		return "default"
+	case LatestWins:
+		return "latest-wins"
+	case FIFO:
+		return "fifo"
+	}
+	return "DataLoss(" + strconv.Itoa(int(d)) + ")"
+}
+
+// ParseDataLoss reads "latest" (or "latest-wins") and "fifo", as a command
+// line flag would give them.
+func ParseDataLoss(s string) (DataLoss, error) {
+	switch strings.ToLower(s) {
+	case "latest", "latest-wins", "latestwins":
+		return LatestWins, nil
+	case "fifo":
+		return FIFO, nil
+	}
+	return 0, fmt.Errorf("mqttgame: unknown data-loss mode %q (want latest or fifo)", s)
+}
+
+// Will is the message the broker publishes for the client when its
+// connection ends without a graceful Disconnect (or after
+// DisconnectWithWill).
+type Will struct {
+	Topic   string
+	Payload []byte
+	QoS     QoS
+	Retain  bool
+	// Delay lets the broker wait before publishing the will; if the client
+	// is back within it, no will is sent (a page reload does not flicker).
+	// Rounded down to whole seconds. Defaults to 0: publish at once.
+	Delay time.Duration
+	// ContentType and UserProperties are sent with the will. Optional.
+	ContentType    string
+	UserProperties []UserProperty
+}
+
+// Options configures a Client. The zero value of every field is a good
+// default, except Brokers, which needs at least one URL.
+type Options struct {
+	// Brokers lists broker URLs, tried in order until one accepts.
+	// Schemes: ws:// and wss:// everywhere; mqtt://, tcp:// and mqtts://
+	// natively (not in the browser). A WebSocket URL's path is used as
+	// given ("/mqtt" for most brokers). Credentials do not belong in a URL:
+	// use Username and Password, so they never appear in a log.
+	Brokers []string
+
+	// ClientID identifies the client to the broker; two clients with one
+	// ID push each other off. Defaults to "mqttgame-" and 12 random hex
+	// digits, new for each Client.
+	ClientID string
+
+	// Username and Password are sent in CONNECT when not empty. They are
+	// never logged.
+	Username string
+	Password string
+
+	// KeepAlive is the longest silence before the client pings the broker;
+	// a connection silent for 1.5 times it is considered dead. Rounded to
+	// seconds. Defaults to 30s natively and 60s in the browser, where
+	// background tabs throttle timers. A negative value turns it off.
+	KeepAlive time.Duration
+
+	// ResumeSession asks the broker, on the first connection, to resume a
+	// session an earlier client with the same ClientID left (Clean Start
+	// 0). Reconnections always try to resume. Defaults to false: start clean.
+	ResumeSession bool
+
+	// SessionExpiry is how long the broker keeps the session (subscriptions
+	// and queued QoS 1/2 messages) after the connection ends. Rounded to
+	// seconds. Defaults to 0: the session ends with the connection, and
+	// the client restores its subscriptions itself after a reconnect.
+	SessionExpiry time.Duration
+
+	// Will is published by the broker if the connection ends abruptly.
+	// Defaults to nil: no will.
+	Will *Will
+
+	// TLSConfig is used for wss:// and mqtts:// natively; nil means the
+	// system's roots and the URL's host name. In the browser, the browser
+	// checks certificates and this field is ignored.
+	TLSConfig *tls.Config
+
+	// ConnectTimeout bounds one connection attempt: dial, TLS, WebSocket
+	// handshake and CONNACK. Defaults to 10s.
+	ConnectTimeout time.Duration
+
+	// AckTimeout bounds the wait for SUBACK and UNSUBACK. Defaults to 10s.
+	AckTimeout time.Duration
+
+	// ReconnectDelay is the wait before the first reconnection attempt; it
+	// doubles (with jitter) after each failed attempt, and after each
+	// connection the broker ends within seconds, up to MaxReconnectDelay.
+	// Defaults to 250ms.
+	ReconnectDelay time.Duration
+
+	// MaxReconnectDelay caps the wait between reconnection attempts.
+	// Defaults to 30s.
+	MaxReconnectDelay time.Duration
+
+	// DataLoss is the mode for topics whose subscription does not choose
+	// one. Defaults to LatestWins.
+	DataLoss DataLoss
+
+	// TopicQueueSize caps the messages waiting for one FIFO topic; when
+	// full, the oldest waiting QoS 0 message is dropped and counted.
+	// Defaults to 64.
+	TopicQueueSize int
+
+	// MaxTopics caps the distinct topics the client keeps. Past it, the
+	// topics idle longest (and without a TopicHandle) are forgotten; if
+	// none can be, the new message is dropped and counted. Defaults to 1024.
+	MaxTopics int
+
+	// MaxBufferedBytes caps the payload bytes waiting to be shown, over
+	// all topics, so a tab that stops calling Update cannot grow without
+	// bound. Defaults to 16 MiB.
+	MaxBufferedBytes int
+
+	// OutboxSize caps the publishes waiting to be sent or acknowledged.
+	// Publish returns ErrOutboxFull past it. Defaults to 1024.
+	OutboxSize int
+
+	// MaxPacketSize is the largest packet the client accepts; it is
+	// announced to the broker, and a larger incoming packet drops the
+	// connection before it is read. Defaults to 1 MiB.
+	MaxPacketSize int
+
+	// EventQueueSize caps the events waiting for the next Update; past it,
+	// events are dropped and counted in Stats.DroppedEvents. Defaults to 1024.
+	EventQueueSize int
+
+	// Logger receives the client's log lines (connection changes at Info,
+	// failures at Warn, protocol detail at Debug). Defaults to discarding them.
+	Logger *slog.Logger
+}
+
+func (o *Options) ensureDefaults() {
+	if o.KeepAlive == 0 {
+		o.KeepAlive = defaultKeepAlive
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 10 * time.Second
+	}
+	if o.AckTimeout <= 0 {
+		o.AckTimeout = 10 * time.Second
+	}
+	if o.ReconnectDelay <= 0 {
+		o.ReconnectDelay = 250 * time.Millisecond
+	}
+	if o.MaxReconnectDelay <= 0 {
+		o.MaxReconnectDelay = 30 * time.Second
+	}
+	if o.MaxReconnectDelay < o.ReconnectDelay {
+		o.MaxReconnectDelay = o.ReconnectDelay
+	}
+	if o.DataLoss == DefaultDataLoss {
+		o.DataLoss = LatestWins
+	}
+	if o.TopicQueueSize <= 0 {
+		o.TopicQueueSize = 64
+	}
+	if o.MaxTopics <= 0 {
+		o.MaxTopics = 1024
+	}
+	if o.MaxBufferedBytes <= 0 {
+		o.MaxBufferedBytes = 16 << 20
+	}
+	if o.OutboxSize <= 0 {
+		o.OutboxSize = 1024
+	}
+	if o.MaxPacketSize <= 0 {
+		o.MaxPacketSize = 1 << 20
+	}
+	if o.EventQueueSize <= 0 {
+		o.EventQueueSize = 1024
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// validate checks what ensureDefaults cannot fix.
+func (o *Options) validate() error {
+	if len(o.Brokers) == 0 {
+		return &OptionError{Option: "Brokers", Reason: "no broker URL given"}
+	}
+	if len(o.ClientID) > MaxTopicLength {
+		return &OptionError{Option: "ClientID", Reason: fmt.Sprintf("%d bytes long, over the limit of %d", len(o.ClientID), MaxTopicLength)}
+	}
+	if len(o.Username) > MaxTopicLength {
+		return &OptionError{Option: "Username", Reason: fmt.Sprintf("%d bytes long, over the limit of %d", len(o.Username), MaxTopicLength)}
+	}
+	if len(o.Password) > MaxTopicLength {
+		return &OptionError{Option: "Password", Reason: fmt.Sprintf("%d bytes long, over the limit of %d", len(o.Password), MaxTopicLength)}
+	}
+	if o.KeepAlive > 65535*time.Second {
+		return &OptionError{Option: "KeepAlive", Reason: fmt.Sprintf("%v is over the MQTT limit of 65535s", o.KeepAlive)}
+	}
+	if o.SessionExpiry < 0 || o.SessionExpiry > (1<<32-1)*time.Second {
+		return &OptionError{Option: "SessionExpiry", Reason: fmt.Sprintf("%v is outside 0..4294967295s", o.SessionExpiry)}
+	}
+	if o.DataLoss > FIFO {
+		return &OptionError{Option: "DataLoss", Reason: o.DataLoss.String() + " is not a mode"}
+	}
+	if o.MaxPacketSize > 1<<28 {
+		return &OptionError{Option: "MaxPacketSize", Reason: fmt.Sprintf("%d is over the MQTT limit of %d", o.MaxPacketSize, 1<<28)}
+	}
+	if w := o.Will; w != nil {
+		if err := ValidateTopic(w.Topic); err != nil {
+			return &OptionError{Option: "Will.Topic", Reason: err.Error()}
+		}
+		if w.QoS > ExactlyOnce {
+			return &OptionError{Option: "Will.QoS", Reason: fmt.Sprintf("%d is not 0, 1 or 2", w.QoS)}
+		}
+		if len(w.Payload) > MaxTopicLength {
+			return &OptionError{Option: "Will.Payload", Reason: fmt.Sprintf("%d bytes long, over the limit of %d", len(w.Payload), MaxTopicLength)}
+		}
+		if w.Delay < 0 || w.Delay > (1<<32-1)*time.Second {
+			return &OptionError{Option: "Will.Delay", Reason: fmt.Sprintf("%v is outside 0..4294967295s", w.Delay)}
+		}
+		if err := checkProperties(w.ContentType, "", nil, w.UserProperties); err != nil {
+			return &OptionError{Option: "Will", Reason: err.Error()}
+		}
+	}
+	return nil
+}
+
+// parseBrokerURL checks one broker URL and fills in its default port.
+func parseBrokerURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Parse quotes the input; keep only its reason.
+		var ue *url.Error
+		reason := err.Error()
+		if errors.As(err, &ue) {
+			reason = ue.Err.Error()
+		}
+		return nil, &URLError{URL: redact(raw), Reason: reason}
+	}
+	if u.User != nil {
+		return nil, &URLError{URL: u.Redacted(), Reason: "credentials in the URL are refused so they never reach a log; use Options.Username and Options.Password"}
+	}
+	scheme := strings.ToLower(u.Scheme)
+	port, known := defaultPorts[scheme]
+	switch {
+	case scheme == "":
+		return nil, &URLError{URL: raw, Reason: "no scheme; use ws://, wss://" + nativeSchemeHint}
+	case !known:
+		return nil, &URLError{URL: raw, Reason: fmt.Sprintf("unknown scheme %q; use ws://, wss://%s", u.Scheme, nativeSchemeHint)}
+	case !schemeSupported(scheme):
+		return nil, &URLError{URL: raw, Reason: fmt.Sprintf("scheme %q is not available in the browser, which only speaks WebSocket; use ws:// or wss://", u.Scheme)}
+	case u.Hostname() == "":
+		return nil, &URLError{URL: raw, Reason: "no host"}
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, &URLError{URL: raw, Reason: fmt.Sprintf("port %q is not a number in 1..65535", p)}
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return nil, &URLError{URL: raw, Reason: "empty port"}
+	} else {
+		u.Host = net.JoinHostPort(u.Hostname(), port)
+	}
+	u.Scheme = scheme
+	if (scheme == "mqtt" || scheme == "tcp" || scheme == "mqtts") && u.Path != "" && u.Path != "/" {
+		return nil, &URLError{URL: raw, Reason: "a path only makes sense for ws:// and wss://"}
+	}
+	if scheme == "ws" || scheme == "wss" {
+		if u.Path == "" {
+			u.Path = "/"
+		}
+	}
+	return u, nil
+}
+
+var defaultPorts = map[string]string{
+	"ws":    "80",
+	"wss":   "443",
+	"mqtt":  "1883",
+	"tcp":   "1883",
+	"mqtts": "8883",
+}
+
+// redact removes anything that looks like credentials from a URL that
+// url.Parse could not read.
+func redact(raw string) string {
+	if at := strings.LastIndexByte(raw, '@'); at >= 0 {
+		if sep := strings.Index(raw, "://"); sep >= 0 && sep < at {
+			return raw[:sep+3] + "xxxxx@" + raw[at+1:]
+		}
+		return "xxxxx@" + raw[at+1:]
+	}
+	return raw
+}
+
+// warnPlainText logs a warning for an unencrypted connection to anything
+// but this machine: whatever it carries, the password included, can be
+// read on the way.
+func warnPlainText(log *slog.Logger, u *url.URL) {
+	if u.Scheme != "ws" && u.Scheme != "mqtt" && u.Scheme != "tcp" {
+		return
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return
+	}
+	log.Warn("mqttgame: unencrypted connection; use wss:// or mqtts:// beyond this machine", "broker", u.String())
+}

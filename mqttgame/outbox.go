@@ -1,0 +1,373 @@
+package mqttgame
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/eclipse/paho.golang/autopaho/queue"
+	"github.com/eclipse/paho.golang/packets"
+)
+
+// PublishID names a message handed to Publish, so the game can follow its
+// delivery in the events of later ticks. IDs count up from 1.
+type PublishID uint64
+
+// outMsg is one message in the outbox.
+type outMsg struct {
+	id       PublishID
+	msg      Message
+	packetID uint16 // while in paho's session
+	released bool   // QoS 2: PUBREC received, the broker owns it
+}
+
+// limits are what the broker's CONNACK allows.
+type limits struct {
+	maxPacket int // bytes; 0 means MQTT's own limit
+	maxQoS    QoS
+	noRetain  bool
+}
+
+// outbox holds the publishes the game made until the broker has them. It
+// is autopaho's publish queue: autopaho's sender takes messages from it in
+// order, and paho's session (through session.go) tells it what became of
+// each QoS 1 and 2 message. A message counts against the capacity until
+// it is delivered or fails, so the outbox is also the in-flight window.
+type outbox struct {
+	mu       sync.Mutex
+	queue    []*outMsg          // waiting for the sender, oldest first, from head
+	head     int                //
+	inflight map[uint16]*outMsg // in paho's session, by packet identifier
+	size     int                // queued plus in flight
+	capacity int                //
+	nextID   PublishID          //
+	waitCh   chan struct{}      // closed when the queue gets a message
+	ent      entry              // the entry handed out by Peek
+	limits   limits             //
+	scratch  bytes.Buffer       // the peeked message, encoded
+	changed  chan struct{}      // signalled when size drops
+	emit     func(Event)        // reports outcomes
+	counts   struct{ sent, delivered, failed uint64 }
+}
+
+func newOutbox(capacity int, emit func(Event)) *outbox {
+	return &outbox{
+		inflight: make(map[uint16]*outMsg),
+		capacity: capacity,
+		limits:   limits{maxQoS: ExactlyOnce},
+		changed:  make(chan struct{}, 1),
+		emit:     emit,
+	}
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// add queues m, which the caller has validated and copied.
+func (o *outbox) add(m Message) (PublishID, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.size >= o.capacity {
+		return 0, ErrOutboxFull
+	}
+	if err := o.limits.check(&m); err != nil {
+		return 0, err
+	}
+	o.nextID++
+	o.queue = append(o.queue, &outMsg{id: o.nextID, msg: m})
+	o.size++
+	if o.waitCh != nil {
+		close(o.waitCh)
+		o.waitCh = nil
+	}
+	return o.nextID, nil
+}
+
+// check reports a message the broker would refuse, so it never enters
+// paho's session: a refused QoS 1 message there would be sent again after
+// every reconnect, and the broker would drop every connection.
+func (l limits) check(m *Message) error {
+	if l.maxQoS < m.QoS {
+		return &LimitError{Topic: m.Topic, Limit: ErrInvalidQoS, What: "the QoS", Got: int(m.QoS), Max: int(l.maxQoS)}
+	}
+	if l.noRetain && m.Retain {
+		return &LimitError{Topic: m.Topic, Limit: ErrRetainUnavailable, What: "retain", Got: 1, Max: 0}
+	}
+	size, max := publishSize(m), maxRemainingLength
+	if l.maxPacket > 0 {
+		max = l.maxPacket
+	}
+	if size > max {
+		return &LimitError{Topic: m.Topic, Limit: ErrPayloadTooLarge, What: "the packet size", Got: size, Max: max}
+	}
+	return nil
+}
+
+// setLimits records the broker's CONNACK limits; Peek fails the queued
+// messages that break them.
+func (o *outbox) setLimits(l limits) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.limits = l
+}
+
+// Wait implements queue.Queue.
+func (o *outbox) Wait() chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.head < len(o.queue) {
+		return closedChan
+	}
+	if o.waitCh == nil {
+		o.waitCh = make(chan struct{})
+	}
+	return o.waitCh
+}
+
+// Enqueue implements queue.Queue; the client never calls PublishViaQueue.
+func (o *outbox) Enqueue(io.Reader) error {
+	return errors.New("mqttgame: outbox takes messages from Publish only")
+}
+
+// Peek implements queue.Queue. Messages the broker's limits refuse fail here.
+func (o *outbox) Peek() (queue.Entry, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for o.head < len(o.queue) {
+		m := o.queue[o.head]
+		if err := o.limits.check(&m.msg); err != nil {
+			o.popLocked()
+			o.failLocked(m, err)
+			continue
+		}
+		o.ent = entry{o: o, m: m}
+		return &o.ent, nil
+	}
+	return nil, queue.ErrEmpty
+}
+
+// popLocked removes the head of the queue.
+func (o *outbox) popLocked() {
+	o.queue[o.head] = nil
+	o.head++
+	if o.head == len(o.queue) {
+		o.queue, o.head = o.queue[:0], 0
+	} else if o.head > 64 && o.head > len(o.queue)/2 {
+		n := copy(o.queue, o.queue[o.head:])
+		clear(o.queue[n:])
+		o.queue, o.head = o.queue[:n], 0
+	}
+}
+
+// doneLocked takes m out of the outbox.
+func (o *outbox) doneLocked() {
+	o.size--
+	select {
+	case o.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (o *outbox) failLocked(m *outMsg, err error) {
+	o.counts.failed++
+	o.doneLocked()
+	o.emit(Event{Kind: EventPublishFailed, Topic: m.msg.Topic, ID: m.id, Err: err})
+}
+
+// stored is called by the session when paho has put the peeked message in
+// its session state under packetID.
+func (o *outbox) stored(packetID uint16) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	m := o.ent.m
+	if m == nil || o.ent.stored {
+		return
+	}
+	o.ent.stored = true
+	m.packetID = packetID
+	o.inflight[packetID] = m
+	if o.head < len(o.queue) && o.queue[o.head] == m {
+		o.popLocked()
+	}
+	o.counts.sent++
+}
+
+// acked is called by the session when the broker answered a QoS 1 or 2
+// publish for good: PUBACK, PUBCOMP, or a PUBREC with a failure code.
+func (o *outbox) acked(packetID uint16, code ReasonCode, reason string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	m := o.inflight[packetID]
+	if m == nil {
+		return
+	}
+	delete(o.inflight, packetID)
+	if code.IsFailure() {
+		o.failLocked(m, &BrokerError{Op: "publish", Topic: m.msg.Topic, Code: code, Reason: reason})
+		return
+	}
+	o.counts.delivered++
+	o.doneLocked()
+	o.emit(Event{Kind: EventDelivered, Topic: m.msg.Topic, ID: m.id})
+}
+
+// released is called by the session when a QoS 2 publish got its PUBREC.
+func (o *outbox) released(packetID uint16) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if m := o.inflight[packetID]; m != nil {
+		m.released = true
+	}
+}
+
+// sessionLost is called when paho drops its session state (the broker
+// started a new session, or the old one ended with the connection). The
+// broker has not got the unacknowledged messages, so they go back to the
+// front of the queue in their first order; a QoS 2 message the broker
+// already confirmed with PUBREC counts as delivered.
+func (o *outbox) sessionLost() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.inflight) == 0 {
+		return
+	}
+	var again []*outMsg
+	for id, m := range o.inflight {
+		delete(o.inflight, id)
+		m.packetID = 0
+		if m.released {
+			o.counts.delivered++
+			o.doneLocked()
+			o.emit(Event{Kind: EventDelivered, Topic: m.msg.Topic, ID: m.id})
+			continue
+		}
+		again = append(again, m)
+	}
+	slices.SortFunc(again, func(a, b *outMsg) int {
+		if a.id < b.id {
+			return -1
+		}
+		return 1
+	})
+	o.queue = append(again, o.queue[o.head:]...)
+	o.head = 0
+	if len(again) > 0 && o.waitCh != nil {
+		close(o.waitCh)
+		o.waitCh = nil
+	}
+}
+
+// idle reports whether nothing is waiting or in flight.
+func (o *outbox) idle() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.size == 0
+}
+
+// length returns the messages queued and in flight.
+func (o *outbox) length() (queued, inflight int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.queue) - o.head, len(o.inflight)
+}
+
+// entry is what Peek hands autopaho's sender; autopaho ends it with
+// exactly one of Leave, Remove or Quarantine.
+type entry struct {
+	o      *outbox
+	m      *outMsg
+	stored bool // paho put it in its session during this send
+}
+
+// Reader implements queue.Entry: the message as a PUBLISH packet.
+func (e *entry) Reader() (io.Reader, error) {
+	o := e.o
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.scratch.Reset()
+	if _, err := toPacket(&e.m.msg).WriteTo(&o.scratch); err != nil {
+		return nil, err
+	}
+	return bytes.NewReader(o.scratch.Bytes()), nil
+}
+
+// Leave implements queue.Entry: the send failed before paho stored the
+// message; it stays first in the queue.
+func (e *entry) Leave() error {
+	e.o.mu.Lock()
+	defer e.o.mu.Unlock()
+	e.o.ent = entry{}
+	return nil
+}
+
+// Remove implements queue.Entry: the message was written (QoS 0) or is in
+// paho's session (QoS 1 and 2, which stored took out of the queue). A QoS
+// 1 or 2 message paho did not store was refused by it.
+func (e *entry) Remove() error {
+	o := e.o
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	ent := o.ent
+	o.ent = entry{}
+	if ent.m == nil || ent.stored {
+		return nil
+	}
+	if o.head < len(o.queue) && o.queue[o.head] == ent.m {
+		o.popLocked()
+	}
+	if ent.m.msg.QoS == AtMostOnce {
+		o.counts.sent++
+		o.counts.delivered++
+		o.doneLocked()
+		return nil
+	}
+	o.failLocked(ent.m, errors.New("mqttgame: the MQTT library refused the publish"))
+	return nil
+}
+
+// Quarantine implements queue.Entry: the encoded message could not be read
+// back, which cannot happen with a message that passed validation.
+func (e *entry) Quarantine() error {
+	o := e.o
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	ent := o.ent
+	o.ent = entry{}
+	if ent.m == nil || ent.stored {
+		return nil
+	}
+	if o.head < len(o.queue) && o.queue[o.head] == ent.m {
+		o.popLocked()
+	}
+	o.failLocked(ent.m, errors.New("mqttgame: message could not be encoded"))
+	return nil
+}
+
+// toPacket encodes a message as paho's PUBLISH packet.
+func toPacket(m *Message) *packets.Publish {
+	p := &packets.Publish{
+		QoS:        byte(m.QoS),
+		Retain:     m.Retain,
+		Topic:      m.Topic,
+		Payload:    m.Payload,
+		Properties: &packets.Properties{},
+	}
+	pr := p.Properties
+	if m.PayloadUTF8 {
+		one := byte(1)
+		pr.PayloadFormat = &one
+	}
+	if m.Expiry > 0 {
+		secs := uint32((m.Expiry + time.Second - 1) / time.Second)
+		pr.MessageExpiry = &secs
+	}
+	pr.ContentType = m.ContentType
+	pr.ResponseTopic = m.ResponseTopic
+	pr.CorrelationData = m.CorrelationData
+	for _, u := range m.UserProperties {
+		pr.User = append(pr.User, packets.User{Key: u.Key, Value: u.Value})
+	}
+	return p
+}

@@ -1,0 +1,236 @@
+package mqttgame
+
+import (
+	"context"
+	"io"
+	"sync"
+
+	"github.com/eclipse/paho.golang/packets"
+	"github.com/eclipse/paho.golang/paho/session"
+	"github.com/eclipse/paho.golang/paho/session/state"
+	"github.com/eclipse/paho.golang/paho/store/memory"
+)
+
+// sessionState is paho's session state with the client listening in. It
+// tells the outbox what becomes of each outgoing QoS 1 and 2 publish (and
+// when paho forgets them), remembers why the broker closed a connection,
+// and withholds the acknowledgement of a received message the inbox had
+// no room for, in order, so the broker's flow control waits for the game.
+type sessionState struct {
+	*state.State
+	out *outbox
+
+	mu         sync.Mutex
+	gen        uint64              // connection generation, in the high bits of ack tokens
+	acks       []pendingAck        // withheld acknowledgements, in arrival order
+	flushing   bool                // a goroutine is sending released acknowledgements
+	disconnect *packets.Disconnect // the DISCONNECT that ended the last connection, if any
+	wg         *sync.WaitGroup     // tracks flush goroutines
+}
+
+// pendingAck is a received QoS 1 or 2 publish whose acknowledgement waits.
+type pendingAck struct {
+	pb    *packets.Publish // nil until paho's Ack for it arrives
+	token ackToken
+	ready bool // the inbox accepted it; acknowledge once all before it are
+}
+
+var _ session.SessionManager = (*sessionState)(nil)
+
+func newSessionState(out *outbox, wg *sync.WaitGroup) *sessionState {
+	s := &sessionState{out: out, wg: wg}
+	s.State = state.New(&watchedStore{Store: memory.New(), onReset: out.sessionLost}, memory.New())
+	return s
+}
+
+// watchedStore is paho's memory store for outgoing packets; a Reset means
+// paho forgot every unacknowledged publish.
+type watchedStore struct {
+	*memory.Store
+	onReset func()
+}
+
+func (w *watchedStore) Reset() error {
+	err := w.Store.Reset()
+	w.onReset()
+	return err
+}
+
+// ConAckReceived implements session.SessionManager.
+func (s *sessionState) ConAckReceived(conn io.Writer, cp *packets.Connect, ca *packets.Connack) error {
+	s.mu.Lock()
+	s.gen++
+	s.disconnect = nil
+	s.mu.Unlock()
+	return s.State.ConAckReceived(conn, cp, ca)
+}
+
+// ConnectionLost implements session.SessionManager. Acknowledgements of
+// messages the game has are still recorded (paho then recognises the
+// broker's resend as a duplicate); held messages are forgotten, and the
+// broker sends them again if the session lives on.
+func (s *sessionState) ConnectionLost(dp *packets.Disconnect) error {
+	s.mu.Lock()
+	if dp != nil {
+		s.disconnect = dp
+	}
+	var ready []*packets.Publish
+	for _, a := range s.acks {
+		if a.ready && a.pb != nil {
+			ready = append(ready, a.pb)
+		}
+	}
+	clear(s.acks)
+	s.acks = s.acks[:0]
+	s.gen++
+	s.mu.Unlock()
+	for _, pb := range ready {
+		_ = s.State.Ack(pb)
+	}
+	return s.State.ConnectionLost(dp)
+}
+
+// lastDisconnect returns the DISCONNECT the broker sent to end the last
+// connection, or nil.
+func (s *sessionState) lastDisconnect() *packets.Disconnect {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.disconnect
+}
+
+// AddToSession implements session.SessionManager. Only autopaho's sender,
+// working on the message the outbox handed it, adds PUBLISH packets.
+func (s *sessionState) AddToSession(ctx context.Context, p session.Packet, resp chan<- packets.ControlPacket) error {
+	err := s.State.AddToSession(ctx, p, resp)
+	if err == nil {
+		if pub, ok := p.(*packets.Publish); ok {
+			s.out.stored(pub.PacketID)
+		}
+	}
+	return err
+}
+
+// PacketReceived implements session.SessionManager.
+func (s *sessionState) PacketReceived(recv *packets.ControlPacket, pubChan chan<- *packets.Publish) error {
+	err := s.State.PacketReceived(recv, pubChan)
+	switch p := recv.Content.(type) {
+	case *packets.Puback:
+		s.out.acked(p.PacketID, ReasonCode(p.ReasonCode), reasonString(p.Properties))
+	case *packets.Pubrec:
+		if p.ReasonCode >= 0x80 {
+			s.out.acked(p.PacketID, ReasonCode(p.ReasonCode), reasonString(p.Properties))
+		} else {
+			s.out.released(p.PacketID)
+		}
+	case *packets.Pubcomp:
+		s.out.acked(p.PacketID, ReasonCode(p.ReasonCode), reasonString(p.Properties))
+	}
+	return err
+}
+
+func reasonString(p *packets.Properties) string {
+	if p == nil {
+		return ""
+	}
+	return p.ReasonString
+}
+
+// token returns the ack token of a received publish on this connection.
+func (s *sessionState) token(packetID uint16) ackToken {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return ackToken(s.gen<<16 | uint64(packetID))
+}
+
+// hold implements acker: the inbox is holding a message. paho's Ack for
+// it follows, and is withheld until release.
+func (s *sessionState) hold(t ackToken) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if uint64(t)>>16 == s.gen {
+		s.acks = append(s.acks, pendingAck{token: t})
+	}
+}
+
+// Ack implements session.SessionManager: paho calls it once the client's
+// handler has taken a message. Acknowledgements keep their order: once one
+// is withheld, those after it wait too.
+func (s *sessionState) Ack(pb *packets.Publish) error {
+	if pb.QoS == 0 {
+		return nil
+	}
+	t := ackToken(0)
+	s.mu.Lock()
+	t = ackToken(s.gen<<16 | uint64(pb.PacketID))
+	for i := len(s.acks) - 1; i >= 0; i-- {
+		if a := &s.acks[i]; a.token == t && a.pb == nil {
+			a.pb = pb
+			s.startFlushLocked()
+			s.mu.Unlock()
+			return nil
+		}
+	}
+	if len(s.acks) == 0 && !s.flushing {
+		s.mu.Unlock()
+		return s.State.Ack(pb)
+	}
+	s.acks = append(s.acks, pendingAck{pb: pb, token: t, ready: true})
+	s.mu.Unlock()
+	return nil
+}
+
+// release implements acker: the inbox accepted held messages. Their
+// acknowledgements go out in order on a goroutine, never on the caller's
+// (the game's tick).
+func (s *sessionState) release(tokens ...ackToken) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range tokens {
+		if uint64(t)>>16 != s.gen {
+			continue // from an earlier connection
+		}
+		for i := range s.acks {
+			if s.acks[i].token == t && !s.acks[i].ready {
+				s.acks[i].ready = true
+				break
+			}
+		}
+	}
+	s.startFlushLocked()
+}
+
+func (s *sessionState) startFlushLocked() {
+	if !s.flushing && len(s.acks) > 0 && s.acks[0].ready && s.acks[0].pb != nil {
+		s.flushing = true
+		s.wg.Add(1)
+		go s.flush()
+	}
+}
+
+// flush sends the ready acknowledgements at the front of the line.
+func (s *sessionState) flush() {
+	defer s.wg.Done()
+	for {
+		s.mu.Lock()
+		n := 0
+		for n < len(s.acks) && s.acks[n].ready && s.acks[n].pb != nil {
+			n++
+		}
+		if n == 0 {
+			s.flushing = false
+			s.mu.Unlock()
+			return
+		}
+		batch := make([]*packets.Publish, n)
+		for i := range n {
+			batch[i] = s.acks[i].pb
+		}
+		rest := copy(s.acks, s.acks[n:])
+		clear(s.acks[rest:])
+		s.acks = s.acks[:rest]
+		s.mu.Unlock()
+		for _, pb := range batch {
+			_ = s.State.Ack(pb)
+		}
+	}
+}

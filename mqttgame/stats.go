@@ -1,0 +1,32 @@
+package mqttgame
+
+// Stats are a client's counters, as of the last tick. Counts are totals
+// since New, except where they say "now".
+type Stats struct {
+	Received  uint64 // messages that arrived from the broker
+	Sent      uint64 // publishes written to the connection
+	Delivered uint64 // publishes done: QoS 0 written, QoS 1 and 2 acknowledged
+
+	PublishFailed uint64 // publishes refused by the broker or a limit
+	Queued        int    // publishes waiting to be sent, now
+	InFlight      int    // QoS 1 and 2 publishes waiting for the broker, now
+	Waiting       int    // received messages waiting to be shown, now
+	WaitingBytes  int    // their payload bytes, now
+
+	DroppedReplaced   uint64 // replaced by a newer message of their topic (LatestWins)
+	DroppedQueueFull  uint64 // QoS 0 messages pushed out of a full FIFO queue
+	DroppedTopicLimit uint64 // arrived when MaxTopics topics were busy
+	DroppedBytesLimit uint64 // arrived when MaxBufferedBytes were waiting
+	DroppedEvents     uint64 // events past EventQueueSize in one tick
+
+	Held            uint64 // QoS 1 and 2 messages held back (unacknowledged) while their FIFO queue was full
+	TopicsForgotten uint64 // idle topics forgotten to stay under MaxTopics
+
+	Connects        uint64 // connections that came up
+	ConnectionsLost uint64 // connections that ended without the game asking
+}
+
+// Dropped returns the received messages dropped for any reason.
+func (s Stats) Dropped() uint64 {
+	return s.DroppedReplaced + s.DroppedQueueFull + s.DroppedTopicLimit + s.DroppedBytesLimit
+}
