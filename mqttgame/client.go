@@ -156,7 +156,7 @@ func New(opts *Options) (*Client, error) {
 	c.ev = &events{limit: o.EventQueueSize}
 	c.in = newInbox(&o)
 	c.out = newOutbox(o.OutboxSize, c.ev.emit)
-	c.subs = newSubscriptions(c.in.setRules)
+	c.subs = newSubscriptions(c.in.setRules, c.out.resume)
 	c.sess = newSessionState(c.out, &c.wg)
 	c.in.acks = c.sess
 	c.ping = &pinger{onDead: c.noteErr}
@@ -286,6 +286,7 @@ func (c *Client) serve(r *run, prev *run) {
 	<-subsDone
 	<-cm.Done()
 	endLife()
+	c.out.pause()
 	c.subs.connected(false)
 	c.in.dropHeld()
 	wasUp := c.setDown()
@@ -485,6 +486,7 @@ func (c *Client) onUp(ca *paho.Connack) {
 // after a session takeover, where reconnecting would push the other client
 // off in turn, forever.
 func (c *Client) onDown(r *run) bool {
+	c.out.pause()
 	c.subs.connected(false)
 	c.in.dropHeld()
 	c.mu.Lock()

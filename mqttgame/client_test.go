@@ -122,7 +122,7 @@ func TestPublishCopiesPayload(t *testing.T) {
 	c.Publish("copy", buf, 0, false)
 	copy(buf, "XXXXX")
 	connect(t, c)
-	tickUntil(t, "message", func() bool { return c.OnMessage("copy") }, c)
+	tickUntil(t, "message", func() bool { _, ok := c.Message("copy"); return ok }, c)
 	if got := c.LastMessage("copy"); got != "first" {
 		t.Fatalf("got %q: the queued payload changed with the caller's buffer", got)
 	}

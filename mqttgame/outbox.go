@@ -44,7 +44,8 @@ type outbox struct {
 	size     int                // queued plus in flight
 	capacity int                //
 	nextID   PublishID          //
-	waitCh   chan struct{}      // closed when the queue gets a message
+	waitCh   chan struct{}      // closed when the queue gets a message or opens
+	paused   bool               // closed until the connection's subscriptions are sent
 	ent      entry              // the entry handed out by Peek
 	limits   limits             //
 	scratch  bytes.Buffer       // the peeked message, encoded
@@ -58,6 +59,7 @@ func newOutbox(capacity int, emit func(Event)) *outbox {
 		inflight: make(map[uint16]*outMsg),
 		capacity: capacity,
 		limits:   limits{maxQoS: ExactlyOnce},
+		paused:   true,
 		changed:  make(chan struct{}, 1),
 		emit:     emit,
 	}
@@ -78,11 +80,33 @@ func (o *outbox) add(m Message) (PublishID, error) {
 	o.nextID++
 	o.queue = append(o.queue, &outMsg{id: o.nextID, msg: m})
 	o.size++
-	if o.waitCh != nil {
+	o.wakeLocked()
+	return o.nextID, nil
+}
+
+// wakeLocked lets autopaho's sender look at the queue again.
+func (o *outbox) wakeLocked() {
+	if o.waitCh != nil && !o.paused && o.head < len(o.queue) {
 		close(o.waitCh)
 		o.waitCh = nil
 	}
-	return o.nextID, nil
+}
+
+// pause holds publishes back: from a connection loss until the next
+// connection has its subscriptions in place, so a message queued while
+// disconnected cannot overtake the subscription that would receive it.
+func (o *outbox) pause() {
+	o.mu.Lock()
+	o.paused = true
+	o.mu.Unlock()
+}
+
+// resume lets publishes go.
+func (o *outbox) resume() {
+	o.mu.Lock()
+	o.paused = false
+	o.wakeLocked()
+	o.mu.Unlock()
 }
 
 // check reports a message the broker would refuse, so it never enters
@@ -117,7 +141,7 @@ func (o *outbox) setLimits(l limits) {
 func (o *outbox) Wait() chan struct{} {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.head < len(o.queue) {
+	if o.head < len(o.queue) && !o.paused {
 		return closedChan
 	}
 	if o.waitCh == nil {
@@ -135,7 +159,7 @@ func (o *outbox) Enqueue(io.Reader) error {
 func (o *outbox) Peek() (queue.Entry, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for o.head < len(o.queue) {
+	for !o.paused && o.head < len(o.queue) {
 		m := o.queue[o.head]
 		if err := o.limits.check(&m.msg); err != nil {
 			o.popLocked()
@@ -253,10 +277,7 @@ func (o *outbox) sessionLost() {
 	})
 	o.queue = append(again, o.queue[o.head:]...)
 	o.head = 0
-	if len(again) > 0 && o.waitCh != nil {
-		close(o.waitCh)
-		o.waitCh = nil
-	}
+	o.wakeLocked()
 }
 
 // idle reports whether nothing is waiting or in flight.

@@ -92,14 +92,16 @@ type subscriptions struct {
 	up      bool          // connected
 	wake    chan struct{} // signalled when there is work
 	rules   func([]modeRule)
+	ready   func() // called when a connection has every subscription sent
 }
 
-func newSubscriptions(rules func([]modeRule)) *subscriptions {
+func newSubscriptions(rules func([]modeRule), ready func()) *subscriptions {
 	return &subscriptions{
 		table:   make(map[string]*subscription),
 		isDirty: make(map[string]bool),
 		wake:    make(chan struct{}, 1),
 		rules:   rules,
+		ready:   ready,
 	}
 }
 
@@ -181,6 +183,10 @@ func (s *subscriptions) connected(up bool) {
 		for _, sub := range s.order {
 			s.markLocked(sub.filter)
 		}
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -195,11 +201,16 @@ func (s *subscriptions) filters() []string {
 	return out
 }
 
-// take removes up to max dirty filters, in order, as operations.
+// take removes up to max dirty filters, in order, as operations. When
+// connected with nothing left to send, it calls ready.
 func (s *subscriptions) take(max int) []subOp {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.up {
+		return nil
+	}
+	if len(s.dirty) == 0 {
+		s.ready()
 		return nil
 	}
 	n := min(max, len(s.dirty))
