@@ -465,7 +465,7 @@ func (c *Client) onUp(ca *paho.Connack) {
 		l.noRetain = !p.RetainAvailable
 		assigned = p.AssignedClientID
 	}
-	c.out.setLimits(l)
+	c.out.connected(l)
 	c.mu.Lock()
 	c.connectedAt = time.Now()
 	c.everUp = true
@@ -509,6 +509,9 @@ func (c *Client) onDown(r *run) bool {
 		cause, kicked = be, be.Code.IsFailure()
 	} else if a != nil {
 		cause = a.firstErr()
+	}
+	if upFor < 5*time.Second {
+		c.out.strike()
 	}
 	c.mu.Lock()
 	switch {

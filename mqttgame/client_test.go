@@ -41,8 +41,15 @@ func TestQoSBothDirections(t *testing.T) {
 					ids[id] = true
 				}
 				var got []string
-				var events []mqttgame.Event
-				delivered := 0
+				delivered := func() int {
+					n := 0
+					for _, e := range eventsOf(pub) {
+						if e.Kind == mqttgame.EventDelivered && ids[e.ID] {
+							n++
+						}
+					}
+					return n
+				}
 				tickUntil(t, "all messages", func() bool {
 					if sub.OnMessage(topic) {
 						m, _ := sub.Message(topic)
@@ -51,14 +58,7 @@ func TestQoSBothDirections(t *testing.T) {
 						}
 						got = append(got, sub.LastMessage(topic))
 					}
-					events = pub.AppendEvents(events[:0])
-					for _, e := range events {
-						if e.Kind == mqttgame.EventDelivered && ids[e.ID] {
-							delete(ids, e.ID)
-							delivered++
-						}
-					}
-					return len(got) == n && (pubQoS == 0 || delivered == n)
+					return len(got) == n && (pubQoS == 0 || delivered() == n)
 				}, pub, sub)
 				for i, s := range got {
 					if s != fmt.Sprint(i) {
@@ -136,7 +136,7 @@ func TestRetainedSetAndClear(t *testing.T) {
 	pub := newClient(t, b.URL(), nil)
 	connect(t, pub)
 	id, _ := pub.PublishString("scores/alice", "1200", 1, true)
-	tickUntil(t, "retained publish delivered", func() bool { return hasEvent(pub, mqttgame.EventDelivered, id) }, pub)
+	tickUntil(t, "retained publish delivered", func() bool { return sawEvent(pub, mqttgame.EventDelivered, id) }, pub)
 
 	late := newClient(t, b.URL(), nil)
 	connect(t, late)
@@ -150,7 +150,7 @@ func TestRetainedSetAndClear(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tickUntil(t, "clear delivered", func() bool { return hasEvent(pub, mqttgame.EventDelivered, id) }, pub)
+	tickUntil(t, "clear delivered", func() bool { return sawEvent(pub, mqttgame.EventDelivered, id) }, pub)
 	tickUntil(t, "live subscriber sees the value cleared", func() bool {
 		return late.OnMessage("scores/alice") && late.LastMessage("scores/alice") == ""
 	}, late)
@@ -165,16 +165,6 @@ func TestRetainedSetAndClear(t *testing.T) {
 	if _, ok := fresh.Message("scores/alice"); ok {
 		t.Fatal("a new subscriber got the retained message after it was cleared")
 	}
-}
-
-// hasEvent ticks nothing: it looks for an event in the current tick.
-func hasEvent(c *mqttgame.Client, kind mqttgame.EventKind, id mqttgame.PublishID) bool {
-	for _, e := range c.AppendEvents(nil) {
-		if e.Kind == kind && (id == 0 || e.ID == id) {
-			return true
-		}
-	}
-	return false
 }
 
 // TestWill: the will is published when the connection is cut, not after a
@@ -465,7 +455,7 @@ func TestAuthRefusal(t *testing.T) {
 		c := newClient(t, b.URL(), func(o *mqttgame.Options) { o.Username = "alice"; o.Password = "secret" })
 		connect(t, c)
 		c.Subscribe("private/x", 1)
-		tickUntil(t, "subscription refused", func() bool { return hasEvent(c, mqttgame.EventSubscribeFailed, 0) }, c)
+		tickUntil(t, "subscription refused", func() bool { return sawEvent(c, mqttgame.EventSubscribeFailed, 0) }, c)
 		if !errors.Is(c.Err(), mqttgame.NotAuthorized) {
 			t.Fatalf("Err() = %v, want NotAuthorized", c.Err())
 		}
@@ -473,7 +463,7 @@ func TestAuthRefusal(t *testing.T) {
 			t.Errorf("a refused subscription is still listed: %v", got)
 		}
 		id, _ := c.PublishString("private/x", "forged", 1, false)
-		tickUntil(t, "publish refused", func() bool { return hasEvent(c, mqttgame.EventPublishFailed, id) }, c)
+		tickUntil(t, "publish refused", func() bool { return sawEvent(c, mqttgame.EventPublishFailed, id) }, c)
 		if !errors.Is(c.Err(), mqttgame.NotAuthorized) {
 			t.Fatalf("Err() = %v, want NotAuthorized", c.Err())
 		}
@@ -513,7 +503,7 @@ func TestConnectFailureFlags(t *testing.T) {
 
 func countFailures(c *mqttgame.Client) int {
 	n := 0
-	for _, e := range c.AppendEvents(nil) {
+	for _, e := range eventsOf(c) {
 		if e.Kind == mqttgame.EventConnectFailed {
 			n++
 		}
@@ -573,7 +563,7 @@ func TestUnsubscribe(t *testing.T) {
 	subscribe(t, c, "a", mqttgame.SubscribeOptions{QoS: 1})
 	subscribe(t, c, "marker", mqttgame.SubscribeOptions{QoS: 1})
 	c.Unsubscribe("a")
-	tickUntil(t, "unsubscribed", func() bool { return hasEvent(c, mqttgame.EventUnsubscribed, 0) }, c)
+	tickUntil(t, "unsubscribed", func() bool { return sawEvent(c, mqttgame.EventUnsubscribed, 0) }, c)
 	if c.IsSubscribed("a") {
 		t.Fatal("IsSubscribed after unsubscribing")
 	}
@@ -629,7 +619,7 @@ func TestSessionTakeover(t *testing.T) {
 	// The first stays off: the second keeps its connection.
 	second.PublishString("still/here", "x", 1, false)
 	second.Subscribe("still/here", 1)
-	tickUntil(t, "second still works", func() bool { return second.OnMessage("still/here") || hasEvent(second, mqttgame.EventDelivered, 0) }, second, first)
+	tickUntil(t, "second still works", func() bool { return second.OnMessage("still/here") || sawEvent(second, mqttgame.EventDelivered, 0) }, second, first)
 	if first.IsConnected() || !second.IsConnected() || second.Stats().ConnectionsLost != 0 {
 		t.Fatalf("first connected=%v, second connected=%v lost=%d", first.IsConnected(), second.IsConnected(), second.Stats().ConnectionsLost)
 	}

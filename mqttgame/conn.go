@@ -34,18 +34,27 @@ type packetConn struct {
 
 	onError func(error) // told of the first read or write failure
 	failed  atomic.Bool
+	abort   func() error // closes at once, with no goodbye; Close by default
 }
 
 const maxKeptWriteBuffer = 64 << 10
 
 func newPacketConn(c net.Conn, limit int, onError func(error)) *packetConn {
-	return &packetConn{
+	pc := &packetConn{
 		Conn:    c,
 		r:       bufio.NewReaderSize(c, 16<<10),
 		limit:   limit,
 		onError: onError,
+		abort:   c.Close,
 	}
+	if a, ok := c.(aborter); ok {
+		pc.abort = a.CloseNow
+	}
+	return pc
 }
+
+// aborter is a connection that can close without a closing handshake.
+type aborter interface{ CloseNow() error }
 
 // Lock starts gathering a packet.
 func (c *packetConn) Lock() {
@@ -60,7 +69,7 @@ func (c *packetConn) Unlock() {
 			c.werr = err
 			c.fail(err)
 			// A half-written packet leaves the stream unusable.
-			_ = c.Conn.Close()
+			_ = c.abort()
 		}
 	}
 	if cap(c.wbuf) > maxKeptWriteBuffer {
@@ -122,7 +131,7 @@ func (c *packetConn) peekPacketSize() (int, error) {
 		if b&0x80 == 0 {
 			size := 1 + i + length
 			if size > c.limit {
-				_ = c.Conn.Close()
+				_ = c.abort()
 				return 0, fmt.Errorf("%w: the broker sent a %d-byte packet (type %d), over the %d-byte limit",
 					ErrPacketTooLarge, size, head[0]>>4, c.limit)
 			}
@@ -130,7 +139,7 @@ func (c *packetConn) peekPacketSize() (int, error) {
 		}
 		mult *= 128
 	}
-	_ = c.Conn.Close()
+	_ = c.abort()
 	return 0, fmt.Errorf("%w: remaining length longer than 4 bytes", ErrMalformedPacket)
 }
 

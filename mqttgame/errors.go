@@ -40,6 +40,10 @@ var (
 	ErrPacketTooLarge = errors.New("mqttgame: incoming packet too large")
 	// ErrMalformedPacket: the broker sent bytes that are not a valid MQTT packet.
 	ErrMalformedPacket = errors.New("mqttgame: malformed packet")
+	// ErrDropsConnection: the broker ended the connection each time a
+	// message was sent, so the client gave up on it: it breaks a limit the
+	// broker did not announce (size, topic, permission).
+	ErrDropsConnection = errors.New("mqttgame: the broker drops the connection whenever this message is sent")
 )
 
 // URLError reports a broker URL that New refused, and why.

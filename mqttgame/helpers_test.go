@@ -42,8 +42,53 @@ func newClient(t testing.TB, url string, edit func(*mqttgame.Options)) *mqttgame
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { c.Close(); history.forget(c) })
 	return c
+}
+
+// history keeps every event each client showed in the ticks the helpers
+// ran, so a test can look for one whichever tick it came in.
+var history = &eventHistory{seen: map[*mqttgame.Client][]mqttgame.Event{}}
+
+type eventHistory struct {
+	mu   sync.Mutex
+	seen map[*mqttgame.Client][]mqttgame.Event
+}
+
+func (h *eventHistory) record(c *mqttgame.Client) {
+	h.mu.Lock()
+	h.seen[c] = c.AppendEvents(h.seen[c])
+	h.mu.Unlock()
+}
+
+func (h *eventHistory) forget(c *mqttgame.Client) {
+	h.mu.Lock()
+	delete(h.seen, c)
+	h.mu.Unlock()
+}
+
+// eventsOf returns the events c showed so far in helper ticks.
+func eventsOf(c *mqttgame.Client) []mqttgame.Event {
+	history.mu.Lock()
+	defer history.mu.Unlock()
+	return append([]mqttgame.Event(nil), history.seen[c]...)
+}
+
+// sawEvent reports whether c showed an event of this kind (for this
+// publish, unless id is 0) in any helper tick so far.
+func sawEvent(c *mqttgame.Client, kind mqttgame.EventKind, id mqttgame.PublishID) bool {
+	for _, e := range eventsOf(c) {
+		if e.Kind == kind && (id == 0 || e.ID == id) {
+			return true
+		}
+	}
+	return false
+}
+
+// update runs one tick of c and records its events.
+func update(c *mqttgame.Client) {
+	c.Update()
+	history.record(c)
 }
 
 // tickUntil calls Update on the clients, as a game loop would, until cond
@@ -54,7 +99,7 @@ func tickUntil(t testing.TB, what string, cond func() bool, clients ...*mqttgame
 	deadline := time.Now().Add(waitFor)
 	for n := 1; ; n++ {
 		for _, c := range clients {
-			c.Update()
+			update(c)
 		}
 		if cond() {
 			return n

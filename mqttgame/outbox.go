@@ -3,6 +3,7 @@ package mqttgame
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"sync"
@@ -22,7 +23,14 @@ type outMsg struct {
 	msg      Message
 	packetID uint16 // while in paho's session
 	released bool   // QoS 2: PUBREC received, the broker owns it
+	sends    int    // times handed to paho
+	sentConn uint64 // the connection it was last sent on
+	strikes  int    // connections the broker ended soon after it was sent
 }
+
+// maxStrikes is how many times the broker may end the connection right
+// after a message was sent before the client stops sending it.
+const maxStrikes = 3
 
 // limits are what the broker's CONNACK allows.
 type limits struct {
@@ -51,6 +59,8 @@ type outbox struct {
 	scratch  bytes.Buffer       // the peeked message, encoded
 	changed  chan struct{}      // signalled when size drops
 	emit     func(Event)        // reports outcomes
+	forget   func(uint16)       // drops a packet from paho's session store
+	conn     uint64             // connections so far
 	counts   struct{ sent, delivered, failed uint64 }
 }
 
@@ -129,12 +139,24 @@ func (l limits) check(m *Message) error {
 	return nil
 }
 
-// setLimits records the broker's CONNACK limits; Peek fails the queued
-// messages that break them.
-func (o *outbox) setLimits(l limits) {
+// connected records a new connection and the broker's CONNACK limits;
+// Peek fails the queued messages that break them.
+func (o *outbox) connected(l limits) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.limits = l
+	o.conn++
+}
+
+// resent is called when paho sends a stored message again on a new
+// connection (the broker kept the session).
+func (o *outbox) resent(packetID uint16) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if m := o.inflight[packetID]; m != nil {
+		m.sends++
+		m.sentConn = o.conn + 1 // paho resends before the connection is reported up
+	}
 }
 
 // Wait implements queue.Queue.
@@ -211,6 +233,8 @@ func (o *outbox) stored(packetID uint16) {
 	}
 	o.ent.stored = true
 	m.packetID = packetID
+	m.sends++
+	m.sentConn = o.conn
 	o.inflight[packetID] = m
 	if o.head < len(o.queue) && o.queue[o.head] == m {
 		o.popLocked()
@@ -280,6 +304,45 @@ func (o *outbox) sessionLost() {
 	o.wakeLocked()
 }
 
+// strike is called when a connection ended soon after it came up. If the
+// oldest unacknowledged message was sent on it, that message is the likely
+// cause: a broker drops the connection every time it gets a message over
+// a limit it did not announce, while a network fault hits at random.
+// After maxStrikes, the message fails, so it cannot cost a connection
+// forever.
+func (o *outbox) strike() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var suspect *outMsg
+	for _, m := range o.inflight {
+		if suspect == nil || m.id < suspect.id {
+			suspect = m
+		}
+	}
+	if o.head < len(o.queue) {
+		// Only a message put back at the front can be older.
+		if m := o.queue[o.head]; m.sends > 0 && (suspect == nil || m.id < suspect.id) {
+			suspect = m
+		}
+	}
+	if suspect == nil || suspect.sentConn != o.conn {
+		return
+	}
+	suspect.strikes++
+	if suspect.strikes < maxStrikes {
+		return
+	}
+	if suspect.packetID != 0 && o.inflight[suspect.packetID] == suspect {
+		delete(o.inflight, suspect.packetID)
+		if o.forget != nil {
+			o.forget(suspect.packetID)
+		}
+	} else if o.head < len(o.queue) && o.queue[o.head] == suspect {
+		o.popLocked()
+	}
+	o.failLocked(suspect, fmt.Errorf("%w (%d times)", ErrDropsConnection, suspect.strikes))
+}
+
 // idle reports whether nothing is waiting or in flight.
 func (o *outbox) idle() bool {
 	o.mu.Lock()
@@ -339,6 +402,8 @@ func (e *entry) Remove() error {
 		o.popLocked()
 	}
 	if ent.m.msg.QoS == AtMostOnce {
+		ent.m.sends++
+		ent.m.sentConn = o.conn
 		o.counts.sent++
 		o.counts.delivered++
 		o.doneLocked()

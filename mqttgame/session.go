@@ -39,15 +39,24 @@ var _ session.SessionManager = (*sessionState)(nil)
 
 func newSessionState(out *outbox, wg *sync.WaitGroup) *sessionState {
 	s := &sessionState{out: out, wg: wg}
-	s.State = state.New(&watchedStore{Store: memory.New(), onReset: out.sessionLost}, memory.New())
+	store := &watchedStore{Store: memory.New(), onReset: out.sessionLost, onGet: out.resent}
+	s.State = state.New(store, memory.New())
+	out.forget = func(id uint16) { _ = store.Store.Delete(id) }
 	return s
 }
 
-// watchedStore is paho's memory store for outgoing packets; a Reset means
-// paho forgot every unacknowledged publish.
+// watchedStore is paho's memory store for outgoing packets. A Reset means
+// paho forgot every unacknowledged publish; a Get, that paho is sending
+// one again after reconnecting.
 type watchedStore struct {
 	*memory.Store
 	onReset func()
+	onGet   func(uint16)
+}
+
+func (w *watchedStore) Get(id uint16) (io.ReadCloser, error) {
+	w.onGet(id)
+	return w.Store.Get(id)
 }
 
 func (w *watchedStore) Reset() error {

@@ -23,6 +23,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // Options configures a Broker. The zero value hosts a broker on a free
@@ -99,6 +100,10 @@ func Start(opts *Options) (*Broker, error) {
 		// them that often.
 		SysTopicResendInterval: 10,
 	})
+	caps := srv.Options.Capabilities
+	if err := srv.AddHook(&announceLimits{caps: caps}, nil); err != nil {
+		return nil, err
+	}
 	authenticates := false
 	for _, h := range o.Hooks {
 		if h.Provides(mqtt.OnConnectAuthenticate) {
@@ -262,4 +267,42 @@ func (l *wsListener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := establish(l.id, conn); err != nil && l.log != nil {
 		l.log.Debug("broker: connection ended", "remote", r.RemoteAddr, "err", err)
 	}
+}
+
+// announceLimits adds to CONNACK the limits MQTT v5 lets a broker announce
+// and mochi-mqtt leaves out: maximum packet size, topic alias maximum, and
+// which features are missing. A client that knows them refuses what the
+// broker would drop the connection for, instead of learning it the hard way.
+type announceLimits struct {
+	mqtt.HookBase
+	caps *mqtt.Capabilities
+}
+
+func (h *announceLimits) ID() string { return "announce-limits" }
+
+func (h *announceLimits) Provides(b byte) bool { return b == mqtt.OnPacketEncode }
+
+func (h *announceLimits) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if pk.FixedHeader.Type != packets.Connack || pk.ReasonCode >= 0x80 || cl.Properties.ProtocolVersion < 5 {
+		return pk
+	}
+	c := h.caps
+	p := &pk.Properties
+	if c.MaximumPacketSize > 0 {
+		p.MaximumPacketSize = c.MaximumPacketSize
+	}
+	p.TopicAliasMaximum = c.TopicAliasMaximum
+	if c.RetainAvailable == 0 {
+		p.RetainAvailable, p.RetainAvailableFlag = 0, true
+	}
+	if c.WildcardSubAvailable == 0 {
+		p.WildcardSubAvailable, p.WildcardSubAvailableFlag = 0, true
+	}
+	if c.SubIDAvailable == 0 {
+		p.SubIDAvailable, p.SubIDAvailableFlag = 0, true
+	}
+	if c.SharedSubAvailable == 0 {
+		p.SharedSubAvailable, p.SharedSubAvailableFlag = 0, true
+	}
+	return pk
 }

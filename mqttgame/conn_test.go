@@ -1,0 +1,188 @@
+package mqttgame
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/eclipse/paho.golang/packets"
+)
+
+// wsPair returns a packetConn over a real WebSocket connection, and the
+// server's side of it.
+func wsPair(t *testing.T, limit int) (*packetConn, *websocket.Conn) {
+	t.Helper()
+	serverSide := make(chan *websocket.Conn, 1)
+	done := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{mqttSubprotocol}})
+		if err != nil {
+			return
+		}
+		c.SetReadLimit(-1)
+		serverSide <- c
+		<-done
+	}))
+	t.Cleanup(func() { close(done); srv.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), &websocket.DialOptions{Subprotocols: []string{mqttSubprotocol}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := newPacketConn(wsConn{websocket.NetConn(context.Background(), ws, websocket.MessageBinary), ws}, limit, nil)
+	t.Cleanup(func() { pc.Close() })
+	s := <-serverSide
+	t.Cleanup(func() { s.CloseNow() })
+	return pc, s
+}
+
+// TestPacketConnOneMessagePerPacket writes packets from many goroutines at
+// once, as paho's sender, pinger and acknowledgements do: every WebSocket
+// message the server reads holds exactly one whole packet.
+func TestPacketConnOneMessagePerPacket(t *testing.T) {
+	pc, srv := wsPair(t, 1<<20)
+	const writers, each = 8, 200
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				var p *packets.ControlPacket
+				switch i % 3 {
+				case 0:
+					p = (&packets.Publish{QoS: 1, PacketID: uint16(i + 1), Topic: fmt.Sprintf("w/%d", w),
+						Payload: bytes.Repeat([]byte{byte(w)}, i*7), Properties: &packets.Properties{ContentType: "x"}}).ToControlPacket()
+				case 1:
+					p = packets.NewControlPacket(packets.PINGREQ)
+				case 2:
+					p = (&packets.Pubrec{PacketID: uint16(i), Properties: &packets.Properties{}}).ToControlPacket()
+				}
+				if _, err := p.WriteTo(pc); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for n := range writers * each {
+		typ, data, err := srv.Read(ctx)
+		if err != nil {
+			t.Fatalf("message %d: %v", n, err)
+		}
+		if typ != websocket.MessageBinary {
+			t.Fatalf("message %d is %v, want binary", n, typ)
+		}
+		r := bytes.NewReader(data)
+		if _, err := packets.ReadPacket(r); err != nil {
+			t.Fatalf("message %d (%d bytes) is not one packet: %v", n, len(data), err)
+		}
+		if r.Len() != 0 {
+			t.Fatalf("message %d holds more than one packet: %d bytes left", n, r.Len())
+		}
+	}
+	wg.Wait()
+}
+
+// TestPacketConnRefusesOversizePacket: five bytes announcing a 256 MiB
+// packet end the connection with ErrPacketTooLarge, and nothing near that
+// size is allocated.
+func TestPacketConnRefusesOversizePacket(t *testing.T) {
+	testCases := []struct {
+		name  string
+		bytes []byte
+		want  error
+	}{
+		{"256 MiB publish", []byte{0x30, 0xff, 0xff, 0xff, 0x7f}, ErrPacketTooLarge},
+		{"just over the limit", []byte{0x30, 0x80, 0x08}, ErrPacketTooLarge}, // 1024 remaining + 3 > 1024
+		{"five-byte length", []byte{0x30, 0xff, 0xff, 0xff, 0xff, 0x01}, ErrMalformedPacket},
+	}
+	for _, tc := range testCases {
+		t.Run(tc.name, func(t *testing.T) {
+			pc, srv := wsPair(t, 1024)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := srv.Write(ctx, websocket.MessageBinary, tc.bytes); err != nil {
+				t.Fatal(err)
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := packets.ReadPacket(pc)
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("ReadPacket error = %v, want %v", err, tc.want)
+			}
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+				t.Fatalf("reading the header allocated %d bytes", grew)
+			}
+		})
+	}
+}
+
+// TestPacketConnReadsAcrossMessages: packets split over WebSocket
+// messages, or several in one message, read back whole.
+func TestPacketConnReadsAcrossMessages(t *testing.T) {
+	pc, srv := wsPair(t, 1<<20)
+	var stream bytes.Buffer
+	var want []string
+	for i := range 20 {
+		topic := fmt.Sprintf("t/%d", i)
+		want = append(want, topic)
+		(&packets.Publish{Topic: topic, Payload: bytes.Repeat([]byte("x"), i*100), Properties: &packets.Properties{}}).WriteTo(&stream)
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		b := stream.Bytes()
+		for size := 1; len(b) > 0; size = size*3 + 1 {
+			n := min(size, len(b))
+			if srv.Write(ctx, websocket.MessageBinary, b[:n]) != nil {
+				return
+			}
+			b = b[n:]
+		}
+	}()
+	for i, topic := range want {
+		p, err := packets.ReadPacket(pc)
+		if err != nil {
+			t.Fatalf("packet %d: %v", i, err)
+		}
+		if got := p.Content.(*packets.Publish).Topic; got != topic {
+			t.Fatalf("packet %d has topic %q, want %q", i, got, topic)
+		}
+	}
+}
+
+// TestPacketConnFlushFailure: once a write fails, later writes fail too,
+// and the owner hears of it once.
+func TestPacketConnFlushFailure(t *testing.T) {
+	a, b := net.Pipe()
+	var errs []error
+	pc := newPacketConn(a, 1024, func(err error) { errs = append(errs, err) })
+	b.Close()
+	pkt := packets.NewControlPacket(packets.PINGREQ)
+	pkt.WriteTo(pc) // gathered, fails on Unlock
+	if _, err := pkt.WriteTo(pc); err == nil {
+		t.Fatal("a write after a failed flush succeeded")
+	}
+	if _, err := io.ReadAll(pc); err == nil {
+		t.Fatal("read from a failed connection succeeded")
+	}
+	if len(errs) != 1 {
+		t.Fatalf("onError called %d times, want once", len(errs))
+	}
+}
