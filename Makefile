@@ -5,7 +5,7 @@ GO      ?= go
 GOROOT  := $(shell $(GO) env GOROOT)
 WASMEXEC := $(GOROOT)/lib/wasm/wasm_exec.js
 
-.PHONY: all test vet unit wasm deps deps-go wasm_exec.js
+.PHONY: all test vet unit wasm deps deps-go deps-build wasm_exec.js
 
 all: test
 
@@ -20,10 +20,17 @@ define apt_install
 	fi
 endef
 
+# Ebitengine's cgo build needs these on Linux.
+EBITEN_DEBS := gcc libc6-dev libgl1-mesa-dev libxcursor-dev libxi-dev libxinerama-dev \
+	libxrandr-dev libxxf86vm-dev libasound2-dev pkg-config
+
 deps-go:
 	$(GO) mod download
 
-deps: deps-go
+deps-build:
+	$(call apt_install,$(EBITEN_DEBS))
+
+deps: deps-go deps-build
 
 # wasm_exec.js comes from the Go toolchain that builds the browser version.
 wasm_exec.js:
