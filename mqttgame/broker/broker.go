@@ -6,7 +6,10 @@
 // command-line tools such as mosquitto_sub.
 //
 // Retained messages, wills (with delay), QoS 2 and sessions work as with
-// any MQTT v5 broker.
+// any MQTT v5 broker. One limit of mochi-mqtt shows through: the QoS 1 and
+// 2 messages queued for a client that was away are sent, when it returns,
+// in the order of the second they arrived in; two from the same second may
+// come in either order. Live messages keep their order.
 package broker
 
 import (
