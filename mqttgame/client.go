@@ -157,7 +157,7 @@ func New(opts *Options) (*Client, error) {
 	c.in = newInbox(&o)
 	c.out = newOutbox(o.OutboxSize, c.ev.emit)
 	c.subs = newSubscriptions(c.in.setRules, c.out.resume)
-	c.sess = newSessionState(c.out, &c.wg)
+	c.sess = newSessionState(c.out, &c.wg, c.log)
 	c.in.acks = c.sess
 	c.ping = &pinger{onDead: c.noteErr}
 	c.tick.subscribed = make(map[string]QoS)

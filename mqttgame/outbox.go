@@ -21,11 +21,12 @@ type PublishID uint64
 type outMsg struct {
 	id       PublishID
 	msg      Message
-	packetID uint16 // while in paho's session
-	released bool   // QoS 2: PUBREC received, the broker owns it
-	sends    int    // times handed to paho
-	sentConn uint64 // the connection it was last sent on
-	strikes  int    // connections the broker ended soon after it was sent
+	packetID uint16    // while in paho's session
+	released bool      // QoS 2: PUBREC received, the broker owns it
+	sends    int       // times handed to paho
+	sentConn uint64    // the connection it was last sent on
+	sentAt   time.Time // when it was last sent
+	strikes  int       // consecutive connections lost right after it was sent
 }
 
 // maxStrikes is how many times the broker may end the connection right
@@ -61,6 +62,7 @@ type outbox struct {
 	emit     func(Event)        // reports outcomes
 	forget   func(uint16)       // drops a packet from paho's session store
 	conn     uint64             // connections so far
+	suspect  *outMsg            // the message struck last
 	counts   struct{ sent, delivered, failed uint64 }
 }
 
@@ -156,6 +158,7 @@ func (o *outbox) resent(packetID uint16) {
 	if m := o.inflight[packetID]; m != nil {
 		m.sends++
 		m.sentConn = o.conn + 1 // paho resends before the connection is reported up
+		m.sentAt = time.Now()
 	}
 }
 
@@ -234,7 +237,7 @@ func (o *outbox) stored(packetID uint16) {
 	o.ent.stored = true
 	m.packetID = packetID
 	m.sends++
-	m.sentConn = o.conn
+	m.sentConn, m.sentAt = o.conn, time.Now()
 	o.inflight[packetID] = m
 	if o.head < len(o.queue) && o.queue[o.head] == m {
 		o.popLocked()
@@ -252,6 +255,11 @@ func (o *outbox) acked(packetID uint16, code ReasonCode, reason string) {
 		return
 	}
 	delete(o.inflight, packetID)
+	if code == PacketIDNotFound && m.released {
+		// The broker confirmed the message with PUBREC, then lost or
+		// finished the exchange before our PUBREL: it has the message.
+		code = Success
+	}
 	if code.IsFailure() {
 		o.failLocked(m, &BrokerError{Op: "publish", Topic: m.msg.Topic, Code: code, Reason: reason})
 		return
@@ -259,6 +267,15 @@ func (o *outbox) acked(packetID uint16, code ReasonCode, reason string) {
 	o.counts.delivered++
 	o.doneLocked()
 	o.emit(Event{Kind: EventDelivered, Topic: m.msg.Topic, ID: m.id})
+}
+
+// isResend reports whether the publish in flight under packetID has been
+// sent more than once.
+func (o *outbox) isResend(packetID uint16) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	m := o.inflight[packetID]
+	return m != nil && m.sends > 1
 }
 
 // released is called by the session when a QoS 2 publish got its PUBREC.
@@ -305,17 +322,19 @@ func (o *outbox) sessionLost() {
 }
 
 // strike is called when a connection ended soon after it came up. If the
-// oldest unacknowledged message was sent on it, that message is the likely
-// cause: a broker drops the connection every time it gets a message over
-// a limit it did not announce, while a network fault hits at random.
-// After maxStrikes, the message fails, so it cannot cost a connection
-// forever.
+// oldest unacknowledged message was sent on it within the last second,
+// that message may be the cause: a broker drops the connection each time
+// it gets a message over a limit it did not announce, while a network
+// fault hits at random and almost never right after the same message
+// again. When the same message is the suspect on maxStrikes connections
+// in a row, it fails, so it cannot cost a connection forever.
 func (o *outbox) strike() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var suspect *outMsg
 	for _, m := range o.inflight {
-		if suspect == nil || m.id < suspect.id {
+		// A QoS 2 message the broker confirmed with PUBREC is not it.
+		if !m.released && (suspect == nil || m.id < suspect.id) {
 			suspect = m
 		}
 	}
@@ -325,9 +344,14 @@ func (o *outbox) strike() {
 			suspect = m
 		}
 	}
-	if suspect == nil || suspect.sentConn != o.conn {
+	if suspect == nil || suspect.sentConn != o.conn || time.Since(suspect.sentAt) > time.Second {
+		o.suspect = nil
 		return
 	}
+	if suspect != o.suspect {
+		suspect.strikes = 0
+	}
+	o.suspect = suspect
 	suspect.strikes++
 	if suspect.strikes < maxStrikes {
 		return
@@ -403,7 +427,7 @@ func (e *entry) Remove() error {
 	}
 	if ent.m.msg.QoS == AtMostOnce {
 		ent.m.sends++
-		ent.m.sentConn = o.conn
+		ent.m.sentConn, ent.m.sentAt = o.conn, time.Now()
 		o.counts.sent++
 		o.counts.delivered++
 		o.doneLocked()

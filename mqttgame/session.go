@@ -3,6 +3,7 @@ package mqttgame
 import (
 	"context"
 	"io"
+	"log/slog"
 	"sync"
 
 	"github.com/eclipse/paho.golang/packets"
@@ -26,6 +27,7 @@ type sessionState struct {
 	flushing   bool                // a goroutine is sending released acknowledgements
 	disconnect *packets.Disconnect // the DISCONNECT that ended the last connection, if any
 	wg         *sync.WaitGroup     // tracks flush goroutines
+	log        *slog.Logger
 }
 
 // pendingAck is a received QoS 1 or 2 publish whose acknowledgement waits.
@@ -37,8 +39,8 @@ type pendingAck struct {
 
 var _ session.SessionManager = (*sessionState)(nil)
 
-func newSessionState(out *outbox, wg *sync.WaitGroup) *sessionState {
-	s := &sessionState{out: out, wg: wg}
+func newSessionState(out *outbox, wg *sync.WaitGroup, log *slog.Logger) *sessionState {
+	s := &sessionState{out: out, wg: wg, log: log}
 	store := &watchedStore{Store: memory.New(), onReset: out.sessionLost, onGet: out.resent}
 	s.State = state.New(store, memory.New())
 	out.forget = func(id uint16) { _ = store.Store.Delete(id) }
@@ -113,6 +115,9 @@ func (s *sessionState) AddToSession(ctx context.Context, p session.Packet, resp 
 	err := s.State.AddToSession(ctx, p, resp)
 	if err == nil {
 		if pub, ok := p.(*packets.Publish); ok {
+			if s.log.Enabled(ctx, slog.LevelDebug) {
+				s.log.Debug("mqttgame: publish in session", "topic", pub.Topic, "qos", pub.QoS, "packetID", pub.PacketID, "payloadBytes", len(pub.Payload))
+			}
 			s.out.stored(pub.PacketID)
 		}
 	}
@@ -121,6 +126,12 @@ func (s *sessionState) AddToSession(ctx context.Context, p session.Packet, resp 
 
 // PacketReceived implements session.SessionManager.
 func (s *sessionState) PacketReceived(recv *packets.ControlPacket, pubChan chan<- *packets.Publish) error {
+	if p, ok := recv.Content.(*packets.Pubrec); ok && ReasonCode(p.ReasonCode) == PacketIDInUse && s.out.isResend(p.PacketID) {
+		// Some brokers (mochi-mqtt) answer a QoS 2 publish sent again
+		// after a reconnect with "packet identifier in use" when they
+		// already hold it: the broker has the message, so release it.
+		p.ReasonCode = byte(Success)
+	}
 	err := s.State.PacketReceived(recv, pubChan)
 	switch p := recv.Content.(type) {
 	case *packets.Puback:

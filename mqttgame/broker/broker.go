@@ -19,7 +19,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -53,9 +55,16 @@ type Options struct {
 	// mochi-mqtt's defaults.
 	Capabilities *mqtt.Capabilities
 
+	// DataDir, if not empty, keeps sessions (subscriptions and queued QoS 1
+	// and 2 messages) and retained messages in DataDir/broker.db, so they
+	// survive a restart of the broker: high scores, presence records,
+	// messages for players who were away. The folder is created if needed.
+	// Defaults to "": everything is in memory.
+	DataDir string
+
 	// Hooks are added to the broker before it starts, in order, for
-	// authentication, access control, persistence or observation. If none
-	// of them authenticates clients, every client is allowed.
+	// authentication, access control or observation. If none of them
+	// authenticates clients, every client is allowed.
 	Hooks []mqtt.Hook
 
 	// Logger receives the broker's log lines. Defaults to discarding them.
@@ -107,6 +116,18 @@ func Start(opts *Options) (*Broker, error) {
 	if err := srv.AddHook(&announceLimits{caps: caps}, nil); err != nil {
 		return nil, err
 	}
+	if err := srv.AddHook(new(noSendQuota), nil); err != nil {
+		return nil, err
+	}
+	if o.DataDir != "" {
+		if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("broker: data folder: %w", err)
+		}
+		store, config := newBoltStore(o.DataDir)
+		if err := srv.AddHook(store, config); err != nil {
+			return nil, fmt.Errorf("broker: cannot open %s: %w", config.Path, err)
+		}
+	}
 	authenticates := false
 	for _, h := range o.Hooks {
 		if h.Provides(mqtt.OnConnectAuthenticate) {
@@ -144,7 +165,7 @@ func Start(opts *Options) (*Broker, error) {
 			ln.Close()
 			return nil, fmt.Errorf("broker: cannot listen on %s: %w", o.TCPAddr, err)
 		}
-		if err := srv.AddListener(listeners.NewNet("tcp", tln)); err != nil {
+		if err := srv.AddListener(listeners.NewNet("tcp", forgivingListener{tln})); err != nil {
 			ln.Close()
 			tln.Close()
 			return nil, err
@@ -265,7 +286,7 @@ func (l *wsListener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	l.conns.Add(1)
 	defer l.conns.Done()
-	conn := websocket.NetConn(context.Background(), c, websocket.MessageBinary)
+	conn := &forgivingConn{Conn: websocket.NetConn(context.Background(), c, websocket.MessageBinary)}
 	defer conn.Close()
 	if err := establish(l.id, conn); err != nil && l.log != nil {
 		l.log.Debug("broker: connection ended", "remote", r.RemoteAddr, "err", err)
@@ -308,4 +329,56 @@ func (h *announceLimits) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) pack
 		p.SharedSubAvailable, p.SharedSubAvailableFlag = 0, true
 	}
 	return pk
+}
+
+// forgivingConn reports every write as done. mochi-mqtt gives up on a QoS
+// 2 message when it cannot write the PUBREC (the connection was just
+// reset), yet remembers the packet identifier as received, so the
+// client's resend is refused and the message is lost. With writes that
+// never fail, mochi routes the message; the failed connection still ends
+// through its reads, and the client's resend completes the exchange.
+type forgivingConn struct {
+	net.Conn
+	failed atomic.Bool
+}
+
+func (c *forgivingConn) Write(p []byte) (int, error) {
+	if c.failed.Load() {
+		return len(p), nil
+	}
+	if _, err := c.Conn.Write(p); err != nil {
+		c.failed.Store(true)
+		_ = c.Conn.Close()
+	}
+	return len(p), nil
+}
+
+// forgivingListener accepts forgivingConns.
+type forgivingListener struct{ net.Listener }
+
+func (l forgivingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &forgivingConn{Conn: c}, nil
+}
+
+// noSendQuota turns off mochi-mqtt's pacing of QoS 1 and 2 messages to a
+// client's receive maximum. In mochi v2.7.9 that pacing takes a read lock
+// on the client's in-flight store twice in a row after every packet the
+// client sends; a publisher adding a message for that client between the
+// two waits for a write lock, and the broker deadlocks under steady QoS 1
+// or 2 traffic. Without it, mochi sends messages as they come, and the
+// client's own flow control applies (see the mqttgame package).
+type noSendQuota struct{ mqtt.HookBase }
+
+func (h *noSendQuota) ID() string { return "no-send-quota" }
+
+func (h *noSendQuota) Provides(b byte) bool { return b == mqtt.OnSessionEstablished }
+
+// OnSessionEstablished runs after mochi set the quota and before it reads
+// the client's first packet.
+func (h *noSendQuota) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
+	cl.State.Inflight.ResetSendQuota(0)
 }

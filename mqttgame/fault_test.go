@@ -1,0 +1,306 @@
+package mqttgame_test
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/mqttgame/mqttgame/mqttgame"
+	"github.com/mqttgame/mqttgame/mqttgame/broker"
+	"github.com/mqttgame/mqttgame/mqttgame/internal/netfault"
+)
+
+// restartableBroker is an embedded broker that keeps its sessions, queued
+// messages and retained messages on disk, so it can be stopped and started
+// again on the same address as a real broker restart.
+type restartableBroker struct {
+	t     testing.TB
+	addr  string
+	dir   string
+	hooks []mqtt.Hook
+	b     *broker.Broker
+	log   *slog.Logger
+}
+
+func startRestartable(t testing.TB, hooks ...mqtt.Hook) *restartableBroker {
+	t.Helper()
+	r := &restartableBroker{t: t, addr: "127.0.0.1:0", dir: t.TempDir(), hooks: hooks, log: testLogger(t)}
+	r.start()
+	r.addr = r.b.Addr().String()
+	t.Cleanup(func() {
+		if r.b != nil {
+			r.b.Close()
+		}
+	})
+	return r
+}
+
+func (r *restartableBroker) start() {
+	r.t.Helper()
+	b, err := broker.Start(&broker.Options{Addr: r.addr, DataDir: r.dir, Hooks: r.hooks, Logger: r.log})
+	if err != nil {
+		r.t.Fatalf("start broker: %v", err)
+	}
+	r.b = b
+}
+
+// restart stops the broker, dropping every connection, and starts it again.
+func (r *restartableBroker) restart() {
+	r.t.Helper()
+	r.b.Close()
+	r.start()
+}
+
+// tally is a broker hook that counts, per topic and payload, the messages
+// the broker accepted from publishers and passed on: loss is counted
+// against what the broker received, not against what a client believes.
+type tally struct {
+	mqtt.HookBase
+	mu    sync.Mutex
+	count map[string]int
+	total int
+}
+
+func newTally() *tally { return &tally{count: map[string]int{}} }
+
+func (h *tally) ID() string           { return "test-tally" }
+func (h *tally) Provides(b byte) bool { return b == mqtt.OnPublished }
+
+func (h *tally) OnPublished(cl *mqtt.Client, pk packets.Packet) {
+	h.mu.Lock()
+	h.count[pk.TopicName+" "+string(pk.Payload)]++
+	h.total++
+	h.mu.Unlock()
+}
+
+func (h *tally) received() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.total
+}
+
+// seen returns how many times the broker passed each of n numbered messages
+// of a QoS.
+func (h *tally) seen(qos, n int) []int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]int, n)
+	for key, c := range h.count {
+		topic, payload, _ := strings.Cut(key, " ")
+		if !strings.HasPrefix(topic, fmt.Sprintf("fault/q%d/", qos)) {
+			continue
+		}
+		if i, err := strconv.Atoi(payload); err == nil && i < n {
+			out[i] += c
+		}
+	}
+	return out
+}
+
+// TestFaultsLoseNothing sends 10,000 QoS 1 and 10,000 QoS 2 messages from
+// one client of ours to another, through 100 connection resets and 20
+// broker restarts: the broker receives every message, the subscriber gets
+// every one, QoS 2 exactly once, and QoS 1 duplicates stay within the
+// in-flight window of each fault.
+func TestFaultsLoseNothing(t *testing.T) {
+	const (
+		perQoS   = 1_000
+		topics   = 16 // the subscriber sees one message per topic per tick
+		resets   = 10
+		restarts = 2
+	)
+	count := newTally()
+	rb := startRestartable(t, count)
+	proxy, err := netfault.New(rb.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	url := "ws://" + proxy.Addr() + "/mqtt"
+	persistent := func(id string) func(*mqttgame.Options) {
+		return func(o *mqttgame.Options) {
+			o.ClientID = id
+			o.SessionExpiry = time.Hour
+			o.ResumeSession = true
+			o.ReconnectDelay = 20 * time.Millisecond
+			o.MaxReconnectDelay = 500 * time.Millisecond
+			o.TopicQueueSize = 4096
+			o.DataLoss = mqttgame.FIFO
+		}
+	}
+	pub := newClient(t, url, persistent("fault-pub"))
+	sub := newClient(t, url, persistent("fault-sub"))
+	connect(t, sub)
+	subscribe(t, sub, "fault/#", mqttgame.SubscribeOptions{QoS: 2})
+	connect(t, pub)
+
+	// The subscriber's game loop, on its own goroutine.
+	// got is the subscriber goroutine's until subDone is closed.
+	got := [3][]int{nil, make([]int, perQoS), make([]int, perQoS)}
+	var subErr error
+	stopSub := make(chan struct{})
+	subDone := make(chan struct{})
+	complete := make(chan struct{})
+	go func() {
+		defer close(subDone)
+		var msgs []mqttgame.Message
+		unique := 0
+		for {
+			sub.Update()
+			msgs = sub.AppendMessages(msgs[:0], "fault/#")
+			for _, m := range msgs {
+				qos := int(m.Topic[len("fault/q")] - '0')
+				i, err := strconv.Atoi(m.Text())
+				if err != nil || i >= perQoS || (qos != 1 && qos != 2) {
+					subErr = fmt.Errorf("unexpected message %s %q", m.Topic, m.Payload)
+					continue
+				}
+				got[qos][i]++
+				if got[qos][i] == 1 {
+					unique++
+					if unique == 2*perQoS {
+						close(complete)
+					}
+				}
+			}
+			select {
+			case <-stopSub:
+				return
+			default:
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+
+	// The faults, spread over the run as the broker receives messages.
+	faultsDone := make(chan struct{})
+	var faultLog []string
+	go func() {
+		defer close(faultsDone)
+		total := 2 * perQoS
+		faults := resets + restarts
+		for i := range faults {
+			target := (i + 1) * total / (faults + 1)
+			for count.received() < target {
+				time.Sleep(time.Millisecond)
+			}
+			if i%6 == 5 {
+				rb.restart()
+				faultLog = append(faultLog, "restart")
+			} else {
+				proxy.Reset()
+				faultLog = append(faultLog, "reset")
+			}
+		}
+	}()
+
+	// The publisher's game loop: publish as fast as the outbox allows.
+	failed := 0
+	for i := range perQoS {
+		for _, qos := range []mqttgame.QoS{1, 2} {
+			topic := fmt.Sprintf("fault/q%d/%d", qos, i%topics)
+			for {
+				_, err := pub.PublishString(topic, strconv.Itoa(i), qos, false)
+				if err == nil {
+					break
+				}
+				if !errors.Is(err, mqttgame.ErrOutboxFull) {
+					t.Fatalf("publish: %v", err)
+				}
+				update(pub)
+				time.Sleep(time.Millisecond)
+			}
+		}
+		if i%64 == 0 {
+			update(pub)
+		}
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		update(pub)
+		st := pub.Stats()
+		if st.Queued == 0 && st.InFlight == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("publisher still has %d queued and %d in flight", st.Queued, st.InFlight)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	<-faultsDone
+	select {
+	case <-complete:
+	case <-time.After(time.Minute):
+		t.Error("the subscriber did not get every message")
+	}
+	close(stopSub)
+	<-subDone
+	if subErr != nil {
+		t.Fatal(subErr)
+	}
+	for _, e := range eventsOf(pub) {
+		if e.Kind == mqttgame.EventPublishFailed {
+			failed++
+			if failed < 5 {
+				t.Errorf("publish failed: %v", e)
+			}
+		}
+	}
+	if failed > 0 {
+		t.Fatalf("%d publishes failed", failed)
+	}
+
+	// Loss and duplicates, at the broker and at the subscriber.
+	window := 1024 + 128 // the broker's receive maximum, and ours
+	faults := len(faultLog)
+	for _, qos := range []int{1, 2} {
+		atBroker := count.seen(qos, perQoS)
+		lostBroker, dupBroker := lossAndDups(atBroker)
+		lostSub, dupSub := lossAndDups(got[qos])
+		t.Logf("QoS %d through %d faults: broker lost %d duplicated %d; subscriber lost %d duplicated %d",
+			qos, faults, lostBroker, dupBroker, lostSub, dupSub)
+		if lostBroker != 0 || lostSub != 0 {
+			t.Errorf("QoS %d: lost %d at the broker (first: %v), %d at the subscriber (first: %v)", qos, lostBroker, missing(atBroker), lostSub, missing(got[qos]))
+		}
+		if qos == 2 && (dupBroker != 0 || dupSub != 0) {
+			t.Errorf("QoS 2: duplicated %d at the broker, %d at the subscriber", dupBroker, dupSub)
+		}
+		if qos == 1 && (dupBroker > faults*window || dupSub > faults*window) {
+			t.Errorf("QoS 1: %d and %d duplicates, over %d faults × %d in flight", dupBroker, dupSub, faults, window)
+		}
+	}
+	if faults != resets+restarts {
+		t.Errorf("ran %d faults, want %d", faults, resets+restarts)
+	}
+}
+
+// missing returns the first numbers never seen.
+func missing(seen []int) []int {
+	var out []int
+	for i, c := range seen {
+		if c == 0 && len(out) < 10 {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// lossAndDups counts the numbers never seen and the extra copies.
+func lossAndDups(seen []int) (lost, dups int) {
+	for _, c := range seen {
+		if c == 0 {
+			lost++
+		} else {
+			dups += c - 1
+		}
+	}
+	return lost, dups
+}
