@@ -547,6 +547,9 @@ func (c *Client) onConnectError(err error) {
 	}
 	weight := 1
 	cause := err
+	if inner := errors.Unwrap(err); inner != nil {
+		cause = inner // drop autopaho's "failed to connect to URL" prefix
+	}
 	var ce *autopaho.ConnackError
 	switch {
 	case errors.As(err, &ce):
@@ -556,12 +559,13 @@ func (c *Client) onConnectError(err error) {
 		}
 		cause = &BrokerError{Op: "connect", Code: code, Reason: ce.Reason}
 		weight = 2
-	case a != nil && a.firstErr() != nil:
+	case a != nil && (errors.Is(a.firstErr(), ErrPacketTooLarge) || errors.Is(a.firstErr(), ErrMalformedPacket)):
+		// The broker broke the protocol; the rest followed from it.
 		cause = a.firstErr()
-	default:
-		if inner := errors.Unwrap(err); inner != nil {
-			cause = inner // drop autopaho's "failed to connect to URL" prefix
-		}
+	case isTimeout(err):
+		// The connection was closed for the timeout; say so, not what
+		// the closing did to the reads.
+		cause = fmt.Errorf("%w after %v: %v", ErrTimeout, c.opts.ConnectTimeout, cause)
 	}
 	c.mu.Lock()
 	c.failures += weight

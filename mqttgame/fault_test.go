@@ -32,7 +32,7 @@ type restartableBroker struct {
 
 func startRestartable(t testing.TB, hooks ...mqtt.Hook) *restartableBroker {
 	t.Helper()
-	r := &restartableBroker{t: t, addr: "127.0.0.1:0", dir: t.TempDir(), hooks: hooks, log: testLogger(t)}
+	r := &restartableBroker{t: t, addr: "127.0.0.1:0", dir: t.TempDir(), hooks: hooks, log: testLoggerAt(t, slog.LevelInfo)}
 	r.start()
 	r.addr = r.b.Addr().String()
 	t.Cleanup(func() {
@@ -112,10 +112,10 @@ func (h *tally) seen(qos, n int) []int {
 // in-flight window of each fault.
 func TestFaultsLoseNothing(t *testing.T) {
 	const (
-		perQoS   = 1_000
+		perQoS   = 10_000
 		topics   = 16 // the subscriber sees one message per topic per tick
-		resets   = 10
-		restarts = 2
+		resets   = 100
+		restarts = 20
 	)
 	count := newTally()
 	rb := startRestartable(t, count)
@@ -134,6 +134,8 @@ func TestFaultsLoseNothing(t *testing.T) {
 			o.MaxReconnectDelay = 500 * time.Millisecond
 			o.TopicQueueSize = 4096
 			o.DataLoss = mqttgame.FIFO
+			// Debug lines for 20,000 messages cost more than the test.
+			o.Logger = testLoggerAt(t, slog.LevelInfo)
 		}
 	}
 	pub := newClient(t, url, persistent("fault-pub"))

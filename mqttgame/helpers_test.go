@@ -134,7 +134,10 @@ func subscribe(t testing.TB, c *mqttgame.Client, filter string, opts mqttgame.Su
 
 // testLogger returns a logger that keeps its lines and prints them only
 // if the test fails.
-func testLogger(t testing.TB) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger { return testLoggerAt(t, slog.LevelDebug) }
+
+// testLoggerAt is testLogger for the given level and above.
+func testLoggerAt(t testing.TB, level slog.Level) *slog.Logger {
 	w := &testLog{}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -143,7 +146,7 @@ func testLogger(t testing.TB) *slog.Logger {
 			w.mu.Unlock()
 		}
 	})
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 type testLog struct {

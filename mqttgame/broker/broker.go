@@ -14,6 +14,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +47,12 @@ type Options struct {
 	// ("127.0.0.1:1883", or ":0" for a free port). Defaults to "": none.
 	TCPAddr string
 
+	// TLSConfig, if not nil, makes the broker speak TLS on both listeners:
+	// URL returns wss:// and TCPURL mqtts://. It needs a certificate.
+	// Defaults to nil: plain ws:// and mqtt://, fine on this machine or a
+	// trusted LAN.
+	TLSConfig *tls.Config
+
 	// Handler serves every other path of the HTTP server, for instance
 	// the browser build of the game. Defaults to nil: 404 Not Found.
 	Handler http.Handler
@@ -62,8 +69,13 @@ type Options struct {
 	// Defaults to "": everything is in memory.
 	DataDir string
 
+	// Auth, if not nil, says who may connect and where they may publish
+	// and subscribe: user names and passwords, and mosquitto-style ACL
+	// patterns. Defaults to nil: anyone may connect and do anything.
+	Auth *Auth
+
 	// Hooks are added to the broker before it starts, in order, for
-	// authentication, access control or observation. If none of them
+	// observation or other policies. If neither Auth nor a hook
 	// authenticates clients, every client is allowed.
 	Hooks []mqtt.Hook
 
@@ -86,6 +98,8 @@ func (o *Options) ensureDefaults() {
 // Broker is a running broker. Close stops it.
 type Broker struct {
 	srv    *mqtt.Server
+	guard  *sessionGuard
+	auth   *authHook
 	ln     net.Listener
 	http   *http.Server
 	ws     *wsListener
@@ -119,16 +133,30 @@ func Start(opts *Options) (*Broker, error) {
 	if err := srv.AddHook(new(noSendQuota), nil); err != nil {
 		return nil, err
 	}
+	var store *boltStore
 	if o.DataDir != "" {
 		if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
 			return nil, fmt.Errorf("broker: data folder: %w", err)
 		}
-		store, config := newBoltStore(o.DataDir)
-		if err := srv.AddHook(store, config); err != nil {
+		s, config := newBoltStore(o.DataDir)
+		if err := srv.AddHook(s, config); err != nil {
 			return nil, fmt.Errorf("broker: cannot open %s: %w", config.Path, err)
 		}
+		store = &s
 	}
+	guard := newSessionGuard(srv, store)
+	if err := srv.AddHook(guard, nil); err != nil {
+		return nil, err
+	}
+	var authHook *authHook
 	authenticates := false
+	if o.Auth != nil {
+		authHook = newAuthHook(o.Auth)
+		if err := srv.AddHook(authHook, nil); err != nil {
+			return nil, err
+		}
+		authenticates = true
+	}
 	for _, h := range o.Hooks {
 		if h.Provides(mqtt.OnConnectAuthenticate) {
 			authenticates = true
@@ -147,13 +175,20 @@ func Start(opts *Options) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: cannot listen on %s: %w", o.Addr, err)
 	}
+	wsScheme, tcpScheme := "ws://", "mqtt://"
+	if o.TLSConfig != nil {
+		ln = tls.NewListener(ln, o.TLSConfig)
+		wsScheme, tcpScheme = "wss://", "mqtts://"
+	}
 	b := &Broker{
-		srv:  srv,
-		ln:   ln,
-		ws:   &wsListener{id: "ws", addr: ln.Addr().String(), stop: make(chan struct{})},
-		url:  "ws://" + ln.Addr().String() + o.Path,
-		path: o.Path,
-		done: make(chan struct{}),
+		srv:   srv,
+		guard: guard,
+		auth:  authHook,
+		ln:    ln,
+		ws:    &wsListener{id: "ws", addr: ln.Addr().String(), stop: make(chan struct{})},
+		url:   wsScheme + ln.Addr().String() + o.Path,
+		path:  o.Path,
+		done:  make(chan struct{}),
 	}
 	if err := srv.AddListener(b.ws); err != nil {
 		ln.Close()
@@ -165,12 +200,15 @@ func Start(opts *Options) (*Broker, error) {
 			ln.Close()
 			return nil, fmt.Errorf("broker: cannot listen on %s: %w", o.TCPAddr, err)
 		}
+		if o.TLSConfig != nil {
+			tln = tls.NewListener(tln, o.TLSConfig)
+		}
 		if err := srv.AddListener(listeners.NewNet("tcp", forgivingListener{tln})); err != nil {
 			ln.Close()
 			tln.Close()
 			return nil, err
 		}
-		b.tcpURL = "mqtt://" + tln.Addr().String()
+		b.tcpURL = tcpScheme + tln.Addr().String()
 	}
 
 	mux := http.NewServeMux()
@@ -207,11 +245,15 @@ func (b *Broker) Addr() net.Addr { return b.ln.Addr() }
 // inline publishing. Changing its configuration once started is unsafe.
 func (b *Broker) Server() *mqtt.Server { return b.srv }
 
-// Close disconnects every client, without their wills being lost (mochi
-// publishes them as for any lost connection), and stops the broker.
+// Close tells every client the server is shutting down, ends their
+// connections once the packets they sent are handled, and stops the
+// broker. Their wills are published, as for any connection the client did
+// not end.
 func (b *Broker) Close() error {
 	var err error
 	b.close.Do(func() {
+		b.ws.stopAccepting()
+		b.guard.drainAll()
 		err = b.srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -256,11 +298,16 @@ func (l *wsListener) Serve(establish listeners.EstablishFn) {
 
 // Close stops accepting and closes the connections mochi still has.
 func (l *wsListener) Close(closeClients listeners.CloseFn) {
-	l.stopOnce.Do(func() { close(l.stop) })
+	l.stopAccepting()
 	closeClients(l.id)
 }
 
 func (l *wsListener) wait() { l.conns.Wait() }
+
+// stopAccepting refuses new WebSocket connections from now on.
+func (l *wsListener) stopAccepting() {
+	l.stopOnce.Do(func() { close(l.stop) })
+}
 
 func (l *wsListener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.mu.Lock()

@@ -6,22 +6,56 @@ import (
 	"strings"
 	"time"
 
+	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/storage"
 	"github.com/mochi-mqtt/server/v2/hooks/storage/bolt"
+	"github.com/mochi-mqtt/server/v2/packets"
 	"go.etcd.io/bbolt"
 )
 
 // storeFile is the name of the broker's database in Options.DataDir.
 const storeFile = "broker.db"
 
-// boltStore is mochi-mqtt's bbolt storage hook with one repair: mochi
-// v2.7.9 does not save the packet identifier of in-flight messages, and a
-// session holding an in-flight message with identifier 0 can never be
-// resumed (every reconnection fails with "missing packet id"). The
-// identifier is also the end of the storage key, so it is restored from
-// there on load.
+// boltStore is mochi-mqtt's bbolt storage hook with two repairs for
+// mochi v2.7.9, found by restarting the broker under QoS 2 traffic:
+//
+//   - The packet identifier of in-flight messages is not saved, and a
+//     session holding an in-flight message with identifier 0 can never be
+//     resumed (every reconnection fails with "missing packet id"). The
+//     identifier is also the end of the storage key, so it is restored
+//     from there on load.
+//   - When a client confirms a QoS 2 message with PUBREC, mochi replaces
+//     the message by its PUBREL in memory only. After a restart it would
+//     send the message again, and a client that had completed it would
+//     get it twice. The PUBREL is saved here instead.
 type boltStore struct {
 	*bolt.Hook
+}
+
+// Provides adds OnPacketProcessed to what the bbolt hook provides.
+func (s boltStore) Provides(b byte) bool {
+	return b == mqtt.OnPacketProcessed || s.Hook.Provides(b)
+}
+
+// OnQosDropped keeps the saved messages of a session taken over: mochi
+// clears the old session object after copying its messages to the new
+// one, and both share the saved entries, which belong to the new one now.
+func (s boltStore) OnQosDropped(cl *mqtt.Client, pk packets.Packet) {
+	if cl.IsTakenOver() {
+		return
+	}
+	s.Hook.OnQosDropped(cl, pk)
+}
+
+// OnPacketProcessed saves the PUBREL that replaced a QoS 2 message the
+// client confirmed.
+func (s boltStore) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, err error) {
+	if err != nil || pk.FixedHeader.Type != packets.Pubrec || pk.ReasonCode >= 0x80 {
+		return
+	}
+	if rel, ok := cl.State.Inflight.Get(pk.PacketID); ok && rel.FixedHeader.Type == packets.Pubrel {
+		s.Hook.OnQosPublish(cl, rel, rel.Created, 0)
+	}
 }
 
 func newBoltStore(dir string) (boltStore, *bolt.Options) {

@@ -1,0 +1,191 @@
+package broker
+
+import (
+	"bytes"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// drainTimeout bounds the wait for an old connection to finish the
+// packets it has already read.
+const drainTimeout = 2 * time.Second
+
+// sessionGuard keeps mochi-mqtt v2.7.9 from losing QoS 1 and 2 messages
+// when a session changes hands. Every resumption of a session is a
+// takeover in mochi, and every shutdown stops all sessions:
+//
+//   - mochi stops the old connection while its goroutine may still be
+//     handling PUBLISH packets it already read. It then acknowledges a QoS
+//     2 message and records that it has it, but never routes it: the
+//     client's resend is refused as a duplicate. The guard closes the old
+//     connection's socket instead and waits until its goroutine has
+//     handled what it read, before the takeover or shutdown goes on.
+//   - mochi copies the in-flight messages of the old session object to
+//     the new one, clears the old one, and only then makes the new one the
+//     client's. A publisher that looked the client up in between puts its
+//     message into the old object, which nobody reads again. The guard
+//     notices such late messages and gives them to the new session once
+//     it is established, or at once if it already is.
+type sessionGuard struct {
+	mqtt.HookBase
+	srv   *mqtt.Server
+	store *boltStore // nil without Options.DataDir
+
+	mu      sync.Mutex
+	reading map[*mqtt.Client]chan struct{} // sessions whose goroutine reads packets; closed when it ends
+	late    map[string][]packets.Packet    // by client ID, waiting for the new session
+	live    map[*mqtt.Client]bool          // new sessions established
+}
+
+func newSessionGuard(srv *mqtt.Server, store *boltStore) *sessionGuard {
+	return &sessionGuard{
+		srv:     srv,
+		store:   store,
+		reading: make(map[*mqtt.Client]chan struct{}),
+		late:    make(map[string][]packets.Packet),
+		live:    make(map[*mqtt.Client]bool),
+	}
+}
+
+func (g *sessionGuard) ID() string { return "session-guard" }
+
+func (g *sessionGuard) Provides(b byte) bool {
+	switch b {
+	case mqtt.OnQosPublish, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect:
+		return true
+	}
+	return false
+}
+
+// OnSessionEstablish runs before mochi takes an old session over: the old
+// connection ends first, after handling what it read.
+func (g *sessionGuard) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
+	if old, ok := g.srv.Clients.Get(cl.ID); ok && old != cl {
+		g.drain(old, packets.ErrSessionTakenOver)
+	}
+}
+
+// OnSessionEstablished runs as the session's goroutine starts reading
+// packets; the new session gets what arrived late at the old one.
+func (g *sessionGuard) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.reading[cl] = make(chan struct{})
+	g.live[cl] = true
+	for _, m := range g.late[cl.ID] {
+		g.deliver(cl, m)
+	}
+	delete(g.late, cl.ID)
+}
+
+// OnDisconnect runs when the session's goroutine stopped reading.
+func (g *sessionGuard) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if ch := g.reading[cl]; ch != nil {
+		close(ch)
+		delete(g.reading, cl)
+	}
+	delete(g.live, cl)
+	if expire && !cl.IsTakenOver() {
+		delete(g.late, cl.ID)
+	}
+}
+
+// drain tells cl why its connection ends, closes its socket, and waits
+// until its goroutine has handled the packets already read. mochi then
+// finds the session idle.
+func (g *sessionGuard) drain(cl *mqtt.Client, why packets.Code) {
+	g.mu.Lock()
+	ch := g.reading[cl]
+	g.mu.Unlock()
+	if ch == nil {
+		return
+	}
+	if cl.Properties.ProtocolVersion >= 5 {
+		_ = cl.WritePacket(packets.Packet{
+			FixedHeader: packets.FixedHeader{Type: packets.Disconnect},
+			ReasonCode:  why.Code,
+			Properties:  packets.Properties{ReasonString: why.Reason},
+		})
+	}
+	if cl.Net.Conn != nil {
+		_ = cl.Net.Conn.Close()
+	}
+	select {
+	case <-ch:
+	case <-time.After(drainTimeout):
+	}
+}
+
+// drainAll ends every connection the same way, for a shutdown; each
+// client is told first that the server is shutting down.
+func (g *sessionGuard) drainAll() {
+	g.mu.Lock()
+	clients := make([]*mqtt.Client, 0, len(g.reading))
+	for cl := range g.reading {
+		clients = append(clients, cl)
+	}
+	g.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, cl := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g.drain(cl, packets.ErrServerShuttingDown)
+		}()
+	}
+	wg.Wait()
+}
+
+// OnQosPublish sees every QoS 1 and 2 message mochi stores for a client;
+// one stored on a session already taken over arrived late.
+func (g *sessionGuard) OnQosPublish(cl *mqtt.Client, pk packets.Packet, sent int64, resends int) {
+	if !cl.IsTakenOver() || pk.FixedHeader.Type != packets.Publish {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	cl.State.Inflight.Delete(pk.PacketID)
+	if g.store != nil {
+		// Saved under its first packet identifier, on the old session.
+		g.store.Hook.OnQosComplete(cl, pk)
+	}
+	if next, ok := g.srv.Clients.Get(cl.ID); ok && next != cl && g.live[next] {
+		g.deliver(next, pk)
+		return
+	}
+	g.late[cl.ID] = append(g.late[cl.ID], pk)
+}
+
+// deliver puts a late message in cl's in-flight messages under a new
+// packet identifier, has it saved, and sends it. A message that got into
+// the copy mochi made is already there and is left alone. Called with mu
+// held.
+func (g *sessionGuard) deliver(cl *mqtt.Client, pk packets.Packet) {
+	if had, ok := cl.State.Inflight.Get(pk.PacketID); ok && sameMessage(had, pk) {
+		return
+	}
+	id, err := cl.NextPacketID()
+	if err != nil {
+		return // out of packet identifiers: mochi drops such messages too
+	}
+	pk.PacketID = uint16(id)
+	pk.FixedHeader.Dup = false
+	if cl.State.Inflight.Set(pk) {
+		atomic.AddInt64(&g.srv.Info.Inflight, 1)
+	}
+	if g.store != nil {
+		g.store.Hook.OnQosPublish(cl, pk, pk.Created, 0)
+	}
+	_ = cl.WritePacket(pk)
+}
+
+func sameMessage(a, b packets.Packet) bool {
+	return a.FixedHeader.Type == b.FixedHeader.Type && a.TopicName == b.TopicName &&
+		a.Created == b.Created && a.Origin == b.Origin && bytes.Equal(a.Payload, b.Payload)
+}
