@@ -506,7 +506,9 @@ func (c *Client) onDown(r *run) bool {
 		if dp.Properties != nil {
 			be.Reason = dp.Properties.ReasonString
 		}
-		cause, kicked = be, be.Code.IsFailure()
+		// A broker shutting down or timing the client out is not refusing
+		// it: reconnect as after a network failure.
+		cause, kicked = be, be.Code.IsFailure() && be.Code != ServerShuttingDown && be.Code != KeepAliveTimeout
 	} else if a != nil {
 		cause = a.firstErr()
 	}
@@ -515,6 +517,10 @@ func (c *Client) onDown(r *run) bool {
 	}
 	c.mu.Lock()
 	switch {
+	case errors.Is(cause, ServerShuttingDown):
+		// A restarting broker: try again at once, then back off while
+		// it is away.
+		c.failures = 0
 	case kicked && upFor < time.Minute:
 		c.failures += 2
 	case kicked:

@@ -97,6 +97,9 @@ func (p *Proxy) pipe(l *link, dst, src net.Conn) {
 			return
 		}
 		if err != nil {
+			// A stalled link passes nothing, not even the end of a
+			// connection: hold it until the stall ends or the link is reset.
+			p.forward(l, dst, nil)
 			return
 		}
 	}

@@ -1,0 +1,96 @@
+package mqttgame_test
+
+import (
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mqttgame/mqttgame/mqttgame"
+	"github.com/mqttgame/mqttgame/mqttgame/broker"
+	"github.com/mqttgame/mqttgame/mqttgame/internal/netfault"
+)
+
+// TestHalfOpenDetected stalls the connection (nothing gets through,
+// nothing is closed) and measures how long the client takes to notice:
+// within 1.5 times the keepalive, plus a little scheduling slack.
+func TestHalfOpenDetected(t *testing.T) {
+	const keepAlive = time.Second
+	b := startBroker(t, nil)
+	proxy, err := netfault.New(b.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	c := newClient(t, "ws://"+proxy.Addr()+"/mqtt", func(o *mqttgame.Options) { o.KeepAlive = keepAlive })
+	connect(t, c)
+	subscribe(t, c, "alive", mqttgame.SubscribeOptions{QoS: 1})
+
+	var took []time.Duration
+	for range 5 {
+		proxy.Stall(true)
+		stalled := time.Now()
+		tickUntil(t, "the stall to be noticed", c.JustDisconnected, c)
+		took = append(took, time.Since(stalled))
+		if err := c.Err(); !errors.Is(err, mqttgame.ErrConnectionLost) || !strings.Contains(err.Error(), "keepalive") {
+			t.Fatalf("Err() = %v, want a lost connection for the keepalive", err)
+		}
+		proxy.Reset() // the stalled connections are dead anyway
+		proxy.Stall(false)
+		tickUntil(t, "reconnection", func() bool { return c.IsConnected() && c.IsSubscribed("alive") }, c)
+	}
+	slices.Sort(took)
+	t.Logf("half-open connection noticed after %v (median %v, keepalive %v)", took, took[len(took)/2], keepAlive)
+	if worst := took[len(took)-1]; worst > keepAlive*3/2+500*time.Millisecond {
+		t.Fatalf("slowest detection took %v, over 1.5 × %v", worst, keepAlive)
+	}
+}
+
+// TestReconnectAfterBrokerReturns stops the broker 20 times for a random
+// while: after it is back, the client is connected with every
+// subscription restored within 2 seconds at the 95th percentile.
+func TestReconnectAfterBrokerReturns(t *testing.T) {
+	b, err := broker.Start(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, url := b.Addr().String(), b.URL()
+	defer func() { b.Close() }()
+	c := newClient(t, url, nil)
+	connect(t, c)
+	filters := []string{"room/+/chat", "room/state", "players/#"}
+	for _, f := range filters {
+		subscribe(t, c, f, mqttgame.SubscribeOptions{QoS: 1})
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	var took []time.Duration
+	for range 20 {
+		b.Close()
+		tickUntil(t, "the loss to be noticed", c.JustDisconnected, c)
+		time.Sleep(time.Duration(100+r.IntN(600)) * time.Millisecond) // the broker is away
+		if b, err = broker.Start(&broker.Options{Addr: addr}); err != nil {
+			t.Fatal(err)
+		}
+		back := time.Now()
+		tickUntil(t, "recovery", func() bool {
+			if !c.IsConnected() {
+				return false
+			}
+			for _, f := range filters {
+				if !c.IsSubscribed(f) {
+					return false
+				}
+			}
+			return true
+		}, c)
+		took = append(took, time.Since(back))
+	}
+	slices.Sort(took)
+	p95 := took[len(took)*95/100]
+	t.Logf("connected with subscriptions back after the broker returned: p50 %v, p95 %v, max %v", took[len(took)/2], p95, took[len(took)-1])
+	if p95 > 2*time.Second {
+		t.Fatalf("p95 %v over 2s", p95)
+	}
+}
