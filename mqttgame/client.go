@@ -148,7 +148,7 @@ func New(opts *Options) (*Client, error) {
 		warnPlainText(c.log, u)
 	}
 	c.id = o.ClientID
-	if c.id == "" {
+	if c.id == "" && !o.BrokerAssignsClientID {
 		var b [6]byte
 		_, _ = rand.Read(b[:])
 		c.id = "mqttgame-" + hex.EncodeToString(b[:])
@@ -167,7 +167,8 @@ func New(opts *Options) (*Client, error) {
 }
 
 // ClientID returns the client identifier: the one in Options, the one
-// generated for it, or the one the broker assigned.
+// generated for it, or the one the broker assigned (with
+// Options.BrokerAssignsClientID, "" until the first connection).
 func (c *Client) ClientID() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -371,6 +372,7 @@ func (c *Client) config(r *run, life context.Context) autopaho.ClientConfig {
 		ConnectUsername:  o.Username,
 		ConnectPassword:  []byte(o.Password),
 		ConnectPacketBuilder: func(cp *paho.Connect, _ *url.URL) (*paho.Connect, error) {
+			cp.ClientID = c.ClientID() // the one the broker assigned, once it did
 			if cp.Properties == nil {
 				cp.Properties = &paho.ConnectProperties{}
 			}

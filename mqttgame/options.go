@@ -96,6 +96,12 @@ type Options struct {
 	// digits, new for each Client.
 	ClientID string
 
+	// BrokerAssignsClientID sends an empty client identifier, so that the
+	// broker assigns one (MQTT v5's Assigned Client Identifier). ClientID
+	// returns it once connected, and reconnections send it, so a kept
+	// session resumes. ClientID must then be empty. Defaults to false.
+	BrokerAssignsClientID bool
+
 	// Username and Password are sent in CONNECT when not empty. They are
 	// never logged.
 	Username string
@@ -233,6 +239,9 @@ func (o *Options) validate() error {
 	}
 	if len(o.ClientID) > MaxTopicLength {
 		return &OptionError{Option: "ClientID", Reason: fmt.Sprintf("%d bytes long, over the limit of %d", len(o.ClientID), MaxTopicLength)}
+	}
+	if o.BrokerAssignsClientID && o.ClientID != "" {
+		return &OptionError{Option: "ClientID", Reason: "must be empty when BrokerAssignsClientID is set"}
 	}
 	if len(o.Username) > MaxTopicLength {
 		return &OptionError{Option: "Username", Reason: fmt.Sprintf("%d bytes long, over the limit of %d", len(o.Username), MaxTopicLength)}
