@@ -51,6 +51,8 @@ type Client struct {
 	ping *pinger
 	wg   sync.WaitGroup // every goroutine the client starts
 
+	alias     *topicAliases
+
 	mu          sync.Mutex // guards the fields below
 	run         *run
 	closed      bool
@@ -160,6 +162,7 @@ func New(opts *Options) (*Client, error) {
 	c.sess = newSessionState(c.out, &c.wg)
 	c.in.acks = c.sess
 	c.ping = &pinger{onDead: c.noteErr}
+	c.alias = newTopicAliases(o.TopicAliases)
 	c.tick.subscribed = make(map[string]QoS)
 	c.sess.SetDebugLogger(pahoLogger{c.log, slog.LevelDebug, "paho session"})
 	c.sess.SetErrorLogger(pahoLogger{c.log, slog.LevelWarn, "paho session"})
@@ -381,6 +384,10 @@ func (c *Client) config(r *run, life context.Context) autopaho.ClientConfig {
 			cp.Properties.MaximumPacketSize = &maxPacket
 			cp.Properties.ReceiveMaximum = &recvMax
 			cp.Properties.RequestProblemInfo = true
+			if o.TopicAliases > 0 {
+				n := uint16(o.TopicAliases)
+				cp.Properties.TopicAliasMaximum = &n
+			}
 			return cp, nil
 		},
 		DisconnectPacketBuilder: func() *paho.Disconnect {
@@ -390,6 +397,7 @@ func (c *Client) config(r *run, life context.Context) autopaho.ClientConfig {
 			ClientID:          c.id,
 			Session:           c.sess,
 			PingHandler:       c.ping,
+			PublishHook:       c.alias.outgoing,
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){c.onPublish},
 			PacketTimeout:     o.AckTimeout,
 		},
@@ -412,6 +420,7 @@ func (c *Client) dial(ctx, life context.Context, u *url.URL) (net.Conn, error) {
 	c.attempt = a
 	c.mu.Unlock()
 	c.lastURL.Store(&a.url)
+	c.alias.reset()
 	c.log.Debug("mqttgame: connecting", "broker", a.url)
 	conn, err := dial(ctx, life, u, &c.opts)
 	if err != nil {
@@ -466,6 +475,9 @@ func (c *Client) onUp(ca *paho.Connack) {
 		}
 		l.noRetain = !p.RetainAvailable
 		assigned = p.AssignedClientID
+		if p.TopicAliasMaximum != nil {
+			c.alias.connected(*p.TopicAliasMaximum)
+		}
 	}
 	c.out.connected(l)
 	c.mu.Lock()
@@ -576,7 +588,12 @@ func (c *Client) onConnectError(err error) {
 // onPublish stages a received message for the next ticks.
 func (c *Client) onPublish(pr paho.PublishReceived) (bool, error) {
 	p := pr.Packet
-	m := Message{Topic: p.Topic, Payload: p.Payload, QoS: QoS(p.QoS), Retain: p.Retain}
+	topic, ok := c.alias.incoming(p)
+	if !ok {
+		c.log.Warn("mqttgame: message dropped: the broker used a topic alias it never set", "alias", *p.Properties.TopicAlias)
+		return true, nil
+	}
+	m := Message{Topic: topic, Payload: p.Payload, QoS: QoS(p.QoS), Retain: p.Retain}
 	if pp := p.Properties; pp != nil {
 		m.ContentType = pp.ContentType
 		m.ResponseTopic = pp.ResponseTopic

@@ -178,6 +178,14 @@ type Options struct {
 	// connection before it is read. Defaults to 1 MiB.
 	MaxPacketSize int
 
+	// TopicAliases is how many MQTT v5 topic aliases each side may use on
+	// a connection, so that a topic sent many times costs two bytes
+	// instead of its name: the broker may use up to this many in messages
+	// to the client, and the client gives the first topics it publishes at
+	// QoS 0 one each, up to this many and to the broker's own maximum.
+	// Defaults to 0: none.
+	TopicAliases int
+
 	// EventQueueSize caps the events waiting for the next Update; past it,
 	// events are dropped and counted in Stats.DroppedEvents. Defaults to 1024.
 	EventQueueSize int
@@ -257,6 +265,9 @@ func (o *Options) validate() error {
 	}
 	if o.DataLoss > FIFO {
 		return &OptionError{Option: "DataLoss", Reason: o.DataLoss.String() + " is not a mode"}
+	}
+	if o.TopicAliases < 0 || o.TopicAliases > 65535 {
+		return &OptionError{Option: "TopicAliases", Reason: fmt.Sprintf("%d is outside 0..65535", o.TopicAliases)}
 	}
 	if o.MaxPacketSize > 1<<28 {
 		return &OptionError{Option: "MaxPacketSize", Reason: fmt.Sprintf("%d is over the MQTT limit of %d", o.MaxPacketSize, 1<<28)}
