@@ -51,7 +51,7 @@ type Client struct {
 	ping *pinger
 	wg   sync.WaitGroup // every goroutine the client starts
 
-	alias     *topicAliases
+	alias *topicAliases
 
 	mu          sync.Mutex // guards the fields below
 	run         *run

@@ -109,7 +109,9 @@ func TestTopicAliasesEndToEnd(t *testing.T) {
 	}
 
 	proxy.cut()
-	tickUntil(t, "both back", func() bool { return sawEventCount(pub, mqttgame.EventConnected) == 2 && sawEventCount(sub, mqttgame.EventConnected) == 2 }, pub, sub)
+	tickUntil(t, "both back", func() bool {
+		return sawEventCount(pub, mqttgame.EventConnected) == 2 && sawEventCount(sub, mqttgame.EventConnected) == 2
+	}, pub, sub)
 	tickUntil(t, "subscription restored", func() bool { return sub.IsSubscribed("pos/#") }, sub)
 	round("second")
 	if from2, _ := h.counts("alias-pub"); from2 != 12 {
