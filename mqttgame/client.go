@@ -51,7 +51,8 @@ type Client struct {
 	ping *pinger
 	wg   sync.WaitGroup // every goroutine the client starts
 
-	alias *topicAliases
+	alias     *topicAliases
+	keepAlive atomic.Int64 // the keepalive in force, a time.Duration
 
 	mu          sync.Mutex // guards the fields below
 	run         *run
@@ -466,7 +467,14 @@ func (c *Client) backoff(int) time.Duration {
 func (c *Client) onUp(ca *paho.Connack) {
 	l := limits{maxQoS: ExactlyOnce}
 	var assigned string
+	keepAlive := time.Duration(0)
+	if c.opts.KeepAlive > 0 {
+		keepAlive = max(c.opts.KeepAlive.Round(time.Second), time.Second)
+	}
 	if p := ca.Properties; p != nil {
+		if p.ServerKeepAlive != nil {
+			keepAlive = time.Duration(*p.ServerKeepAlive) * time.Second // paho's pinger follows it
+		}
 		if p.MaximumPacketSize != nil {
 			l.maxPacket = int(*p.MaximumPacketSize)
 		}
@@ -480,6 +488,7 @@ func (c *Client) onUp(ca *paho.Connack) {
 		}
 	}
 	c.out.connected(l)
+	c.keepAlive.Store(int64(keepAlive))
 	c.mu.Lock()
 	c.connectedAt = time.Now()
 	c.everUp = true
