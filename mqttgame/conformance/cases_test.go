@@ -313,7 +313,12 @@ func redeliveryOnReconnect(e *env) {
 		ids = append(ids, e.publish(pub, &mqttgame.Message{Topic: topic, Payload: fmt.Appendf(nil, "m%d", i), QoS: q}))
 	}
 	e.delivered(pub, ids...)
-	waitUntil(e, "the broker to send all three", func() bool { return r.seen().publishesToClient >= 3 })
+	// m0's acknowledgement must have left too, or the broker rightly
+	// sends m0 again after the cut.
+	waitUntil(e, "the broker to send all three, and m0's PUBACK", func() bool {
+		o := r.seen()
+		return o.publishesToClient >= 3 && o.pubacksFromClient >= 1
+	})
 	r.cut()
 	// Not ticked until the broker sent the two again: a tick between the
 	// cut and the client noticing it could accept a held message whose

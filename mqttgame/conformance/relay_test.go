@@ -39,6 +39,7 @@ type observed struct {
 	aliasOnlyFromClient int // PUBLISH with a topic alias and no topic name
 	aliasOnlyToClient   int
 	publishesToClient   int
+	pubacksFromClient   int
 	dupToClient         int // PUBLISH the broker sent again (DUP set)
 	pingreqs            int
 	pingresps           int
@@ -227,7 +228,9 @@ func (r *relay) note(cp *packets.ControlPacket, fromClient bool) {
 			}
 		}
 	case *packets.Puback:
-		if !fromClient {
+		if fromClient {
+			o.pubacksFromClient++
+		} else {
 			delete(r.inflight, p.PacketID)
 		}
 	case *packets.Pubrec:
