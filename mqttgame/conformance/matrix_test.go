@@ -113,7 +113,7 @@ func matrix(outcome map[cell]string) string {
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("\nDeviations: what a broker lacks or does otherwise than the Paho case expects, and what the case checks instead.\n\n")
+	b.WriteString("\n#### Deviations\n\nWhat a broker lacks or does otherwise than the Paho case expects, and what the case checks instead:\n\n")
 	for i, d := range deviations {
 		tr := "ws and tcp"
 		if d.transport != "" {
