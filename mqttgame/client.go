@@ -484,7 +484,7 @@ func (c *Client) onUp(ca *paho.Connack) {
 		l.noRetain = !p.RetainAvailable
 		assigned = p.AssignedClientID
 		if p.TopicAliasMaximum != nil {
-			c.alias.connected(*p.TopicAliasMaximum)
+			c.alias.connected(*p.TopicAliasMaximum, l.maxPacket)
 		}
 	}
 	c.out.connected(l)

@@ -15,7 +15,9 @@ import (
 // broker allows (its CONNACK Topic Alias Maximum, capped by
 // Options.TopicAliases), for the rest of the connection; later topics go
 // by name. QoS 1 and 2 messages never use one: they may be sent again on
-// a later connection, where the alias would mean nothing.
+// a later connection, where the alias would mean nothing. An alias costs
+// 3 bytes, so topics of 3 bytes or less keep their name, and the publish
+// that sets an alias must still fit the broker's maximum packet size.
 //
 // Incoming, the broker sets an alias with a message that has both, then
 // sends the alias alone; the table gives the topic back.
@@ -23,6 +25,7 @@ type topicAliases struct {
 	mu     sync.Mutex
 	limit  int               // Options.TopicAliases
 	outMax int               // aliases the client may use on this connection
+	maxPkt int               // the broker's maximum packet size; 0: none
 	out    map[string]uint16 // topic → alias, outgoing
 	in     map[uint16]string // alias → topic, incoming
 }
@@ -41,24 +44,29 @@ func (a *topicAliases) reset() {
 	clear(a.in)
 }
 
-// connected records the broker's Topic Alias Maximum.
-func (a *topicAliases) connected(brokerMax uint16) {
+// connected records the broker's Topic Alias Maximum and maximum packet
+// size (0: none).
+func (a *topicAliases) connected(brokerMax uint16, maxPacket int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.outMax = min(a.limit, int(brokerMax))
+	a.maxPkt = maxPacket
 }
+
+// aliasCost is what a Topic Alias property adds to a PUBLISH.
+const aliasCost = 3
 
 // outgoing is paho's PublishHook: it gives a QoS 0 publish its topic's
 // alias, and the topic name only the first time.
 func (a *topicAliases) outgoing(p *paho.Publish) {
-	if p.QoS != 0 || p.Topic == "" || (p.Properties != nil && p.Properties.TopicAlias != nil) {
+	if p.QoS != 0 || len(p.Topic) <= aliasCost || (p.Properties != nil && p.Properties.TopicAlias != nil) {
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	alias, known := a.out[p.Topic]
 	if !known {
-		if len(a.out) >= a.outMax {
+		if len(a.out) >= a.outMax || (a.maxPkt > 0 && packetSize(p)+aliasCost > a.maxPkt) {
 			return
 		}
 		alias = uint16(len(a.out) + 1)
@@ -91,4 +99,18 @@ func (a *topicAliases) incoming(p *paho.Publish) (topic string, ok bool) {
 	}
 	topic, ok = a.in[alias]
 	return topic, ok
+}
+
+// packetSize returns the encoded size of a PUBLISH.
+func packetSize(p *paho.Publish) int {
+	var n byteCounter
+	_, _ = p.Packet().WriteTo(&n)
+	return int(n)
+}
+
+type byteCounter int
+
+func (c *byteCounter) Write(b []byte) (int, error) {
+	*c += byteCounter(len(b))
+	return len(b), nil
 }

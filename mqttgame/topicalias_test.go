@@ -19,7 +19,7 @@ func aliasOf(p *paho.Publish) uint16 {
 func TestTopicAliasesOutgoing(t *testing.T) {
 	a := newTopicAliases(2)
 	a.reset()
-	a.connected(10)
+	a.connected(10, 0)
 	type want struct {
 		topic string
 		alias uint16
@@ -29,13 +29,14 @@ func TestTopicAliasesOutgoing(t *testing.T) {
 		qos   byte
 		want  want
 	}{
-		{"a", 0, want{"a", 1}},
-		{"a", 0, want{"", 1}},
-		{"b", 0, want{"b", 2}},
-		{"c", 0, want{"c", 0}}, // over the client's limit of 2
-		{"b", 0, want{"", 2}},
-		{"a", 1, want{"a", 0}}, // QoS 1: by name
-		{"a", 2, want{"a", 0}},
+		{"pos/a", 0, want{"pos/a", 1}},
+		{"pos/a", 0, want{"", 1}},
+		{"pos/b", 0, want{"pos/b", 2}},
+		{"pos/c", 0, want{"pos/c", 0}}, // over the client's limit of 2
+		{"pos/b", 0, want{"", 2}},
+		{"pos/a", 1, want{"pos/a", 0}}, // QoS 1: by name
+		{"pos/a", 2, want{"pos/a", 0}},
+		{"abc", 0, want{"abc", 0}}, // no shorter with an alias
 	}
 	for i, tc := range cases {
 		p := &paho.Publish{Topic: tc.topic, QoS: tc.qos}
@@ -46,23 +47,39 @@ func TestTopicAliasesOutgoing(t *testing.T) {
 	}
 
 	a.reset()
-	p := &paho.Publish{Topic: "a"}
+	p := &paho.Publish{Topic: "pos/a"}
 	a.outgoing(p)
-	if p.Topic != "a" || aliasOf(p) != 0 {
+	if p.Topic != "pos/a" || aliasOf(p) != 0 {
 		t.Fatalf("before CONNACK: topic %q alias %d, want the name alone", p.Topic, aliasOf(p))
 	}
-	a.connected(1) // the broker allows fewer than the client would use
-	for i, w := range []want{{"b", 1}, {"", 1}} {
-		p := &paho.Publish{Topic: "b"}
+	a.connected(1, 0) // the broker allows fewer than the client would use
+	for i, w := range []want{{"pos/b", 1}, {"", 1}} {
+		p := &paho.Publish{Topic: "pos/b"}
 		a.outgoing(p)
 		if got := (want{p.Topic, aliasOf(p)}); got != w {
 			t.Errorf("new connection, publish %d: topic %q alias %d, want %q alias %d", i, got.topic, got.alias, w.topic, w.alias)
 		}
 	}
-	p = &paho.Publish{Topic: "c"}
+	p = &paho.Publish{Topic: "pos/c"}
 	a.outgoing(p)
 	if aliasOf(p) != 0 {
 		t.Errorf("got alias %d past the broker's maximum of 1", aliasOf(p))
+	}
+
+	// A publish that fits the broker's maximum packet size by name, but
+	// would not with the alias property added, goes by name.
+	a.reset()
+	fits := &paho.Publish{Topic: "pos/a", Payload: make([]byte, 100)}
+	size := packetSize(fits)
+	a.connected(10, size+2)
+	a.outgoing(fits)
+	if aliasOf(fits) != 0 || fits.Topic != "pos/a" {
+		t.Errorf("a %d-byte publish got an alias under a %d-byte limit", size, size+2)
+	}
+	a.connected(10, size+3)
+	a.outgoing(fits)
+	if aliasOf(fits) != 1 {
+		t.Errorf("a %d-byte publish got no alias under a %d-byte limit", size, size+3)
 	}
 }
 
