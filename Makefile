@@ -5,7 +5,7 @@ GO      ?= go
 GOROOT  := $(shell $(GO) env GOROOT)
 WASMEXEC := $(GOROOT)/lib/wasm/wasm_exec.js
 
-.PHONY: all test vet unit wasm deps deps-go deps-build wasm_exec.js
+.PHONY: all test vet unit wasm matrix deps deps-go deps-build deps-peers wasm_exec.js
 
 all: test
 
@@ -30,7 +30,22 @@ deps-go:
 deps-build:
 	$(call apt_install,$(EBITEN_DEBS))
 
-deps: deps-go deps-build
+# The peers the tests play against: mosquitto and its command-line
+# clients (Debian), and MQTT.js (npm, pinned by package-lock.json). The
+# MQTT.js peer and the WebAssembly tests also need Node.js 20 or later,
+# newer than Debian's: it comes with the machine.
+PEER_DEBS := mosquitto mosquitto-clients
+
+deps-peers: node_modules/.package-lock.json
+	$(call apt_install,$(PEER_DEBS))
+
+# npm ci writes node_modules/.package-lock.json: it runs again when the
+# lockfile changes, or when node_modules is gone.
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js 20 or later, with npm, is needed: MQTT.js peers and WebAssembly tests run under it"; exit 1; }
+	npm ci --no-audit --no-fund
+
+deps: deps-go deps-build deps-peers
 
 # wasm_exec.js comes from the Go toolchain that builds the browser version.
 wasm_exec.js:
@@ -43,7 +58,19 @@ vet: deps wasm_exec.js
 wasm: deps
 	GOOS=js GOARCH=wasm $(GO) build ./mqttgame/...
 
+# Where the conformance suite writes its matrix and deviation table.
+ARTIFACTS := $(CURDIR)/testdata/artifacts
+
+# Most tests wait on the network; -parallel lets the conformance cases
+# wait together.
 unit: deps
-	$(GO) test -race -count=1 ./...
+	MQTTGAME_ARTIFACTS=$(ARTIFACTS) $(GO) test -race -count=1 -parallel 8 ./...
+	@echo "Deviations the conformance suite met (see README.md):"; cat $(ARTIFACTS)/conformance-deviations.txt
+
+# matrix runs the conformance suite and, if every case passed, rewrites
+# the compatibility matrix in README.md from its outcome.
+matrix: deps
+	MQTTGAME_ARTIFACTS=$(ARTIFACTS) MQTTGAME_README=$(CURDIR)/README.md \
+		$(GO) test -count=1 -parallel 8 -run 'TestConformance$$' ./mqttgame/conformance/
 
 test: vet wasm unit

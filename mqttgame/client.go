@@ -51,6 +51,9 @@ type Client struct {
 	ping *pinger
 	wg   sync.WaitGroup // every goroutine the client starts
 
+	alias     *topicAliases
+	keepAlive atomic.Int64 // the keepalive in force, a time.Duration
+
 	mu          sync.Mutex // guards the fields below
 	run         *run
 	closed      bool
@@ -148,7 +151,7 @@ func New(opts *Options) (*Client, error) {
 		warnPlainText(c.log, u)
 	}
 	c.id = o.ClientID
-	if c.id == "" {
+	if c.id == "" && !o.BrokerAssignsClientID {
 		var b [6]byte
 		_, _ = rand.Read(b[:])
 		c.id = "mqttgame-" + hex.EncodeToString(b[:])
@@ -160,6 +163,7 @@ func New(opts *Options) (*Client, error) {
 	c.sess = newSessionState(c.out, &c.wg, c.log)
 	c.in.acks = c.sess
 	c.ping = &pinger{onDead: c.noteErr}
+	c.alias = newTopicAliases(o.TopicAliases)
 	c.tick.subscribed = make(map[string]QoS)
 	c.sess.SetDebugLogger(pahoLogger{c.log, slog.LevelDebug, "paho session"})
 	c.sess.SetErrorLogger(pahoLogger{c.log, slog.LevelWarn, "paho session"})
@@ -167,7 +171,8 @@ func New(opts *Options) (*Client, error) {
 }
 
 // ClientID returns the client identifier: the one in Options, the one
-// generated for it, or the one the broker assigned.
+// generated for it, or the one the broker assigned (with
+// Options.BrokerAssignsClientID, "" until the first connection).
 func (c *Client) ClientID() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -371,6 +376,7 @@ func (c *Client) config(r *run, life context.Context) autopaho.ClientConfig {
 		ConnectUsername:  o.Username,
 		ConnectPassword:  []byte(o.Password),
 		ConnectPacketBuilder: func(cp *paho.Connect, _ *url.URL) (*paho.Connect, error) {
+			cp.ClientID = c.ClientID() // the one the broker assigned, once it did
 			if cp.Properties == nil {
 				cp.Properties = &paho.ConnectProperties{}
 			}
@@ -379,6 +385,10 @@ func (c *Client) config(r *run, life context.Context) autopaho.ClientConfig {
 			cp.Properties.MaximumPacketSize = &maxPacket
 			cp.Properties.ReceiveMaximum = &recvMax
 			cp.Properties.RequestProblemInfo = true
+			if o.TopicAliases > 0 {
+				n := uint16(o.TopicAliases)
+				cp.Properties.TopicAliasMaximum = &n
+			}
 			return cp, nil
 		},
 		DisconnectPacketBuilder: func() *paho.Disconnect {
@@ -388,6 +398,7 @@ func (c *Client) config(r *run, life context.Context) autopaho.ClientConfig {
 			ClientID:          c.id,
 			Session:           c.sess,
 			PingHandler:       c.ping,
+			PublishHook:       c.alias.outgoing,
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){c.onPublish},
 			PacketTimeout:     o.AckTimeout,
 		},
@@ -410,6 +421,7 @@ func (c *Client) dial(ctx, life context.Context, u *url.URL) (net.Conn, error) {
 	c.attempt = a
 	c.mu.Unlock()
 	c.lastURL.Store(&a.url)
+	c.alias.reset()
 	c.log.Debug("mqttgame: connecting", "broker", a.url)
 	conn, err := dial(ctx, life, u, &c.opts)
 	if err != nil {
@@ -455,7 +467,14 @@ func (c *Client) backoff(int) time.Duration {
 func (c *Client) onUp(ca *paho.Connack) {
 	l := limits{maxQoS: ExactlyOnce}
 	var assigned string
+	keepAlive := time.Duration(0)
+	if c.opts.KeepAlive > 0 {
+		keepAlive = max(c.opts.KeepAlive.Round(time.Second), time.Second)
+	}
 	if p := ca.Properties; p != nil {
+		if p.ServerKeepAlive != nil {
+			keepAlive = time.Duration(*p.ServerKeepAlive) * time.Second // paho's pinger follows it
+		}
 		if p.MaximumPacketSize != nil {
 			l.maxPacket = int(*p.MaximumPacketSize)
 		}
@@ -464,8 +483,12 @@ func (c *Client) onUp(ca *paho.Connack) {
 		}
 		l.noRetain = !p.RetainAvailable
 		assigned = p.AssignedClientID
+		if p.TopicAliasMaximum != nil {
+			c.alias.connected(*p.TopicAliasMaximum, l.maxPacket)
+		}
 	}
 	c.out.connected(l)
+	c.keepAlive.Store(int64(keepAlive))
 	c.mu.Lock()
 	c.connectedAt = time.Now()
 	c.everUp = true
@@ -584,7 +607,12 @@ func (c *Client) onConnectError(err error) {
 // onPublish stages a received message for the next ticks.
 func (c *Client) onPublish(pr paho.PublishReceived) (bool, error) {
 	p := pr.Packet
-	m := Message{Topic: p.Topic, Payload: p.Payload, QoS: QoS(p.QoS), Retain: p.Retain}
+	topic, ok := c.alias.incoming(p)
+	if !ok {
+		c.log.Warn("mqttgame: message dropped: the broker used a topic alias it never set", "alias", *p.Properties.TopicAlias)
+		return true, nil
+	}
+	m := Message{Topic: topic, Payload: p.Payload, QoS: QoS(p.QoS), Retain: p.Retain}
 	if pp := p.Properties; pp != nil {
 		m.ContentType = pp.ContentType
 		m.ResponseTopic = pp.ResponseTopic

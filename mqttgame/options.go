@@ -96,6 +96,12 @@ type Options struct {
 	// digits, new for each Client.
 	ClientID string
 
+	// BrokerAssignsClientID sends an empty client identifier, so that the
+	// broker assigns one (MQTT v5's Assigned Client Identifier). ClientID
+	// returns it once connected, and reconnections send it, so a kept
+	// session resumes. ClientID must then be empty. Defaults to false.
+	BrokerAssignsClientID bool
+
 	// Username and Password are sent in CONNECT when not empty. They are
 	// never logged.
 	Username string
@@ -172,6 +178,14 @@ type Options struct {
 	// connection before it is read. Defaults to 1 MiB.
 	MaxPacketSize int
 
+	// TopicAliases is how many MQTT v5 topic aliases each side may use on
+	// a connection, so that a topic sent many times costs two bytes
+	// instead of its name: the broker may use up to this many in messages
+	// to the client, and the client gives the first topics it publishes at
+	// QoS 0 one each, up to this many and to the broker's own maximum.
+	// Defaults to 0: none.
+	TopicAliases int
+
 	// EventQueueSize caps the events waiting for the next Update; past it,
 	// events are dropped and counted in Stats.DroppedEvents. Defaults to 1024.
 	EventQueueSize int
@@ -234,6 +248,9 @@ func (o *Options) validate() error {
 	if len(o.ClientID) > MaxTopicLength {
 		return &OptionError{Option: "ClientID", Reason: fmt.Sprintf("%d bytes long, over the limit of %d", len(o.ClientID), MaxTopicLength)}
 	}
+	if o.BrokerAssignsClientID && o.ClientID != "" {
+		return &OptionError{Option: "ClientID", Reason: "must be empty when BrokerAssignsClientID is set"}
+	}
 	if len(o.Username) > MaxTopicLength {
 		return &OptionError{Option: "Username", Reason: fmt.Sprintf("%d bytes long, over the limit of %d", len(o.Username), MaxTopicLength)}
 	}
@@ -248,6 +265,9 @@ func (o *Options) validate() error {
 	}
 	if o.DataLoss > FIFO {
 		return &OptionError{Option: "DataLoss", Reason: o.DataLoss.String() + " is not a mode"}
+	}
+	if o.TopicAliases < 0 || o.TopicAliases > 65535 {
+		return &OptionError{Option: "TopicAliases", Reason: fmt.Sprintf("%d is outside 0..65535", o.TopicAliases)}
 	}
 	if o.MaxPacketSize > 1<<28 {
 		return &OptionError{Option: "MaxPacketSize", Reason: fmt.Sprintf("%d is over the MQTT limit of %d", o.MaxPacketSize, 1<<28)}

@@ -14,6 +14,13 @@ import (
 // errKeepAlive is why the pinger gives up on a connection.
 var errKeepAlive = errors.New("no answer from the broker within 1.5 times the keepalive")
 
+// KeepAlive returns the keepalive in force since the latest connection
+// came up: Options.KeepAlive in whole seconds, or the Server Keep Alive
+// the broker set in CONNACK, which the client follows instead. 0 before
+// the first connection, or when the keepalive is off. It may be called
+// from any goroutine.
+func (c *Client) KeepAlive() time.Duration { return time.Duration(c.keepAlive.Load()) }
+
 // pinger keeps the connection alive and notices when it is dead. It sends
 // PINGREQ once the connection has been quiet for the keepalive in either
 // direction, and declares the connection dead when nothing arrived in the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
@@ -356,8 +357,13 @@ func (s *subscriptions) send(ctx context.Context, cm *autopaho.ConnectionManager
 		}
 		return err == nil
 	}
+	var busy []subOp
 	for i, op := range ops {
 		code := reasonAt(sa.Reasons, i)
+		if code == PacketIDInUse {
+			busy = append(busy, op)
+			continue
+		}
 		if !s.result(op, code) {
 			continue
 		}
@@ -367,8 +373,26 @@ func (s *subscriptions) send(ctx context.Context, cm *autopaho.ConnectionManager
 			emit(Event{Kind: EventSubscribed, Topic: op.filter, QoS: QoS(code)})
 		}
 	}
+	if len(busy) > 0 {
+		// Each side numbers its packets on its own, but some brokers
+		// (mochi) refuse a SUBSCRIBE whose identifier one of their own
+		// messages in flight to the client also has. The refusal is not
+		// about the filter: send it again, shortly, under the next
+		// identifier.
+		t := time.NewTimer(busyRetryDelay)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+		s.retry(busy)
+	}
 	return true
 }
+
+// busyRetryDelay is the wait before subscribing again after a broker
+// answered "packet identifier in use".
+const busyRetryDelay = 20 * time.Millisecond
 
 // reasonAt returns the i-th reason code of an acknowledgement; a broker
 // that sent too few is treated as refusing the rest.

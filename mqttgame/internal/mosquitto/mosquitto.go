@@ -1,0 +1,256 @@
+// Package mosquitto runs the system's mosquitto broker for tests: a
+// private instance on free loopback ports, with its configuration in a
+// temporary folder, stopped (and its folder removed) by Close.
+package mosquitto
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configures a broker. The zero value is an open broker with
+// mosquitto's defaults on a TCP and a WebSocket listener.
+type Options struct {
+	// Config holds extra mosquitto.conf lines, such as "max_keepalive 2"
+	// or "max_packet_size 2048". Defaults to none.
+	Config []string
+
+	// ACL, if not empty, is written to an ACL file the broker uses, one
+	// rule per line ("topic readwrite #", "topic deny secret/#"). Rules
+	// without a user apply to anonymous clients. Defaults to none: every
+	// client may do everything.
+	ACL []string
+}
+
+// Broker is a running mosquitto.
+type Broker struct {
+	cmd     *exec.Cmd
+	dir     string
+	tcpPort int
+	wsPort  int
+	log     *lockedBuffer
+	exited  chan struct{}
+	waitErr error
+	stop    sync.Once
+}
+
+// ErrNotInstalled is returned by Start when there is no mosquitto to run.
+var ErrNotInstalled = errors.New("mosquitto: not installed (Debian package mosquitto)")
+
+// Path returns the mosquitto executable, or ErrNotInstalled.
+func Path() (string, error) {
+	for _, p := range []string{"mosquitto", "/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path, nil
+		}
+	}
+	return "", ErrNotInstalled
+}
+
+// Start starts a broker and returns once both listeners accept
+// connections. Ports are picked free just before the start; a start that
+// loses its port to another process is retried on new ones.
+func Start(opts *Options) (*Broker, error) {
+	if opts == nil {
+		opts = new(Options)
+	}
+	path, err := Path()
+	if err != nil {
+		return nil, err
+	}
+	var last error
+	for range 3 {
+		b, err := start(path, opts)
+		if err == nil {
+			return b, nil
+		}
+		last = err
+	}
+	return nil, last
+}
+
+func start(path string, opts *Options) (*Broker, error) {
+	dir, err := os.MkdirTemp("", "mosquitto-")
+	if err != nil {
+		return nil, err
+	}
+	ports, err := freePorts(2)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	b := &Broker{dir: dir, tcpPort: ports[0], wsPort: ports[1], log: new(lockedBuffer), exited: make(chan struct{})}
+	conf := filepath.Join(dir, "mosquitto.conf")
+	if err := os.WriteFile(conf, []byte(b.config(opts)), 0o644); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if len(opts.ACL) > 0 {
+		if err := os.WriteFile(filepath.Join(dir, "acl"), []byte(strings.Join(opts.ACL, "\n")+"\n"), 0o644); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+	}
+	b.cmd = exec.Command(path, "-c", conf)
+	b.cmd.Stdout = b.log
+	b.cmd.Stderr = b.log
+	if err := b.cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("mosquitto: %w", err)
+	}
+	go func() {
+		b.waitErr = b.cmd.Wait()
+		close(b.exited)
+	}()
+	if err := b.waitReady(10 * time.Second); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// config writes mosquitto.conf: loopback listeners only, anonymous
+// clients allowed, nothing kept on disk.
+func (b *Broker) config(opts *Options) string {
+	var c strings.Builder
+	line := func(s string, args ...any) { fmt.Fprintf(&c, s+"\n", args...) }
+	line("per_listener_settings false")
+	line("allow_anonymous true")
+	line("persistence false")
+	// Run as root, mosquitto would switch to its own user, who cannot read
+	// this folder; run as anyone else, the line changes nothing.
+	if u, err := user.Current(); err == nil {
+		line("user %s", u.Username)
+	}
+	line("log_dest stdout")
+	line("log_type error")
+	line("log_type warning")
+	line("log_type notice")
+	line("log_type information")
+	line("log_timestamp_format %%H:%%M:%%S")
+	if len(opts.ACL) > 0 {
+		line("acl_file %s", filepath.Join(b.dir, "acl"))
+	}
+	for _, l := range opts.Config {
+		line("%s", l)
+	}
+	line("listener %d 127.0.0.1", b.tcpPort)
+	line("protocol mqtt")
+	line("listener %d 127.0.0.1", b.wsPort)
+	line("protocol websockets")
+	return c.String()
+}
+
+func (b *Broker) waitReady(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for _, port := range []int{b.tcpPort, b.wsPort} {
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		for {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case <-b.exited:
+				return fmt.Errorf("mosquitto exited at start (%v):\n%s", b.waitErr, b.log.String())
+			case <-time.After(5 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("mosquitto: %s did not open within %v:\n%s", addr, limit, b.log.String())
+			}
+		}
+	}
+	return nil
+}
+
+// freePorts returns n ports that were free a moment ago.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// TCPURL returns the plain MQTT URL, "mqtt://127.0.0.1:port".
+func (b *Broker) TCPURL() string { return "mqtt://" + b.TCPAddr() }
+
+// TCPAddr returns the address of the plain MQTT listener.
+func (b *Broker) TCPAddr() string { return "127.0.0.1:" + strconv.Itoa(b.tcpPort) }
+
+// URL returns the MQTT over WebSocket URL, "ws://127.0.0.1:port/mqtt".
+func (b *Broker) URL() string { return "ws://" + b.WSAddr() + "/mqtt" }
+
+// WSAddr returns the address of the WebSocket listener.
+func (b *Broker) WSAddr() string { return "127.0.0.1:" + strconv.Itoa(b.wsPort) }
+
+// Log returns what the broker logged so far.
+func (b *Broker) Log() string { return b.log.String() }
+
+// Exited reports whether the broker process has ended.
+func (b *Broker) Exited() bool {
+	select {
+	case <-b.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// Close stops the broker and removes its folder. It waits for the
+// process to end: a clean stop first, a kill after a second.
+func (b *Broker) Close() error {
+	b.stop.Do(func() {
+		if b.cmd.Process != nil {
+			_ = b.cmd.Process.Signal(os.Interrupt)
+			select {
+			case <-b.exited:
+			case <-time.After(time.Second):
+				_ = b.cmd.Process.Kill()
+				<-b.exited
+			}
+		}
+		os.RemoveAll(b.dir)
+	})
+	return nil
+}
+
+// lockedBuffer collects the broker's output from the process's pipes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
