@@ -153,7 +153,7 @@ func (g *sessionGuard) OnQosPublish(cl *mqtt.Client, pk packets.Packet, sent int
 	cl.State.Inflight.Delete(pk.PacketID)
 	if g.store != nil {
 		// Saved under its first packet identifier, on the old session.
-		g.store.Hook.OnQosComplete(cl, pk)
+		g.store.forget(cl, pk)
 	}
 	if next, ok := g.srv.Clients.Get(cl.ID); ok && next != cl && g.live[next] {
 		g.deliver(next, pk)
@@ -180,7 +180,7 @@ func (g *sessionGuard) deliver(cl *mqtt.Client, pk packets.Packet) {
 		atomic.AddInt64(&g.srv.Info.Inflight, 1)
 	}
 	if g.store != nil {
-		g.store.Hook.OnQosPublish(cl, pk, pk.Created, 0)
+		g.store.save(cl, pk)
 	}
 	_ = cl.WritePacket(pk)
 }

@@ -1,3 +1,5 @@
+//go:build !js
+
 package broker
 
 import (
@@ -86,3 +88,11 @@ func (s boltStore) StoredInflightMessages() ([]storage.Message, error) {
 	}
 	return msgs, err
 }
+
+// save stores an in-flight message of cl's session.
+func (s boltStore) save(cl *mqtt.Client, pk packets.Packet) {
+	s.Hook.OnQosPublish(cl, pk, pk.Created, 0)
+}
+
+// forget removes an in-flight message of cl's session from the store.
+func (s boltStore) forget(cl *mqtt.Client, pk packets.Packet) { s.Hook.OnQosComplete(cl, pk) }
