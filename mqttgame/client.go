@@ -49,6 +49,7 @@ type Client struct {
 	ev   *events
 	sess *sessionState
 	ping *pinger
+	gate *readGate
 	wg   sync.WaitGroup // every goroutine the client starts
 
 	alias     *topicAliases
@@ -162,7 +163,15 @@ func New(opts *Options) (*Client, error) {
 	c.subs = newSubscriptions(c.in.setRules, c.out.resume)
 	c.sess = newSessionState(c.out, &c.wg, c.log)
 	c.in.acks = c.sess
-	c.ping = &pinger{onDead: c.noteErr}
+	c.gate = newReadGate()
+	c.in.holdLimit = receiveMaximum
+	c.in.overflow = func(on bool) {
+		if on {
+			c.log.Warn("mqttgame: the broker sends more unacknowledged messages than the receive maximum; reading paused until the game catches up", "receiveMaximum", receiveMaximum)
+		}
+		c.gate.set(on)
+	}
+	c.ping = &pinger{onDead: c.noteErr, holding: c.gate.isPaused}
 	c.alias = newTopicAliases(o.TopicAliases)
 	c.tick.subscribed = make(map[string]QoS)
 	c.sess.SetDebugLogger(pahoLogger{c.log, slog.LevelDebug, "paho session"})
@@ -427,7 +436,7 @@ func (c *Client) dial(ctx, life context.Context, u *url.URL) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newPacketConn(conn, c.opts.MaxPacketSize, a.setErr), nil
+	return newPacketConn(conn, c.opts.MaxPacketSize, c.gate, a.setErr), nil
 }
 
 // noteErr records why the current connection is failing, if nothing else
@@ -678,6 +687,8 @@ func (c *Client) Update() {
 	c.in.update()
 	ic := c.in.counters()
 	t.stats.Received = ic.received
+	t.stats.Shown = ic.shown
+	t.stats.Holding = ic.holding
 	t.stats.DroppedReplaced = ic.replaced
 	t.stats.DroppedQueueFull = ic.queueFull
 	t.stats.DroppedTopicLimit = ic.topicLimit

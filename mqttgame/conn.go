@@ -35,17 +35,23 @@ type packetConn struct {
 	onError func(error) // told of the first read or write failure
 	failed  atomic.Bool
 	abort   func() error // closes at once, with no goodbye; Close by default
+
+	gate      *readGate // holds reads back while the game is behind; may be nil
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 const maxKeptWriteBuffer = 64 << 10
 
-func newPacketConn(c net.Conn, limit int, onError func(error)) *packetConn {
+func newPacketConn(c net.Conn, limit int, gate *readGate, onError func(error)) *packetConn {
 	pc := &packetConn{
 		Conn:    c,
 		r:       bufio.NewReaderSize(c, 16<<10),
 		limit:   limit,
 		onError: onError,
 		abort:   c.Close,
+		gate:    gate,
+		done:    make(chan struct{}),
 	}
 	if a, ok := c.(aborter); ok {
 		pc.abort = a.CloseNow
@@ -99,6 +105,9 @@ func (c *packetConn) Write(p []byte) (int, error) {
 // before any of it is handed out.
 func (c *packetConn) Read(p []byte) (int, error) {
 	if c.remaining == 0 {
+		if err := c.gate.wait(c.done); err != nil {
+			return 0, err
+		}
 		size, err := c.peekPacketSize()
 		if err != nil {
 			c.fail(err)
@@ -143,8 +152,72 @@ func (c *packetConn) peekPacketSize() (int, error) {
 	return 0, fmt.Errorf("%w: remaining length longer than 4 bytes", ErrMalformedPacket)
 }
 
+// Close closes the connection and ends a read waiting at the gate.
+func (c *packetConn) Close() error {
+	c.closeOnce.Do(func() { close(c.done) })
+	return c.Conn.Close()
+}
+
 func (c *packetConn) fail(err error) {
 	if c.onError != nil && c.failed.CompareAndSwap(false, true) {
 		c.onError(err)
+	}
+}
+
+// readGate holds back the reading of new packets while the game is too
+// far behind: when a broker sends more unacknowledged QoS 1 and 2
+// messages than the receive maximum the client announced (a compliant
+// broker never does), not reading lets TCP push back on the broker
+// instead of the client holding messages without bound.
+type readGate struct {
+	mu     sync.Mutex
+	open   chan struct{} // closed while reads may go on
+	paused bool
+}
+
+func newReadGate() *readGate {
+	g := &readGate{open: make(chan struct{})}
+	close(g.open)
+	return g
+}
+
+// set pauses (true) or resumes (false) reading.
+func (g *readGate) set(paused bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if paused == g.paused {
+		return
+	}
+	g.paused = paused
+	if paused {
+		g.open = make(chan struct{})
+	} else {
+		close(g.open)
+	}
+}
+
+// isPaused reports whether reading is held back.
+func (g *readGate) isPaused() bool {
+	if g == nil {
+		return false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.paused
+}
+
+// wait returns once reading may go on, or net.ErrClosed when done closes.
+func (g *readGate) wait(done <-chan struct{}) error {
+	if g == nil {
+		return nil
+	}
+	g.mu.Lock()
+	open := g.open
+	g.mu.Unlock()
+	select {
+	case <-open:
+		return nil
+	case <-done:
+		return net.ErrClosed
 	}
 }

@@ -43,7 +43,7 @@ func wsPair(t *testing.T, limit int) (*packetConn, *websocket.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc := newPacketConn(wsConn{websocket.NetConn(context.Background(), ws, websocket.MessageBinary), ws}, limit, nil)
+	pc := newPacketConn(wsConn{websocket.NetConn(context.Background(), ws, websocket.MessageBinary), ws}, limit, nil, nil)
 	t.Cleanup(func() { pc.Close() })
 	s := <-serverSide
 	t.Cleanup(func() { s.CloseNow() })
@@ -174,7 +174,7 @@ func TestPacketConnReadsAcrossMessages(t *testing.T) {
 func TestPacketConnFlushFailure(t *testing.T) {
 	a, b := net.Pipe()
 	var errs []error
-	pc := newPacketConn(a, 1024, func(err error) { errs = append(errs, err) })
+	pc := newPacketConn(a, 1024, nil, func(err error) { errs = append(errs, err) })
 	b.Close()
 	pkt := packets.NewControlPacket(packets.PINGREQ)
 	pkt.WriteTo(pc) // gathered, fails on Unlock
@@ -187,4 +187,45 @@ func TestPacketConnFlushFailure(t *testing.T) {
 	if len(errs) != 1 {
 		t.Fatalf("onError called %d times, want once", len(errs))
 	}
+}
+
+// TestReadGate: reads stop at a packet boundary while the gate is
+// paused, go on once it opens, and end when the connection closes.
+func TestReadGate(t *testing.T) {
+	a, b := net.Pipe()
+	gate := newReadGate()
+	pc := newPacketConn(a, 1024, gate, nil)
+	go func() {
+		for range 2 {
+			packets.NewControlPacket(packets.PINGRESP).WriteTo(b)
+		}
+	}()
+	if _, err := packets.ReadPacket(pc); err != nil {
+		t.Fatal(err)
+	}
+	gate.set(true)
+	got := make(chan error, 1)
+	go func() {
+		_, err := packets.ReadPacket(pc)
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("read a packet through a paused gate (err %v)", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	gate.set(false)
+	if err := <-got; err != nil {
+		t.Fatalf("after the gate opened: %v", err)
+	}
+	gate.set(true)
+	go func() {
+		_, err := packets.ReadPacket(pc)
+		got <- err
+	}()
+	pc.Close()
+	if err := <-got; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("read waiting at the gate after Close: %v", err)
+	}
+	b.Close()
 }

@@ -29,6 +29,12 @@ type inbox struct {
 	queueSize, maxTopics, maxBytes int
 	defaultMode                    DataLoss
 	acks                           acker // nil: nothing is ever held
+	// overflow is told when more messages are held than a broker may send
+	// unacknowledged (true), and when few are again (false); nil: no one
+	// is told.
+	overflow    func(bool)
+	holdLimit   int
+	overflowing bool
 
 	// view
 	view  map[string]*box
@@ -45,7 +51,9 @@ type inboxCounts struct {
 	bytesLimit   uint64 // dropped: MaxBufferedBytes reached
 	forgotten    uint64 // topics forgotten to make room
 	held         uint64 // QoS 1/2 messages held unacknowledged while their queue was full
+	shown        uint64 // messages made visible by a tick
 	waiting      int    // messages waiting, over all topics
+	holding      int    // messages held now
 	waitingBytes int
 }
 
@@ -182,6 +190,7 @@ func (in *inbox) put(m Message, token ackToken) {
 		}
 		for i, h := range b.held {
 			in.bytes -= len(h.msg.Payload)
+			in.counts.holding--
 			in.counts.replaced++
 			b.drops++
 			// Superseded: acknowledging it loses nothing more.
@@ -196,6 +205,8 @@ func (in *inbox) put(m Message, token ackToken) {
 			in.acks.hold(token)
 			b.held = append(b.held, heldMessage{msg: m, seq: in.arrival, token: token})
 			in.counts.held++
+			in.counts.holding++
+			in.checkOverflow()
 			in.bytes += size
 			in.counts.waitingBytes = in.bytes
 			in.queue(b)
@@ -331,6 +342,7 @@ func (in *inbox) update() {
 	for _, b := range in.pending {
 		if b.n > 0 {
 			s := in.dropHead(b)
+			in.counts.shown++
 			b.msg, b.seq = s.msg, s.seq
 			b.has, b.shownTick, b.dropped = true, in.tick, b.drops
 			in.shown = append(in.shown, b)
@@ -341,6 +353,7 @@ func (in *inbox) update() {
 			b.held[0] = heldMessage{}
 			b.held = b.held[1:]
 			in.bytes -= len(h.msg.Payload)
+			in.counts.holding--
 			in.push(b, h.msg, h.seq)
 			in.released = append(in.released, h.token)
 		}
@@ -356,8 +369,27 @@ func (in *inbox) update() {
 	if len(in.released) > 0 {
 		in.acks.release(in.released...)
 		in.released = in.released[:0]
+		in.checkOverflow()
 	}
 	in.mu.Unlock()
+}
+
+// checkOverflow tells overflow when the held messages pass holdLimit, and
+// again when they are back to half of it. A broker may not send more QoS
+// 1 and 2 messages than the receive maximum without acknowledgements, so
+// passing it means the broker ignores it. Called with mu held.
+func (in *inbox) checkOverflow() {
+	if in.overflow == nil {
+		return
+	}
+	switch {
+	case !in.overflowing && in.counts.holding > in.holdLimit:
+		in.overflowing = true
+		in.overflow(true)
+	case in.overflowing && in.counts.holding <= in.holdLimit/2:
+		in.overflowing = false
+		in.overflow(false)
+	}
 }
 
 // dropHeld forgets held messages when their connection is gone: the broker
@@ -372,7 +404,9 @@ func (in *inbox) dropHeld() {
 		clear(b.held)
 		b.held = b.held[:0]
 	}
+	in.counts.holding = 0
 	in.counts.waitingBytes = in.bytes
+	in.checkOverflow()
 }
 
 // counters returns the running totals. Network side.

@@ -280,3 +280,28 @@ func TestInboxModeRules(t *testing.T) {
 		t.Errorf("after the FIFO rule went, the newest chat message should replace the queue; showed %s", shown(in, "chat/lobby"))
 	}
 }
+
+func TestInboxOverflowWhenHoldingTooMany(t *testing.T) {
+	acks := &fakeAcker{}
+	in := testInbox(func(o *Options) { o.DataLoss = FIFO; o.TopicQueueSize = 1 })
+	in.acks = acks
+	in.holdLimit = 4
+	var told []bool
+	in.overflow = func(on bool) { told = append(told, on) }
+	for i := range 6 { // 1 waits, 5 are held: one past the limit
+		in.put(msg("q", fmt.Sprint(i)), ackToken(i+1))
+	}
+	if !slices.Equal(told, []bool{true}) {
+		t.Fatalf("overflow told %v, want [true]", told)
+	}
+	for range 4 {
+		in.update()
+	}
+	if !slices.Equal(told, []bool{true, false}) {
+		t.Fatalf("overflow told %v, want [true false] once the game caught up", told)
+	}
+	c := in.counters()
+	if c.received != c.shown+uint64(c.waiting)+uint64(c.holding)+c.replaced+c.queueFull+c.topicLimit+c.bytesLimit {
+		t.Fatalf("counts do not add up: %+v", c)
+	}
+}

@@ -32,6 +32,7 @@ type pinger struct {
 	lastSent     time.Time
 	lastReceived time.Time
 	onDead       func(error) // called before Run returns its error
+	holding      func() bool // reports reads held back on purpose; may be nil
 }
 
 func (p *pinger) Run(ctx context.Context, conn net.Conn, keepAlive uint16) error {
@@ -65,6 +66,13 @@ func (p *pinger) Run(ctx context.Context, conn net.Conn, keepAlive uint16) error
 			if !pingSent.IsZero() {
 				if wait := pingSent.Add(grace).Sub(now); wait > 0 {
 					timer.Reset(wait)
+					continue
+				}
+				if p.holding != nil && p.holding() {
+					// The answer may be waiting, unread on purpose: that
+					// says nothing about the broker.
+					pingSent = time.Time{}
+					timer.Reset(interval)
 					continue
 				}
 				if p.onDead != nil {

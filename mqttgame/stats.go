@@ -4,6 +4,7 @@ package mqttgame
 // since New, except where they say "now".
 type Stats struct {
 	Received  uint64 // messages that arrived from the broker
+	Shown     uint64 // messages made visible by Update
 	Sent      uint64 // publishes written to the connection
 	Delivered uint64 // publishes done: QoS 0 written, QoS 1 and 2 acknowledged
 
@@ -11,7 +12,8 @@ type Stats struct {
 	Queued        int    // publishes waiting to be sent, now
 	InFlight      int    // QoS 1 and 2 publishes waiting for the broker, now
 	Waiting       int    // received messages waiting to be shown, now
-	WaitingBytes  int    // their payload bytes, now
+	Holding       int    // QoS 1 and 2 messages held unacknowledged, now
+	WaitingBytes  int    // payload bytes of the waiting and held messages, now
 
 	DroppedReplaced   uint64 // replaced by a newer message of their topic (LatestWins)
 	DroppedQueueFull  uint64 // QoS 0 messages pushed out of a full FIFO queue
@@ -25,6 +27,9 @@ type Stats struct {
 	Connects        uint64 // connections that came up
 	ConnectionsLost uint64 // connections that ended without the game asking
 }
+
+// Every received message is shown, waiting, held or dropped:
+// Received == Shown + Waiting + Holding + Dropped(), at every tick.
 
 // Dropped returns the received messages dropped for any reason.
 func (s Stats) Dropped() uint64 {
