@@ -6,7 +6,8 @@
 // command-line tools such as mosquitto_sub.
 //
 // Retained messages, wills (with delay), QoS 2 and sessions work as with
-// any MQTT v5 broker. One limit of mochi-mqtt shows through: the QoS 1 and
+// any MQTT v5 broker. With Options.DataDir, retained messages (high
+// scores) are kept on disk and survive a restart. One limit of mochi-mqtt shows through: the QoS 1 and
 // 2 messages queued for a client that was away are sent, when it returns,
 // in the order of the second they arrived in; two from the same second may
 // come in either order. Live messages keep their order.
@@ -57,6 +58,20 @@ type Options struct {
 	// authentication, access control, persistence or observation. If none
 	// of them authenticates clients, every client is allowed.
 	Hooks []mqtt.Hook
+
+	// DataDir, if not empty, is a folder (created if missing) where the
+	// broker keeps retained messages, so that they survive a restart: the
+	// file retained.db, written through mochi-mqtt's bolt storage hook.
+	// Sessions are not kept. One broker at a time may use a folder; a
+	// second one fails to start. Not available in the browser. Defaults
+	// to "": retained messages live in memory only.
+	DataDir string
+
+	// Persist lists the filters of the retained messages kept in DataDir
+	// ("game/+/scores/#"); the others live in memory only, for state that
+	// means nothing after a restart, such as who is online. Defaults to
+	// nil: every retained message is kept.
+	Persist []string
 
 	// Logger receives the broker's log lines. Defaults to discarding them.
 	Logger *slog.Logger
@@ -122,8 +137,20 @@ func Start(opts *Options) (*Broker, error) {
 		}
 	}
 
+	if o.DataDir != "" {
+		store, err := openStore(o.DataDir, o.Persist)
+		if err != nil {
+			return nil, err
+		}
+		if err := srv.AddHook(store, nil); err != nil {
+			store.Stop()
+			return nil, err
+		}
+	}
+
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
+		srv.Close() // releases the data folder
 		return nil, fmt.Errorf("broker: cannot listen on %s: %w", o.Addr, err)
 	}
 	b := &Broker{
@@ -136,17 +163,20 @@ func Start(opts *Options) (*Broker, error) {
 	}
 	if err := srv.AddListener(b.ws); err != nil {
 		ln.Close()
+		srv.Close()
 		return nil, err
 	}
 	if o.TCPAddr != "" {
 		tln, err := net.Listen("tcp", o.TCPAddr)
 		if err != nil {
 			ln.Close()
+			srv.Close()
 			return nil, fmt.Errorf("broker: cannot listen on %s: %w", o.TCPAddr, err)
 		}
 		if err := srv.AddListener(listeners.NewNet("tcp", tln)); err != nil {
 			ln.Close()
 			tln.Close()
+			srv.Close()
 			return nil, err
 		}
 		b.tcpURL = "mqtt://" + tln.Addr().String()
@@ -161,6 +191,7 @@ func Start(opts *Options) (*Broker, error) {
 
 	if err := srv.Serve(); err != nil {
 		ln.Close()
+		srv.Close()
 		return nil, err
 	}
 	go func() {
