@@ -7,10 +7,14 @@
 //
 // Retained messages, wills (with delay), QoS 2 and sessions work as with
 // any MQTT v5 broker. With Options.DataDir, retained messages (high
-// scores) are kept on disk and survive a restart. One limit of mochi-mqtt shows through: the QoS 1 and
-// 2 messages queued for a client that was away are sent, when it returns,
-// in the order of the second they arrived in; two from the same second may
-// come in either order. Live messages keep their order.
+// scores) are kept on disk and survive a restart.
+//
+// Two limits of mochi-mqtt show through. The QoS 1 and 2 messages queued
+// for a client that was away are sent, when it returns, in the order of
+// the second they arrived in; two from the same second may come in either
+// order (live messages keep their order). And a will with a delay is
+// retained only if the client's session outlives the delay: give such a
+// client a SessionExpiry longer than its Will.Delay.
 package broker
 
 import (
