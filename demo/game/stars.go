@@ -214,4 +214,3 @@ func (r *Round) caught(it Item) {
 	}
 	r.Popups = append(r.Popups, Popup{X: it.X, Y: BasketY - 10, Text: text, Good: points > 0})
 }
-
