@@ -96,17 +96,14 @@ func TestPlayersSeeEachOtherJoinAndLeave(t *testing.T) {
 	ann := newGame(t, b.URL(), "ann", "lobby")
 	tickUntil(t, "ann online", func() bool { return sees(ann, "ann", true) }, ann)
 	bob := newGame(t, b.URL(), "bob", "lobby")
-	tickUntil(t, "each sees the other", func() bool {
-		return sees(ann, "bob", true) && sees(bob, "ann", true)
+	tickUntil(t, "each sees the other, and themself", func() bool {
+		return sees(ann, "bob", true) && sees(bob, "ann", true) && ann.OnlineCount() == 2 && bob.OnlineCount() == 2
 	}, ann, bob)
 	if !saidLine(ann, "bob joined.") {
 		t.Error("ann's chat does not say bob joined")
 	}
 	if saidLine(bob, "ann joined.") {
 		t.Error("bob's chat says ann joined, though she was there first")
-	}
-	if ann.OnlineCount() != 2 || bob.OnlineCount() != 2 {
-		t.Errorf("online counts: ann %d, bob %d; want 2", ann.OnlineCount(), bob.OnlineCount())
 	}
 	for _, p := range ann.AppendPlayers(nil) {
 		if p.Name == "bob" && p.Color != ColorOf("bob") {

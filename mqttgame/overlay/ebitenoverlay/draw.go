@@ -8,6 +8,7 @@ package ebitenoverlay
 
 import (
 	"image/color"
+	"strings"
 	"time"
 
 	"github.com/hajimehoshi/ebiten/v2"
@@ -40,13 +41,17 @@ type Options struct {
 	Background color.Color
 	// Text colours the lines. Defaults to white.
 	Text color.Color
+	// MaxWidth, if positive, wraps lines wider than it at spaces.
+	// Defaults to 0: no wrapping.
+	MaxWidth float64
 	// Now says how long ago the last error was. Defaults to time.Now.
 	Now func() time.Time
 }
 
 // Drawer draws statuses, reusing its buffers from frame to frame.
 type Drawer struct {
-	lines []string
+	lines   []string
+	wrapped []string
 }
 
 // Draw draws s on dst and returns the size of the box it drew. Call it
@@ -77,6 +82,13 @@ func (d *Drawer) Draw(dst *ebiten.Image, s overlay.Status, opts *Options) (width
 		now = o.Now
 	}
 	d.lines = s.AppendLines(d.lines[:0], now())
+	if o.MaxWidth > 0 {
+		d.wrapped = d.wrapped[:0]
+		for _, l := range d.lines {
+			d.wrapped = wrap(d.wrapped, l, o.Face, o.MaxWidth-2*o.Padding-o.LineHeight)
+		}
+		d.lines, d.wrapped = d.wrapped, d.lines
+	}
 
 	dot := o.LineHeight * 0.6
 	textX := o.X + o.Padding + dot + o.Padding
@@ -115,4 +127,30 @@ func advance(s string, face text.Face) float64 {
 		return float64(6 * len([]rune(s))) // the debug font is 6 pixels wide
 	}
 	return text.Advance(s, face)
+}
+
+// wrap appends s to dst as lines no wider than width, broken at spaces
+// (or anywhere, for a word wider than width).
+func wrap(dst []string, s string, face text.Face, width float64) []string {
+	for advance(s, face) > width {
+		cut, space := 0, -1
+		for i := range s {
+			if i > 0 && advance(s[:i], face) > width {
+				break
+			}
+			cut = i
+			if s[i] == ' ' {
+				space = i
+			}
+		}
+		if space > 0 {
+			cut = space
+		}
+		if cut == 0 {
+			break
+		}
+		dst = append(dst, s[:cut])
+		s = strings.TrimLeft(s[cut:], " ")
+	}
+	return append(dst, s)
 }
