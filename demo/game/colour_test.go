@@ -27,3 +27,17 @@ func TestColorOf(t *testing.T) {
 		}
 	}
 }
+
+func TestSuggestName(t *testing.T) {
+	seen := map[string]bool{}
+	for seed := range uint64(50) {
+		n := SuggestName(seed)
+		if len([]rune(n)) > MaxNameLength || n == "" {
+			t.Fatalf("SuggestName(%d) = %q", seed, n)
+		}
+		seen[n] = true
+	}
+	if len(seen) < 45 {
+		t.Fatalf("only %d different names from 50 seeds", len(seen))
+	}
+}

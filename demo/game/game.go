@@ -387,7 +387,7 @@ func (g *Game) watchRecords() {
 		if e.ID == g.id {
 			who = "You"
 		}
-		g.system(fmt.Sprintf("★ %s scored %d, a new best!", who, e.Score))
+		g.system(fmt.Sprintf("%s scored %d, a new best!", who, e.Score))
 		g.log.Info("record", "name", e.Name, "score", e.Score)
 	}
 }

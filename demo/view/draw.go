@@ -19,7 +19,7 @@ import (
 var (
 	colBackTop    = color.RGBA{0x0b, 0x10, 0x2a, 0xff}
 	colBackBottom = color.RGBA{0x1d, 0x14, 0x3c, 0xff}
-	colPanel      = color.RGBA{0x14, 0x1a, 0x36, 0xe6}
+	colPanel      = color.NRGBA{0x14, 0x1a, 0x36, 0xe6}
 	colBorder     = color.RGBA{0x3a, 0x44, 0x7a, 0xff}
 	colText       = color.RGBA{0xe8, 0xea, 0xf4, 0xff}
 	colDim        = color.RGBA{0x8c, 0x94, 0xb4, 0xff}
@@ -28,7 +28,7 @@ var (
 	colBad        = color.RGBA{0xff, 0x6b, 0x6b, 0xff}
 	colButton     = color.RGBA{0x2f, 0x6f, 0xe0, 0xff}
 	colField      = color.RGBA{0x08, 0x0c, 0x20, 0xff}
-	colFresh      = color.RGBA{0xff, 0xd2, 0x3f, 0x40}
+	colFresh      = color.NRGBA{0xff, 0xd2, 0x3f, 0x40}
 )
 
 type align uint8
@@ -98,6 +98,16 @@ func (v *View) drawBackground(dst *ebiten.Image) {
 	}
 }
 
+// drawStar draws the star image centred on x, y, scaled.
+func (v *View) drawStar(dst *ebiten.Image, x, y, scale float64) {
+	op := &ebiten.DrawImageOptions{}
+	op.GeoM.Translate(-24, -24)
+	op.GeoM.Scale(scale, scale)
+	op.GeoM.Translate(x, y)
+	op.Filter = ebiten.FilterLinear
+	dst.DrawImage(v.img.star, op)
+}
+
 func (v *View) drawBanner(dst *ebiten.Image, s string) {
 	r := game.Rect{X: game.ScreenWidth/2 - 160, Y: game.ScreenHeight/2 - 30, W: 320, H: 60}
 	fill(dst, r, color.RGBA{0, 0, 0, 0xd0})
@@ -114,7 +124,8 @@ func (v *View) caret() string {
 
 func (v *View) drawJoin(dst *ebiten.Image) {
 	f := &v.faces
-	say(dst, "★ Star Catch", f.title, game.ScreenWidth/2, 60, colGold, center)
+	v.drawStar(dst, game.ScreenWidth/2-text.Advance("Star Catch", f.title)/2-30, 80, 1)
+	say(dst, "Star Catch", f.title, game.ScreenWidth/2, 60, colGold, center)
 	say(dst, "catch falling stars, chat, and beat everyone's best — over MQTT", f.normal, game.ScreenWidth/2, 106, colDim, center)
 
 	p := game.JoinPanel
@@ -162,7 +173,8 @@ func (v *View) drawLobby(dst *ebiten.Image) {
 func (v *View) drawTopBar(dst *ebiten.Image) {
 	f := &v.faces
 	fill(dst, game.TopBar, color.RGBA{0x06, 0x08, 0x18, 0xc0})
-	say(dst, "★ Star Catch", f.largeBold, 14, 8, colGold, left)
+	v.drawStar(dst, 22, 18, 0.5)
+	say(dst, "Star Catch", f.largeBold, 36, 8, colGold, left)
 	x := 150.0
 	say(dst, "room", f.normal, x, 11, colDim, left)
 	x += text.Advance("room ", f.normal)
