@@ -141,20 +141,8 @@ func Start(opts *Options) (*Broker, error) {
 		}
 	}
 
-	if o.DataDir != "" {
-		store, err := openStore(o.DataDir, o.Persist)
-		if err != nil {
-			return nil, err
-		}
-		if err := srv.AddHook(store, nil); err != nil {
-			store.Stop()
-			return nil, err
-		}
-	}
-
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
-		srv.Close() // releases the data folder
 		return nil, fmt.Errorf("broker: cannot listen on %s: %w", o.Addr, err)
 	}
 	b := &Broker{
@@ -184,6 +172,21 @@ func Start(opts *Options) (*Broker, error) {
 			return nil, err
 		}
 		b.tcpURL = "mqtt://" + tln.Addr().String()
+	}
+	// The data folder is opened once the ports are ours: a second copy
+	// of a game that finds its port taken never touches the folder.
+	if o.DataDir != "" {
+		store, err := openStore(o.DataDir, o.Persist)
+		if err == nil {
+			if err = srv.AddHook(store, nil); err != nil {
+				store.Stop()
+			}
+		}
+		if err != nil {
+			ln.Close()
+			srv.Close()
+			return nil, err
+		}
 	}
 
 	mux := http.NewServeMux()
