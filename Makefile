@@ -5,7 +5,10 @@ GO      ?= go
 GOROOT  := $(shell $(GO) env GOROOT)
 WASMEXEC := $(GOROOT)/lib/wasm/wasm_exec.js
 
-.PHONY: all test vet unit wasm deps deps-go deps-build wasm_exec.js
+# make run ARGS="-name ann -room den" passes flags to the demo.
+ARGS ?=
+
+.PHONY: all test vet unit wasm web run demo deps deps-go deps-build deps-test wasm_exec.js
 
 all: test
 
@@ -24,11 +27,18 @@ endef
 EBITEN_DEBS := gcc libc6-dev libgl1-mesa-dev libxcursor-dev libxi-dev libxinerama-dev \
 	libxrandr-dev libxxf86vm-dev libasound2-dev pkg-config
 
+# The demo's smoke test opens real windows on a virtual X server, drawn by
+# Mesa's software renderer.
+TEST_DEBS := xvfb libgl1-mesa-dri
+
 deps-go:
 	$(GO) mod download
 
 deps-build:
 	$(call apt_install,$(EBITEN_DEBS))
+
+deps-test:
+	$(call apt_install,$(TEST_DEBS))
 
 deps: deps-go deps-build
 
@@ -38,12 +48,26 @@ wasm_exec.js:
 
 vet: deps wasm_exec.js
 	$(GO) vet ./...
-	GOOS=js GOARCH=wasm $(GO) vet ./mqttgame/...
+	GOOS=js GOARCH=wasm $(GO) vet ./mqttgame/... ./demo/...
 
 wasm: deps
-	GOOS=js GOARCH=wasm $(GO) build ./mqttgame/...
+	GOOS=js GOARCH=wasm $(GO) build ./mqttgame/... ./demo/...
 
-unit: deps
+# The browser version: web/ holds the page, the game and the toolchain's
+# wasm_exec.js, ready for any static server.
+web: deps-go wasm_exec.js
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o web/game.wasm ./demo
+	cp wasm_exec.js web/wasm_exec.js
+
+demo: deps
+	$(GO) build -o bin/demo ./demo
+
+# Hosts the broker and the browser version (or joins the copy that does)
+# and opens the game.
+run: demo web
+	./bin/demo $(ARGS)
+
+unit: deps deps-test
 	$(GO) test -race -count=1 ./...
 
 test: vet wasm unit

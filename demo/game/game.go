@@ -383,11 +383,7 @@ func (g *Game) watchRecords() {
 			continue // the snapshot: not news
 		}
 		g.fresh[e.ID] = g.now.Add(4 * time.Second)
-		who := e.Name
-		if e.ID == g.id {
-			who = "You"
-		}
-		g.system(fmt.Sprintf("%s scored %d, a new best!", who, e.Score))
+		g.system(fmt.Sprintf("%s scored %d, a new best!", e.Name, e.Score))
 		g.log.Info("record", "name", e.Name, "score", e.Score)
 	}
 }
@@ -488,6 +484,12 @@ func (g *Game) endRound() {
 		g.result.NewBest = outcome == leaderboard.NewBest || outcome == leaderboard.Pending && r.Score > best.Score
 		if err != nil {
 			g.system("Could not save the score: " + overlay.Describe(err))
+		}
+		if g.result.NewBest {
+			// The board took it already; its echo changes nothing there.
+			g.scores[g.id] = r.Score
+			g.fresh[g.id] = g.now.Add(4 * time.Second)
+			g.system(fmt.Sprintf("You scored %d, a new best!", r.Score))
 		}
 	}
 	g.hasResult, g.resultTick = true, g.tick

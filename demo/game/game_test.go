@@ -224,6 +224,9 @@ func TestRecordReplacesEntry(t *testing.T) {
 	if res := play(17); !res.NewBest || res.Score != 17 || res.Best != 17 {
 		t.Fatalf("first round: %+v", res)
 	}
+	if !saidLine(ann, "You scored 17, a new best!") {
+		t.Error("ann's chat does not announce her own record")
+	}
 	tickUntil(t, "bob sees 17", func() bool { return annBest(bob) == 17 }, ann, bob)
 	if !saidLine(bob, "ann scored 17, a new best!") {
 		t.Error("bob's chat does not announce ann's record")

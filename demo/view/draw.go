@@ -307,13 +307,15 @@ func (v *View) drawFieldIdle(dst *ebiten.Image) {
 		say(dst, l, f.normal, cx, y, colDim, center)
 		y += 20
 	}
-	op := &ebiten.DrawImageOptions{}
-	op.GeoM.Translate(-24, -24)
-	op.GeoM.Rotate(float64(v.g.Tick()) / 90)
-	op.GeoM.Translate(cx, float64(r.Y+r.H/2-2))
-	dst.DrawImage(v.img.star, op)
-
-	if res, ok := v.g.LastResult(); ok {
+	res, ok := v.g.LastResult()
+	if !ok {
+		op := &ebiten.DrawImageOptions{}
+		op.GeoM.Translate(-24, -24)
+		op.GeoM.Rotate(float64(v.g.Tick()) / 90)
+		op.GeoM.Translate(cx, float64(game.PlayButton.Y-36))
+		op.Filter = ebiten.FilterLinear
+		dst.DrawImage(v.img.star, op)
+	} else {
 		msg := fmt.Sprintf("You scored %d", res.Score)
 		c := colText
 		if res.NewBest {
