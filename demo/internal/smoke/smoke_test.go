@@ -196,7 +196,7 @@ func (p *process) waitFor(t *testing.T, what string, buf *lockedBuffer) {
 
 func (p *process) waitOut(t *testing.T, what string) { t.Helper(); p.waitFor(t, what, &p.stdout) }
 func (p *process) waitErr(t *testing.T, what string) { t.Helper(); p.waitFor(t, what, &p.stderr) }
-func (p *process) logged(what string) bool         { return strings.Contains(p.stderr.String(), what) }
+func (p *process) logged(what string) bool           { return strings.Contains(p.stderr.String(), what) }
 
 // interrupt sends SIGINT, as Ctrl+C would, and checks that the game
 // leaves the room and ends well.
