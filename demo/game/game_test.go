@@ -461,14 +461,18 @@ func newSpy(t *testing.T, url, filter string) *spy {
 	}
 	c.Connect()
 	c.Subscribe(filter, mqttgame.AtLeastOnce)
+	s := &spy{c: c, done: make(chan struct{})}
 	deadline := time.Now().Add(waitFor)
+	// Retained messages may show in the very tick that shows the
+	// subscription: keep what every tick shows.
 	for c.Update(); !c.IsSubscribed(filter); c.Update() {
+		s.msgs = c.AppendMessages(s.msgs, filter)
 		if time.Now().After(deadline) {
 			t.Fatal("spy not subscribed")
 		}
 		time.Sleep(time.Millisecond)
 	}
-	s := &spy{c: c, done: make(chan struct{})}
+	s.msgs = c.AppendMessages(s.msgs, filter)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -579,4 +583,43 @@ func (p *cutProxy) cut() {
 		c.Close()
 	}
 	p.conns = nil
+}
+
+// TestScoresSurviveRestart: on a broker that keeps the demo's scores in a
+// data folder, a best score is still there after a restart; who was
+// online is not.
+func TestScoresSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	opts := &broker.Options{DataDir: dir, Persist: []string{PersistFilter}}
+	b, err := broker.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann := newGame(t, b.URL(), "ann", "den")
+	tickUntil(t, "ann's board", ann.ScoresLoaded, ann)
+	ann.StartRound()
+	ann.round.Score, ann.round.Tick = 12, ann.round.Length-1
+	ann.Update(&Input{})
+	spy := newSpy(t, b.URL(), TopicsOf("den").Scores+"/+")
+	tickUntil(t, "the score at the broker", func() bool { return strings.Contains(spy.last(), `"score":12`) }, ann)
+	ann.Close()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b, err = broker.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	bob := newGame(t, b.URL(), "bob", "den")
+	tickUntil(t, "bob's board and presence", func() bool { return bob.ScoresLoaded() && sees(bob, "bob", true) }, bob)
+	if top := bob.AppendTop(nil); len(top) != 1 || top[0].Name != "ann" || top[0].Score != 12 {
+		t.Fatalf("after a restart, the board is %+v; want ann's 12", top)
+	}
+	for _, p := range bob.AppendPlayers(nil) {
+		if p.Name == "ann" {
+			t.Fatalf("ann's presence survived the restart: %+v", p)
+		}
+	}
 }

@@ -47,7 +47,8 @@ type Host struct {
 	// browser build).
 	Notes []string
 
-	stop func() error
+	stop    func() error
+	browser bool
 }
 
 // Close stops what the host started; the broker keeps the retained
@@ -62,6 +63,8 @@ func (h *Host) Close() error {
 // Role is a short line for the connection status: hosting or joined.
 func (h *Host) Role() string {
 	switch {
+	case h.browser:
+		return "in the browser, on the page's broker"
 	case h.Hosting:
 		return "this window hosts the broker"
 	case h.WebURL != "":

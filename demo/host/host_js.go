@@ -18,7 +18,7 @@ func Start(opts Options, _ *slog.Logger) (*Host, error) {
 		scheme = "wss://"
 	}
 	host := loc.Get("host").String()
-	return &Host{BrokerURL: scheme + host + "/mqtt", WebURL: loc.Get("origin").String() + "/"}, nil
+	return &Host{BrokerURL: scheme + host + "/mqtt", WebURL: loc.Get("origin").String() + "/", browser: true}, nil
 }
 
 // PageParam returns a parameter of the page's URL ("?name=ann&room=den").

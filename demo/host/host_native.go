@@ -60,6 +60,9 @@ func Start(opts Options, log *slog.Logger) (*Host, error) {
 	h.TCPURL = b.TCPURL()
 	if bo.DataDir != "" {
 		h.DataDir = bo.DataDir
+		if abs, err := filepath.Abs(bo.DataDir); err == nil {
+			h.DataDir = abs
+		}
 	}
 	if note != "" {
 		h.Notes = append(h.Notes, note)

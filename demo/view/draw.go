@@ -157,7 +157,12 @@ func (v *View) drawJoin(dst *ebiten.Image) {
 	} else {
 		say(dst, hint, f.normal, game.ScreenWidth/2, float64(p.Y+p.H+14), colDim, center)
 	}
-	v.drawStatus(dst)
+	st := v.g.Status()
+	where := "broker: " + st.Broker
+	if st.Note != "" {
+		where += " · " + st.Note
+	}
+	say(dst, where, f.small, game.ScreenWidth/2, game.ScreenHeight-28, colDim, center)
 }
 
 func (v *View) drawLobby(dst *ebiten.Image) {
@@ -204,19 +209,17 @@ func (v *View) drawPlayers(dst *ebiten.Image) {
 		} else {
 			vector.StrokeCircle(dst, float32(r.X+18), float32(y+9), 5.5, 1.5, c, true)
 		}
-		name := p.Name
-		if p.Self {
-			name += " (you)"
-		}
 		face := f.normal
+		suffix := ""
 		if p.Self {
-			face = f.normalBold
+			face, suffix = f.normalBold, " (you)"
 		}
-		say(dst, name, face, float64(r.X+32), y, withAlpha(colText, p.Alpha), left)
 		detail := "left"
 		if p.Online {
 			detail = since(v.g.Now(), p.Since)
 		}
+		room := float64(r.W-42) - text.Advance(detail, f.small) - text.Advance(suffix, face) - 6
+		say(dst, fit(p.Name, face, room)+suffix, face, float64(r.X+32), y, withAlpha(colText, p.Alpha), left)
 		say(dst, detail, f.small, float64(r.X+r.W-10), y+2, withAlpha(colDim, p.Alpha), right)
 		y += 24
 	}
@@ -384,7 +387,7 @@ func (v *View) drawChat(dst *ebiten.Image) {
 	default:
 		line := string(chat.Input)
 		// Show the end of a long line.
-		for text.Advance("> "+line, f.normal) > float64(r.W-30) {
+		for text.Advance("> "+line, f.normal) > float64(r.W-80) {
 			_, size := firstRune(line)
 			line = line[size:]
 		}
@@ -429,6 +432,18 @@ func (v *View) drawChat(dst *ebiten.Image) {
 	if chat.Scroll > 0 {
 		say(dst, fmt.Sprintf("↓ %d newer (scroll down)", chat.Scroll), f.small, float64(r.X+r.W-10), float64(r.Y+6), colAccent, right)
 	}
+}
+
+// fit cuts s to width, ending it with "…" when it had to cut.
+func fit(s string, face text.Face, width float64) string {
+	if text.Advance(s, face) <= width {
+		return s
+	}
+	r := []rune(s)
+	for len(r) > 0 && text.Advance(string(r)+"…", face) > width {
+		r = r[:len(r)-1]
+	}
+	return string(r) + "…"
 }
 
 func firstRune(s string) (rune, int) {
