@@ -123,6 +123,13 @@ func TestPlayersSeeEachOtherJoinAndLeave(t *testing.T) {
 			t.Errorf("bob, just gone, has alpha %v; want fading", p.Alpha)
 		}
 	}
+	// A minute later, he has faded from the list.
+	ann.Update(&Input{Now: time.Now().Add(FadeOffline + time.Second)})
+	for _, p := range ann.AppendPlayers(nil) {
+		if p.Name == "bob" {
+			t.Errorf("bob still listed %v after he left: %+v", FadeOffline, p)
+		}
+	}
 }
 
 // TestAbruptLossThroughWill: a player whose network is cut goes offline

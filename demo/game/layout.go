@@ -15,17 +15,18 @@ const (
 	ScreenHeight = 600
 )
 
+// Where things are on the lobby screen and on the join screen.
 var (
-	TopBar       = Rect{0, 0, ScreenWidth, 36}
-	PlayersPanel = Rect{12, 48, 200, 360}
-	FieldPanel   = Rect{224, 48, FieldWidth, FieldHeight}
-	BoardPanel   = Rect{700, 48, 248, 360}
-	ChatPanel    = Rect{12, 420, 676, 168}
-	StatusPanel  = Rect{700, 420, 248, 168}
-	PlayButton   = Rect{FieldPanel.X + FieldWidth/2 - 70, FieldPanel.Y + FieldHeight/2 + 30, 140, 40}
+	TopBar       = Rect{0, 0, ScreenWidth, 36}                                                        // title, room, name, players online
+	PlayersPanel = Rect{12, 48, 200, 360}                                                             // who is online
+	FieldPanel   = Rect{224, 48, FieldWidth, FieldHeight}                                             // the mini-game
+	BoardPanel   = Rect{700, 48, 248, 360}                                                            // the top 10
+	ChatPanel    = Rect{12, 420, 676, 168}                                                            // chat history and input
+	StatusPanel  = Rect{700, 420, 248, 168}                                                           // the connection overlay
+	PlayButton   = Rect{FieldPanel.X + FieldWidth/2 - 70, FieldPanel.Y + FieldHeight/2 + 30, 140, 40} // starts a round
 
-	JoinPanel  = Rect{ScreenWidth/2 - 220, 150, 440, 300}
-	NameField  = Rect{JoinPanel.X + 30, JoinPanel.Y + 96, 380, 36}
-	RoomField  = Rect{JoinPanel.X + 30, JoinPanel.Y + 172, 380, 36}
-	JoinButton = Rect{JoinPanel.X + JoinPanel.W/2 - 70, JoinPanel.Y + 232, 140, 40}
+	JoinPanel  = Rect{ScreenWidth/2 - 220, 150, 440, 300}                           // the join form
+	NameField  = Rect{JoinPanel.X + 30, JoinPanel.Y + 96, 380, 36}                  // the nickname
+	RoomField  = Rect{JoinPanel.X + 30, JoinPanel.Y + 172, 380, 36}                 // the room
+	JoinButton = Rect{JoinPanel.X + JoinPanel.W/2 - 70, JoinPanel.Y + 232, 140, 40} // joins
 )

@@ -51,6 +51,7 @@ const (
 	Pending
 )
 
+// String names the outcome, as "new best".
 func (o Outcome) String() string {
 	switch o {
 	case NotBest:

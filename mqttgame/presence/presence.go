@@ -154,6 +154,7 @@ const (
 	Left
 )
 
+// String names the kind: "joined" or "left".
 func (k EventKind) String() string {
 	switch k {
 	case Joined:
