@@ -57,14 +57,21 @@ func TestRetainedSurviveRestart(t *testing.T) {
 	r.Connect()
 	r.Subscribe("game/#", mqttgame.AtLeastOnce)
 	r.Subscribe("sync/r", mqttgame.AtLeastOnce)
-	// The marker comes back after the retained messages the subscription
-	// to game/# brought, so by then every one of them is visible.
-	r.PublishString("sync/r", "done", mqttgame.AtLeastOnce, false)
 	got := map[string]string{}
-	tickUntil(t, "the marker", func() bool {
+	keep := func() {
 		for _, m := range r.AppendMessages(nil, "game/#") {
 			got[m.Topic] = m.Text()
 		}
+	}
+	tickUntil(t, "subscriptions", func() bool {
+		keep()
+		return r.IsSubscribed("game/#") && r.IsSubscribed("sync/r")
+	}, r)
+	// The marker comes back after the retained messages the subscription
+	// to game/# brought, so by then every one of them is visible.
+	r.PublishString("sync/r", "done", mqttgame.AtLeastOnce, false)
+	tickUntil(t, "the marker", func() bool {
+		keep()
 		return r.OnMessage("sync/r")
 	}, r)
 	if got["game/r1/scores/ann"] != "12" {

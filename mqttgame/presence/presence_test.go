@@ -167,6 +167,9 @@ func TestAbruptLossThroughWill(t *testing.T) {
 		t.Errorf("bob's will came %v after the cut, before its 1s delay", d)
 	}
 
+	// mochi-mqtt sends a delayed will to the subscribers a moment before
+	// it retains it; a newcomer comes once the broker holds it.
+	waitRetained(t, b, room+"/bob", `"online":false`)
 	carol := newPlayer(t, b.URL(), "carol", 0)
 	tickUntil(t, "carol's snapshot", func() bool { return carol.online("ann") && carol.online("carol") }, carol)
 	tickUntil(t, "carol knows bob", func() bool { _, ok := carol.r.Player("bob"); return ok }, carol)
@@ -268,6 +271,22 @@ func TestConfigChecks(t *testing.T) {
 	}
 	if o.SessionExpiry <= 3*time.Second {
 		t.Errorf("SessionExpiry %v does not outlast the will delay", o.SessionExpiry)
+	}
+}
+
+// waitRetained waits until the broker's retained message on topic
+// contains want.
+func waitRetained(t *testing.T, b *broker.Broker, topic, want string) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for {
+		if pk, ok := b.Server().Topics.Retained.Get(topic); ok && strings.Contains(string(pk.Payload), want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the broker never retained %q on %s", want, topic)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
