@@ -5,7 +5,10 @@ GO      ?= go
 GOROOT  := $(shell $(GO) env GOROOT)
 WASMEXEC := $(GOROOT)/lib/wasm/wasm_exec.js
 
-.PHONY: all test vet unit wasm matrix deps deps-go deps-build deps-peers wasm_exec.js
+# make run ARGS="-name ann -room den" passes flags to the demo.
+ARGS ?=
+
+.PHONY: all test vet unit wasm web run demo matrix deps deps-go deps-build deps-test deps-peers wasm_exec.js
 
 all: test
 
@@ -24,17 +27,24 @@ endef
 EBITEN_DEBS := gcc libc6-dev libgl1-mesa-dev libxcursor-dev libxi-dev libxinerama-dev \
 	libxrandr-dev libxxf86vm-dev libasound2-dev pkg-config
 
-deps-go:
-	$(GO) mod download
-
-deps-build:
-	$(call apt_install,$(EBITEN_DEBS))
+# The demo's smoke test opens real windows on a virtual X server, drawn by
+# Mesa's software renderer.
+TEST_DEBS := xvfb libgl1-mesa-dri
 
 # The peers the tests play against: mosquitto and its command-line
 # clients (Debian), and MQTT.js (npm, pinned by package-lock.json). The
 # MQTT.js peer and the WebAssembly tests also need Node.js 20 or later,
 # newer than Debian's: it comes with the machine.
 PEER_DEBS := mosquitto mosquitto-clients
+
+deps-go:
+	$(GO) mod download
+
+deps-build:
+	$(call apt_install,$(EBITEN_DEBS))
+
+deps-test:
+	$(call apt_install,$(TEST_DEBS))
 
 deps-peers: node_modules/.package-lock.json
 	$(call apt_install,$(PEER_DEBS))
@@ -45,7 +55,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "Node.js 20 or later, with npm, is needed: MQTT.js peers and WebAssembly tests run under it"; exit 1; }
 	npm ci --no-audit --no-fund
 
-deps: deps-go deps-build deps-peers
+deps: deps-go deps-build
 
 # wasm_exec.js comes from the Go toolchain that builds the browser version.
 wasm_exec.js:
@@ -53,23 +63,37 @@ wasm_exec.js:
 
 vet: deps wasm_exec.js
 	$(GO) vet ./...
-	GOOS=js GOARCH=wasm $(GO) vet ./mqttgame/...
+	GOOS=js GOARCH=wasm $(GO) vet ./mqttgame/... ./demo/...
 
 wasm: deps
-	GOOS=js GOARCH=wasm $(GO) build ./mqttgame/...
+	GOOS=js GOARCH=wasm $(GO) build ./mqttgame/... ./demo/...
+
+# The browser version: web/ holds the page, the game and the toolchain's
+# wasm_exec.js, ready for any static server.
+web: deps-go wasm_exec.js
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o web/game.wasm ./demo
+	cp wasm_exec.js web/wasm_exec.js
+
+demo: deps
+	$(GO) build -o bin/demo ./demo
+
+# Hosts the broker and the browser version (or joins the copy that does)
+# and opens the game.
+run: demo web
+	./bin/demo $(ARGS)
 
 # Where the conformance suite writes its matrix and deviation table.
 ARTIFACTS := $(CURDIR)/testdata/artifacts
 
 # Most tests wait on the network; -parallel lets the conformance cases
 # wait together.
-unit: deps
+unit: deps deps-test deps-peers
 	MQTTGAME_ARTIFACTS=$(ARTIFACTS) $(GO) test -race -count=1 -parallel 8 ./...
 	@echo "Deviations the conformance suite met (see README.md):"; cat $(ARTIFACTS)/conformance-deviations.txt
 
 # matrix runs the conformance suite and, if every case passed, rewrites
 # the compatibility matrix in README.md from its outcome.
-matrix: deps
+matrix: deps deps-peers
 	MQTTGAME_ARTIFACTS=$(ARTIFACTS) MQTTGAME_README=$(CURDIR)/README.md \
 		$(GO) test -count=1 -parallel 8 -run 'TestConformance$$' ./mqttgame/conformance/
 

@@ -13,12 +13,15 @@ import (
 )
 
 func dialWebSocket(ctx context.Context, u *url.URL, o *Options) (*websocket.Conn, error) {
-	opts := &websocket.DialOptions{Subprotocols: []string{mqttSubprotocol}}
+	// A connection whose handshake failed (a broker answering 503 while
+	// it stops) would otherwise wait in the shared pool of idle HTTP
+	// connections, with two goroutines, for no later use.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DisableKeepAlives = true
 	if u.Scheme == "wss" && o.TLSConfig != nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.TLSClientConfig = o.TLSConfig.Clone()
-		opts.HTTPClient = &http.Client{Transport: tr}
 	}
+	opts := &websocket.DialOptions{Subprotocols: []string{mqttSubprotocol}, HTTPClient: &http.Client{Transport: tr}}
 	ws, resp, err := websocket.Dial(ctx, u.String(), opts)
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()

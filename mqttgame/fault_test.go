@@ -47,7 +47,7 @@ func startRestartable(t testing.TB, hooks ...mqtt.Hook) *restartableBroker {
 
 func (r *restartableBroker) start() {
 	r.t.Helper()
-	b, err := broker.Start(&broker.Options{Addr: r.addr, DataDir: r.dir, Hooks: r.hooks, Logger: r.log})
+	b, err := broker.Start(&broker.Options{Addr: r.addr, DataDir: r.dir, KeepSessions: true, Hooks: r.hooks, Logger: r.log})
 	if err != nil {
 		r.t.Fatalf("start broker: %v", err)
 	}

@@ -96,3 +96,34 @@ func TestReconnectAfterBrokerReturns(t *testing.T) {
 		t.Fatalf("p95 %v over 2s", p95)
 	}
 }
+
+// TestAckWaitEndsWithConnection: an UNSUBSCRIBE in flight when the
+// connection dies does not hold the next connection's subscriptions (and
+// the publishes behind them) for AckTimeout.
+func TestAckWaitEndsWithConnection(t *testing.T) {
+	b := startBroker(t, nil)
+	proxy, err := netfault.New(b.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	c := newClient(t, "ws://"+proxy.Addr()+"/mqtt", func(o *mqttgame.Options) {
+		o.AckTimeout = time.Hour // longer than the test could wait
+		o.KeepAlive = time.Hour
+	})
+	connect(t, c)
+	subscribe(t, c, "a", mqttgame.SubscribeOptions{QoS: 1})
+	subscribe(t, c, "b", mqttgame.SubscribeOptions{QoS: 1})
+	proxy.Stall(true) // the UNSUBSCRIBE goes out; no answer comes back
+	c.Unsubscribe("b")
+	c.Subscribe("c", 1)
+	update(c)
+	proxy.Reset()
+	proxy.Stall(false)
+	tickUntil(t, "the loss", c.JustDisconnected, c)
+	tickUntil(t, "subscriptions back on the next connection", func() bool {
+		return c.IsSubscribed("a") && c.IsSubscribed("c") && !c.IsSubscribed("b")
+	}, c)
+	c.PublishString("a", "through", 1, false)
+	tickUntil(t, "a message", func() bool { return c.LastMessage("a") == "through" }, c)
+}

@@ -94,6 +94,9 @@ type subscriptions struct {
 	wake    chan struct{} // signalled when there is work
 	rules   func([]modeRule)
 	ready   func() // called when a connection has every subscription sent
+
+	conn    context.Context // ends with the connection the operations are for
+	connEnd context.CancelFunc
 }
 
 func newSubscriptions(rules func([]modeRule), ready func()) *subscriptions {
@@ -180,6 +183,10 @@ func (s *subscriptions) connected(up bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.up = up
+	if s.connEnd != nil {
+		s.connEnd() // ends the waits for acknowledgements of the last connection
+	}
+	s.conn, s.connEnd = context.WithCancel(context.Background())
 	if up {
 		for _, sub := range s.order {
 			s.markLocked(sub.filter)
@@ -202,17 +209,18 @@ func (s *subscriptions) filters() []string {
 	return out
 }
 
-// take removes up to max dirty filters, in order, as operations. When
-// connected with nothing left to send, it calls ready.
-func (s *subscriptions) take(max int) []subOp {
+// take removes up to max dirty filters, in order, as operations, with a
+// context that ends with the connection. When connected with nothing left
+// to send, it calls ready.
+func (s *subscriptions) take(max int) ([]subOp, context.Context) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.up {
-		return nil
+		return nil, nil
 	}
 	if len(s.dirty) == 0 {
 		s.ready()
-		return nil
+		return nil, nil
 	}
 	n := min(max, len(s.dirty))
 	ops := make([]subOp, n)
@@ -228,7 +236,7 @@ func (s *subscriptions) take(max int) []subOp {
 		ops[i] = op
 	}
 	s.dirty = append(s.dirty[:0], s.dirty[n:]...)
-	return ops
+	return ops, s.conn
 }
 
 // retry marks operations dirty again after the connection failed under them.
@@ -271,18 +279,24 @@ func (s *subscriptions) serve(ctx context.Context, cm *autopaho.ConnectionManage
 		case <-s.wake:
 		}
 		for ctx.Err() == nil {
-			ops := s.take(maxFiltersPerPacket)
+			ops, conn := s.take(maxFiltersPerPacket)
 			if len(ops) == 0 {
 				break
 			}
+			// An acknowledgement will not come once the connection is
+			// gone: stop waiting then, not after AckTimeout.
+			opCtx, cancel := context.WithCancel(ctx)
+			stop := context.AfterFunc(conn, cancel)
 			for len(ops) > 0 {
 				n := batch(ops)
-				if !s.send(ctx, cm, ops[:n], emit) {
+				if !s.send(opCtx, cm, ops[:n], emit) {
 					s.retry(ops)
 					break
 				}
 				ops = ops[n:]
 			}
+			stop()
+			cancel()
 		}
 	}
 }

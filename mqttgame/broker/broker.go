@@ -6,10 +6,15 @@
 // command-line tools such as mosquitto_sub.
 //
 // Retained messages, wills (with delay), QoS 2 and sessions work as with
-// any MQTT v5 broker. One limit of mochi-mqtt shows through: the QoS 1 and
-// 2 messages queued for a client that was away are sent, when it returns,
-// in the order of the second they arrived in; two from the same second may
-// come in either order. Live messages keep their order.
+// any MQTT v5 broker. With Options.DataDir, retained messages (high
+// scores) are kept on disk and survive a restart.
+//
+// Two limits of mochi-mqtt show through. The QoS 1 and 2 messages queued
+// for a client that was away are sent, when it returns, in the order of
+// the second they arrived in; two from the same second may come in either
+// order (live messages keep their order). And a will with a delay is
+// retained only if the client's session outlives the delay: give such a
+// client a SessionExpiry longer than its Will.Delay.
 package broker
 
 import (
@@ -20,15 +25,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
@@ -62,13 +63,6 @@ type Options struct {
 	// mochi-mqtt's defaults.
 	Capabilities *mqtt.Capabilities
 
-	// DataDir, if not empty, keeps sessions (subscriptions and queued QoS 1
-	// and 2 messages) and retained messages in DataDir/broker.db, so they
-	// survive a restart of the broker: high scores, presence records,
-	// messages for players who were away. The folder is created if needed.
-	// Defaults to "": everything is in memory.
-	DataDir string
-
 	// Auth, if not nil, says who may connect and where they may publish
 	// and subscribe: user names and passwords, and mosquitto-style ACL
 	// patterns. Defaults to nil: anyone may connect and do anything.
@@ -78,6 +72,27 @@ type Options struct {
 	// observation or other policies. If neither Auth nor a hook
 	// authenticates clients, every client is allowed.
 	Hooks []mqtt.Hook
+
+	// DataDir, if not empty, is a folder (created if missing) where the
+	// broker keeps retained messages, so that they survive a restart: the
+	// file broker.db, written through mochi-mqtt's bolt storage hook.
+	// Sessions are not kept. One broker at a time may use a folder; a
+	// second one fails to start. Not available in the browser. Defaults
+	// to "": retained messages live in memory only.
+	DataDir string
+
+	// Persist lists the filters of the retained messages kept in DataDir
+	// ("game/+/scores/#"); the others live in memory only, for state that
+	// means nothing after a restart, such as who is online. Defaults to
+	// nil: every retained message is kept.
+	Persist []string
+
+	// KeepSessions keeps sessions in DataDir too: the subscriptions, and
+	// the QoS 1 and 2 messages in flight or queued, of clients with a
+	// session expiry, so that a restart of the broker loses none of them.
+	// Defaults to false: a game host rarely needs it, and each QoS 1 or 2
+	// message then costs writes to disk.
+	KeepSessions bool
 
 	// Logger receives the broker's log lines. Defaults to discarding them.
 	Logger *slog.Logger
@@ -103,6 +118,7 @@ type Broker struct {
 	ln     net.Listener
 	http   *http.Server
 	ws     *wsListener
+	tcp    *tcpListener // nil without Options.TCPAddr
 	url    string
 	tcpURL string
 	path   string
@@ -133,18 +149,7 @@ func Start(opts *Options) (*Broker, error) {
 	if err := srv.AddHook(new(noSendQuota), nil); err != nil {
 		return nil, err
 	}
-	var store *boltStore
-	if o.DataDir != "" {
-		if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
-			return nil, fmt.Errorf("broker: data folder: %w", err)
-		}
-		s, config := newBoltStore(o.DataDir)
-		if err := srv.AddHook(s, config); err != nil {
-			return nil, fmt.Errorf("broker: cannot open %s: %w", config.Path, err)
-		}
-		store = &s
-	}
-	guard := newSessionGuard(srv, store)
+	guard := newSessionGuard(srv)
 	if err := srv.AddHook(guard, nil); err != nil {
 		return nil, err
 	}
@@ -185,30 +190,50 @@ func Start(opts *Options) (*Broker, error) {
 		guard: guard,
 		auth:  authHook,
 		ln:    ln,
-		ws:    &wsListener{id: "ws", addr: ln.Addr().String(), stop: make(chan struct{})},
+		ws:    newWSListener(ln.Addr().String()),
 		url:   wsScheme + ln.Addr().String() + o.Path,
 		path:  o.Path,
 		done:  make(chan struct{}),
 	}
 	if err := srv.AddListener(b.ws); err != nil {
 		ln.Close()
+		srv.Close()
 		return nil, err
 	}
 	if o.TCPAddr != "" {
 		tln, err := net.Listen("tcp", o.TCPAddr)
 		if err != nil {
 			ln.Close()
+			srv.Close()
 			return nil, fmt.Errorf("broker: cannot listen on %s: %w", o.TCPAddr, err)
 		}
 		if o.TLSConfig != nil {
 			tln = tls.NewListener(tln, o.TLSConfig)
 		}
-		if err := srv.AddListener(listeners.NewNet("tcp", forgivingListener{tln})); err != nil {
+		b.tcp = newTCPListener(tln)
+		if err := srv.AddListener(b.tcp); err != nil {
 			ln.Close()
 			tln.Close()
+			srv.Close()
 			return nil, err
 		}
 		b.tcpURL = tcpScheme + tln.Addr().String()
+	}
+	// The data folder is opened once the ports are ours: a second copy
+	// of a game that finds its port taken never touches the folder.
+	if o.DataDir != "" {
+		store, err := openStore(o.DataDir, o.Persist, o.KeepSessions)
+		if err == nil {
+			if err = srv.AddHook(store, nil); err != nil {
+				store.Stop()
+			}
+			guard.store = store
+		}
+		if err != nil {
+			ln.Close()
+			srv.Close()
+			return nil, err
+		}
 	}
 
 	mux := http.NewServeMux()
@@ -220,7 +245,13 @@ func Start(opts *Options) (*Broker, error) {
 
 	if err := srv.Serve(); err != nil {
 		ln.Close()
+		srv.Close()
 		return nil, err
+	}
+	// mochi starts its listeners on goroutines: be ready before returning.
+	<-b.ws.ready
+	if b.tcp != nil {
+		<-b.tcp.ready
 	}
 	go func() {
 		defer close(b.done)
@@ -252,8 +283,13 @@ func (b *Broker) Server() *mqtt.Server { return b.srv }
 func (b *Broker) Close() error {
 	var err error
 	b.close.Do(func() {
+		// mochi's Close must not overlap a connection being established:
+		// stop accepting, end what is open, wait for every handler.
 		b.ws.stopAccepting()
+		b.tcp.stopAccepting()
 		b.guard.drainAll()
+		b.ws.closeAll()
+		b.tcp.closeAll()
 		err = b.srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -261,83 +297,8 @@ func (b *Broker) Close() error {
 			err = errors.Join(err, herr)
 		}
 		<-b.done
-		b.ws.wait()
 	})
 	return err
-}
-
-// wsListener is the broker's WebSocket listener: an http.Handler that
-// accepts WebSocket connections (subprotocol "mqtt") and hands them to
-// mochi as net.Conns.
-type wsListener struct {
-	id, addr  string
-	mu        sync.Mutex
-	establish listeners.EstablishFn
-	stop      chan struct{}
-	stopOnce  sync.Once
-	conns     sync.WaitGroup
-	log       *slog.Logger
-}
-
-func (l *wsListener) ID() string       { return l.id }
-func (l *wsListener) Address() string  { return l.addr }
-func (l *wsListener) Protocol() string { return "ws" }
-
-func (l *wsListener) Init(log *slog.Logger) error {
-	l.log = log
-	return nil
-}
-
-// Serve records how to hand connections to mochi and returns at Close.
-func (l *wsListener) Serve(establish listeners.EstablishFn) {
-	l.mu.Lock()
-	l.establish = establish
-	l.mu.Unlock()
-	<-l.stop
-}
-
-// Close stops accepting and closes the connections mochi still has.
-func (l *wsListener) Close(closeClients listeners.CloseFn) {
-	l.stopAccepting()
-	closeClients(l.id)
-}
-
-func (l *wsListener) wait() { l.conns.Wait() }
-
-// stopAccepting refuses new WebSocket connections from now on.
-func (l *wsListener) stopAccepting() {
-	l.stopOnce.Do(func() { close(l.stop) })
-}
-
-func (l *wsListener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	l.mu.Lock()
-	establish := l.establish
-	l.mu.Unlock()
-	select {
-	case <-l.stop:
-		establish = nil
-	default:
-	}
-	if establish == nil {
-		http.Error(w, "broker not running", http.StatusServiceUnavailable)
-		return
-	}
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		Subprotocols: []string{"mqtt"},
-		// MQTT uses no cookies, so a page from any origin may connect:
-		// a game hosted elsewhere, or opened from a file.
-		InsecureSkipVerify: true,
-	})
-	if err != nil {
-		return
-	}
-	l.conns.Add(1)
-	defer l.conns.Done()
-	conn := &forgivingConn{Conn: websocket.NetConn(context.Background(), c, websocket.MessageBinary)}
-	defer conn.Close()
-	if err := establish(l.id, conn); err != nil && l.log != nil {
-		l.log.Debug("broker: connection ended", "remote", r.RemoteAddr, "err", err)
-	}
 }
 
 // announceLimits adds to CONNACK the limits MQTT v5 lets a broker announce
@@ -376,39 +337,6 @@ func (h *announceLimits) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) pack
 		p.SharedSubAvailable, p.SharedSubAvailableFlag = 0, true
 	}
 	return pk
-}
-
-// forgivingConn reports every write as done. mochi-mqtt gives up on a QoS
-// 2 message when it cannot write the PUBREC (the connection was just
-// reset), yet remembers the packet identifier as received, so the
-// client's resend is refused and the message is lost. With writes that
-// never fail, mochi routes the message; the failed connection still ends
-// through its reads, and the client's resend completes the exchange.
-type forgivingConn struct {
-	net.Conn
-	failed atomic.Bool
-}
-
-func (c *forgivingConn) Write(p []byte) (int, error) {
-	if c.failed.Load() {
-		return len(p), nil
-	}
-	if _, err := c.Conn.Write(p); err != nil {
-		c.failed.Store(true)
-		_ = c.Conn.Close()
-	}
-	return len(p), nil
-}
-
-// forgivingListener accepts forgivingConns.
-type forgivingListener struct{ net.Listener }
-
-func (l forgivingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return &forgivingConn{Conn: c}, nil
 }
 
 // noSendQuota turns off mochi-mqtt's pacing of QoS 1 and 2 messages to a

@@ -151,6 +151,7 @@ func TestHandlerServesOtherPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
+	defer http.DefaultClient.CloseIdleConnections()
 	resp, err := http.Get("http://" + b.Addr().String() + "/index.html")
 	if err != nil {
 		t.Fatal(err)
@@ -184,9 +185,18 @@ func TestCloseDisconnectsClients(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	tickUntil(t, "connection lost", c.JustDisconnected, c)
-	if !errors.Is(c.Err(), mqttgame.ErrConnectionLost) {
-		t.Fatalf("Err() = %v, want ErrConnectionLost", c.Err())
+	var lost error
+	tickUntil(t, "connection lost", func() bool {
+		for _, e := range c.AppendEvents(nil) {
+			if e.Kind == mqttgame.EventConnectionLost {
+				lost = e.Err
+			}
+		}
+		return lost != nil
+	}, c)
+	// The broker says why: it is shutting down.
+	if !errors.Is(lost, mqttgame.ErrConnectionLost) || !errors.Is(lost, mqttgame.ServerShuttingDown) {
+		t.Fatalf("connection lost with %v, want ErrConnectionLost for server shutting down", lost)
 	}
 	again, err := broker.Start(&broker.Options{Addr: addr})
 	if err != nil {
@@ -203,5 +213,26 @@ func TestStartErrors(t *testing.T) {
 	defer b.Close()
 	if _, err := broker.Start(&broker.Options{Addr: b.Addr().String()}); err == nil || !strings.Contains(err.Error(), "cannot listen") {
 		t.Fatalf("second broker on a busy port: err = %v", err)
+	}
+}
+
+// TestCloseWhileClientsConnect closes brokers while clients are still
+// connecting, over and over: no data race, no goroutine left behind.
+func TestCloseWhileClientsConnect(t *testing.T) {
+	for i := range 100 {
+		b, err := broker.Start(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := mqttgame.New(&mqttgame.Options{Brokers: []string{b.URL()}, ReconnectDelay: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Connect()
+		if i%2 == 0 {
+			tickUntil(t, "connected", c.IsConnected, c)
+		}
+		b.Close()
+		c.Close()
 	}
 }

@@ -33,21 +33,22 @@ const drainTimeout = 2 * time.Second
 type sessionGuard struct {
 	mqtt.HookBase
 	srv   *mqtt.Server
-	store *boltStore // nil without Options.DataDir
+	store *diskStore // nil without Options.DataDir; set before the broker serves
 
 	mu      sync.Mutex
-	reading map[*mqtt.Client]chan struct{} // sessions whose goroutine reads packets; closed when it ends
-	late    map[string][]packets.Packet    // by client ID, waiting for the new session
-	live    map[*mqtt.Client]bool          // new sessions established
+	reading map[*mqtt.Client]chan struct{}             // sessions whose goroutine reads packets; closed when it ends
+	late    map[string][]packets.Packet                // by client ID, waiting for the new session
+	live    map[*mqtt.Client]bool                      // new sessions established
+	copied  map[*mqtt.Client]map[uint16]packets.Packet // what each new session got from the old one
 }
 
-func newSessionGuard(srv *mqtt.Server, store *boltStore) *sessionGuard {
+func newSessionGuard(srv *mqtt.Server) *sessionGuard {
 	return &sessionGuard{
 		srv:     srv,
-		store:   store,
 		reading: make(map[*mqtt.Client]chan struct{}),
 		late:    make(map[string][]packets.Packet),
 		live:    make(map[*mqtt.Client]bool),
+		copied:  make(map[*mqtt.Client]map[uint16]packets.Packet),
 	}
 }
 
@@ -76,6 +77,13 @@ func (g *sessionGuard) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) 
 	defer g.mu.Unlock()
 	g.reading[cl] = make(chan struct{})
 	g.live[cl] = true
+	// What mochi copied from the old session, before any of it can be
+	// acknowledged and leave: a late message found here is no late one.
+	copied := make(map[uint16]packets.Packet)
+	for _, m := range cl.State.Inflight.GetAll(false) {
+		copied[m.PacketID] = m
+	}
+	g.copied[cl] = copied
 	for _, m := range g.late[cl.ID] {
 		g.deliver(cl, m)
 	}
@@ -91,6 +99,7 @@ func (g *sessionGuard) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 		delete(g.reading, cl)
 	}
 	delete(g.live, cl)
+	delete(g.copied, cl)
 	if expire && !cl.IsTakenOver() {
 		delete(g.late, cl.ID)
 	}
@@ -151,10 +160,8 @@ func (g *sessionGuard) OnQosPublish(cl *mqtt.Client, pk packets.Packet, sent int
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	cl.State.Inflight.Delete(pk.PacketID)
-	if g.store != nil {
-		// Saved under its first packet identifier, on the old session.
-		g.store.forget(cl, pk)
-	}
+	// Saved under its first packet identifier, on the old session.
+	g.store.forget(cl, pk)
 	if next, ok := g.srv.Clients.Get(cl.ID); ok && next != cl && g.live[next] {
 		g.deliver(next, pk)
 		return
@@ -167,6 +174,9 @@ func (g *sessionGuard) OnQosPublish(cl *mqtt.Client, pk packets.Packet, sent int
 // the copy mochi made is already there and is left alone. Called with mu
 // held.
 func (g *sessionGuard) deliver(cl *mqtt.Client, pk packets.Packet) {
+	if had, ok := g.copied[cl][pk.PacketID]; ok && sameMessage(had, pk) {
+		return
+	}
 	if had, ok := cl.State.Inflight.Get(pk.PacketID); ok && sameMessage(had, pk) {
 		return
 	}
@@ -179,9 +189,7 @@ func (g *sessionGuard) deliver(cl *mqtt.Client, pk packets.Packet) {
 	if cl.State.Inflight.Set(pk) {
 		atomic.AddInt64(&g.srv.Info.Inflight, 1)
 	}
-	if g.store != nil {
-		g.store.save(cl, pk)
-	}
+	g.store.save(cl, pk)
 	_ = cl.WritePacket(pk)
 }
 

@@ -9,21 +9,13 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
-// boltStore stands in for the on-disk store, which a browser cannot have.
-type boltStore struct{ *mqtt.HookBase }
+// diskStore stands in for the on-disk store, which a browser cannot have.
+type diskStore struct{ *mqtt.HookBase }
 
-type storeConfig struct{ Path string }
-
-func newBoltStore(dir string) (boltStore, *storeConfig) {
-	return boltStore{new(mqtt.HookBase)}, &storeConfig{Path: dir}
+// openStore fails in the browser, which has no files to keep messages in.
+func openStore(string, []string, bool) (*diskStore, error) {
+	return nil, errors.New("broker: Options.DataDir is not available in the browser")
 }
 
-func (boltStore) ID() string { return "store" }
-
-// Init refuses: Options.DataDir has no meaning in a browser.
-func (boltStore) Init(any) error {
-	return errors.New("broker: DataDir is not available in the browser")
-}
-
-func (boltStore) save(*mqtt.Client, packets.Packet)   {}
-func (boltStore) forget(*mqtt.Client, packets.Packet) {}
+func (*diskStore) save(*mqtt.Client, packets.Packet)   {}
+func (*diskStore) forget(*mqtt.Client, packets.Packet) {}

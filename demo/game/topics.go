@@ -1,0 +1,50 @@
+package game
+
+import (
+	"github.com/mqttgame/mqttgame/mqttgame/segment"
+)
+
+// TopicRoot is the first level of every topic of the demo.
+const TopicRoot = "mqttgame-demo"
+
+// Topics are where a room's messages go. Every level that comes from what
+// a player typed (the room, the player's name) is escaped with
+// segment.Escape, so a '/', '+' or '#' in it never changes which topic is
+// used: typed text is only ever payload or one escaped level.
+type Topics struct {
+	Room     string // TopicRoot/room
+	Presence string // Room/presence: a retained record per player
+	Chat     string // Room/chat: one topic, so the broker keeps one order
+	Cursors  string // Room/cursor: a topic per player, QoS 0
+	Scores   string // Room/scores: a retained best per player
+}
+
+// TopicsOf returns the topics of a room.
+func TopicsOf(room string) Topics {
+	r := TopicRoot + "/" + segment.Escape(room)
+	return Topics{
+		Room:     r,
+		Presence: r + "/presence",
+		Chat:     r + "/chat",
+		Cursors:  r + "/cursor",
+		Scores:   r + "/scores",
+	}
+}
+
+// PersistFilter names the retained messages a hosting broker keeps on
+// disk: the high scores of every room. Presence records are not kept, as
+// they mean nothing after a restart.
+const PersistFilter = TopicRoot + "/+/scores/+"
+
+// PlayerID is the topic level of a player: their name, escaped.
+func PlayerID(name string) string { return segment.Escape(name) }
+
+// ClientID is the MQTT client ID of a player in a room. It is the same
+// each time the player comes back, so a reload within the will delay
+// resumes the session and the others never see the player leave; a
+// second window with the same name takes the session over.
+func ClientID(room, name string) string {
+	// ':' never appears in an escaped level, so no two rooms and names
+	// give the same ID.
+	return TopicRoot + ":" + segment.Escape(room) + ":" + PlayerID(name)
+}

@@ -1,0 +1,132 @@
+//go:build !js
+
+package host
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/mqttgame/mqttgame/mqttgame/broker"
+)
+
+// Start hosts the broker on opts.Listen, or joins the one listening
+// there, or just uses opts.Broker.
+func Start(opts Options, log *slog.Logger) (*Host, error) {
+	if opts.Broker != "" {
+		return &Host{BrokerURL: opts.Broker}, nil
+	}
+	h := &Host{}
+	web, note := webHandler(opts.WebDir)
+	bo := &broker.Options{
+		Addr:    opts.Listen,
+		TCPAddr: opts.TCP,
+		Handler: web,
+		DataDir: opts.DataDir,
+		Persist: opts.Persist,
+		Logger:  log,
+	}
+	b, err := broker.Start(bo)
+	if errors.Is(err, syscall.EADDRINUSE) && opts.TCP != "" && !inUse(opts.Listen) {
+		// Only the TCP port is taken, likely by a broker installed on the
+		// machine: host without it.
+		h.Notes = append(h.Notes, fmt.Sprintf("%s is in use (another MQTT broker?), so there is no plain MQTT listener", opts.TCP))
+		bo.TCPAddr = ""
+		b, err = broker.Start(bo)
+	}
+	if err != nil && bo.DataDir != "" && !errors.Is(err, syscall.EADDRINUSE) {
+		h.Notes = append(h.Notes, fmt.Sprintf("high scores will not be kept: %v", err))
+		bo.DataDir = ""
+		b, err = broker.Start(bo)
+	}
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		// Someone hosts already: join them.
+		host := joinHost(opts.Listen)
+		h.BrokerURL = "ws://" + host + "/mqtt"
+		h.WebURL = "http://" + host + "/"
+		return h, nil
+	case err != nil:
+		return nil, err
+	}
+	h.Hosting = true
+	h.BrokerURL = "ws://" + joinHost(b.Addr().String()) + "/mqtt"
+	h.WebURL = "http://" + joinHost(b.Addr().String()) + "/"
+	h.TCPURL = b.TCPURL()
+	if bo.DataDir != "" {
+		h.DataDir = bo.DataDir
+		if abs, err := filepath.Abs(bo.DataDir); err == nil {
+			h.DataDir = abs
+		}
+	}
+	if note != "" {
+		h.Notes = append(h.Notes, note)
+	}
+	h.stop = b.Close
+	return h, nil
+}
+
+// inUse reports whether something listens on addr.
+func inUse(addr string) bool {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return errors.Is(err, syscall.EADDRINUSE)
+	}
+	ln.Close()
+	return false
+}
+
+// joinHost turns a listening address into one to connect to: the
+// unspecified address (":8080", "0.0.0.0:8080") becomes this machine's
+// loopback.
+func joinHost(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// webHandler serves the browser build from dir, or a page saying how to
+// build it.
+func webHandler(dir string) (http.Handler, string) {
+	if dir == "" {
+		return nil, ""
+	}
+	for _, f := range []string{"index.html", "game.wasm", "wasm_exec.js"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			msg := fmt.Sprintf("the browser version is not built (%s is missing): run make web", filepath.Join(dir, f))
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				w.WriteHeader(http.StatusNotFound)
+				fmt.Fprintln(w, msg)
+			}), msg
+		}
+	}
+	files := http.FileServer(http.Dir(dir))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A rebuilt game should load at the next reload.
+		w.Header().Set("Cache-Control", "no-cache")
+		files.ServeHTTP(w, r)
+	}), ""
+}
+
+// HasDisplay reports whether a window can be opened, and if not, why.
+func HasDisplay() (bool, string) {
+	if os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != "" {
+		return true, ""
+	}
+	return !needsDisplayServer, "no display: neither DISPLAY nor WAYLAND_DISPLAY is set"
+}
+
+// PageParam is for the browser, where the page's URL can name the player
+// and the room; natively there is no page, and it returns "".
+func PageParam(string) string { return "" }
