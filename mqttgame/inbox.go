@@ -475,9 +475,16 @@ func (in *inbox) last(topic string) *Message {
 	if !hasWildcard(topic) {
 		return nil
 	}
+	return in.lastMatching(topic)
+}
+
+// lastMatching is last for a filter. It is a function of its own because
+// ranging over a map puts an iterator on the stack, which every call of
+// last would otherwise pay to clear. Tick side.
+func (in *inbox) lastMatching(filter string) *Message {
 	var best *box
 	for _, b := range in.view {
-		if b.has && (best == nil || b.seq > best.seq) && Match(topic, b.topic) {
+		if b.has && (best == nil || b.seq > best.seq) && Match(filter, b.topic) {
 			best = b
 		}
 	}
