@@ -43,7 +43,7 @@ func wsPair(t *testing.T, limit int) (*packetConn, *websocket.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc := newPacketConn(wsConn{websocket.NetConn(context.Background(), ws, websocket.MessageBinary), ws}, limit, nil, nil)
+	pc := newPacketConn(newWSConn(context.Background(), ws, "test"), limit, nil, nil)
 	t.Cleanup(func() { pc.Close() })
 	s := <-serverSide
 	t.Cleanup(func() { s.CloseNow() })

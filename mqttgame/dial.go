@@ -4,8 +4,6 @@ import (
 	"context"
 	"net"
 	"net/url"
-
-	"github.com/coder/websocket"
 )
 
 // mqttSubprotocol is the WebSocket subprotocol MQTT brokers expect.
@@ -22,16 +20,7 @@ func dial(ctx, life context.Context, u *url.URL, o *Options) (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		return wsConn{websocket.NetConn(life, ws, websocket.MessageBinary), ws}, nil
+		return newWSConn(life, ws, u.Redacted()), nil
 	}
 	return dialStream(ctx, u, o)
 }
-
-// wsConn is a WebSocket as a net.Conn that can also be dropped at once,
-// when the broker broke the protocol and deserves no closing handshake.
-type wsConn struct {
-	net.Conn
-	ws *websocket.Conn
-}
-
-func (c wsConn) CloseNow() error { return c.ws.CloseNow() }
