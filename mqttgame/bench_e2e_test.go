@@ -1,0 +1,287 @@
+package mqttgame_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/eclipse/paho.golang/autopaho"
+	"github.com/eclipse/paho.golang/packets"
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/mqttgame/mqttgame/mqttgame"
+)
+
+// The end-to-end benchmarks move messages from one client to another
+// through the embedded broker over WebSocket, and compare the client with
+// what a game would use instead: autopaho dialled over coder/websocket's
+// NetConn as shipped, and (natively) a bare coder/websocket relay with no
+// MQTT at all. Both sides of each pair run in this process, so allocs/op
+// counts the broker's allocations as well as both clients'.
+//
+// Natively the broker runs in the benchmark; compiled to WebAssembly the
+// benchmarks reach one that internal/wasmtest or the benchmark report
+// starts (see benchBroker).
+
+const (
+	// benchPayload is the size of each message's payload: a position
+	// update or a short chat line.
+	benchPayload = 64
+	// benchWindow is how many messages may be published and not yet
+	// received. It keeps a QoS 0 flood under what the broker queues for
+	// a client (mochi drops QoS 0 messages past that) and under the
+	// client's OutboxSize.
+	benchWindow = 512
+	// benchWait bounds every wait of a benchmark.
+	benchWait = 60 * time.Second
+)
+
+// relayBenchmark is the bare coder/websocket relay, set where a server
+// can listen (not in WebAssembly).
+var relayBenchmark func(b *testing.B)
+
+// BenchmarkThroughput publishes b.N messages from one client to another,
+// at most benchWindow ahead of the receiver, and reports messages per
+// second. mqttgame's receiver is a game loop: it calls Update until the
+// counters show every message arrived.
+func BenchmarkThroughput(b *testing.B) {
+	for _, qos := range []mqttgame.QoS{mqttgame.AtMostOnce, mqttgame.AtLeastOnce, mqttgame.ExactlyOnce} {
+		b.Run(fmt.Sprintf("qos%d", qos), func(b *testing.B) {
+			b.Run("mqttgame", func(b *testing.B) { throughputMqttgame(b, qos) })
+			b.Run("autopaho", func(b *testing.B) { throughputAutopaho(b, qos) })
+			if qos == mqttgame.AtMostOnce && relayBenchmark != nil {
+				b.Run("relay", relayBenchmark)
+			}
+		})
+	}
+}
+
+// benchName returns a topic or client ID no other benchmark uses, also on
+// a broker shared by several runs.
+func benchName(prefix string) string {
+	var r [6]byte
+	_, _ = rand.Read(r[:])
+	return prefix + hex.EncodeToString(r[:])
+}
+
+// reportRate reports messages per second over the benchmark's time.
+func reportRate(b *testing.B, n int) {
+	if s := b.Elapsed().Seconds(); s > 0 {
+		b.ReportMetric(float64(n)/s, "msgs/s")
+	}
+}
+
+// benchClient returns a connected mqttgame client.
+func benchClient(b *testing.B, url string, edit func(*mqttgame.Options)) *mqttgame.Client {
+	b.Helper()
+	o := &mqttgame.Options{Brokers: []string{url}, ClientID: benchName("bench-")}
+	if edit != nil {
+		edit(o)
+	}
+	c, err := mqttgame.New(o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	c.Connect()
+	benchTickUntil(b, "connected", c.IsConnected, c)
+	return c
+}
+
+// benchTickUntil runs the clients' ticks until cond holds.
+func benchTickUntil(b *testing.B, what string, cond func() bool, clients ...*mqttgame.Client) {
+	b.Helper()
+	deadline := time.Now().Add(benchWait)
+	for {
+		for _, c := range clients {
+			c.Update()
+		}
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, c := range clients {
+				b.Logf("client %s: connected=%v err=%v stats=%+v", c.ClientID(), c.IsConnected(), c.Err(), c.Stats())
+			}
+			b.Fatalf("timed out waiting for %s", what)
+		}
+		benchYield()
+	}
+}
+
+func throughputMqttgame(b *testing.B, qos mqttgame.QoS) {
+	url := benchBroker(b)
+	topic := benchName("bench/")
+	sub := benchClient(b, url, nil)
+	pub := benchClient(b, url, nil)
+	if err := sub.Subscribe(topic, qos); err != nil {
+		b.Fatal(err)
+	}
+	benchTickUntil(b, "subscribed", func() bool { return sub.IsSubscribed(topic) }, sub)
+	payload := make([]byte, benchPayload)
+	base := sub.Stats().Received
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	sent, got := 0, 0
+	deadline := time.Now().Add(benchWait)
+	for got < b.N {
+		for sent < b.N && sent-got < benchWindow {
+			if _, err := pub.Publish(topic, payload, qos, false); err != nil {
+				if errors.Is(err, mqttgame.ErrOutboxFull) {
+					break
+				}
+				b.Fatal(err)
+			}
+			sent++
+		}
+		pub.Update()
+		sub.Update()
+		if n := int(sub.Stats().Received - base); n != got {
+			got = n
+			continue
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d messages arrived (sent %d); publisher %+v, receiver %+v", got, b.N, sent, pub.Stats(), sub.Stats())
+		}
+		benchYield()
+	}
+	b.StopTimer()
+	reportRate(b, b.N)
+	if st := sub.Stats(); st.ConnectionsLost > 0 || pub.Stats().ConnectionsLost > 0 {
+		b.Fatalf("a connection was lost during the run: %v / %v", sub.Err(), pub.Err())
+	}
+}
+
+// dialAutopaho connects autopaho the way its documentation says to over
+// coder/websocket: NetConn, made safe for concurrent writes.
+func dialAutopaho(b *testing.B, rawURL string, onMessage func(paho.PublishReceived) (bool, error)) *autopaho.ConnectionManager {
+	b.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := autopaho.ClientConfig{
+		ServerUrls:                    []*url.URL{u},
+		KeepAlive:                     30,
+		CleanStartOnInitialConnection: true,
+		ConnectTimeout:                10 * time.Second,
+		ClientConfig:                  paho.ClientConfig{ClientID: benchName("paho-")},
+	}
+	if onMessage != nil {
+		cfg.OnPublishReceived = []func(paho.PublishReceived) (bool, error){onMessage}
+	}
+	if u.Scheme == "ws" || u.Scheme == "wss" {
+		cfg.AttemptConnection = func(ctx context.Context, _ autopaho.ClientConfig, u *url.URL) (net.Conn, error) {
+			dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			c, _, err := websocket.Dial(dialCtx, u.String(), &websocket.DialOptions{Subprotocols: []string{"mqtt"}})
+			if err != nil {
+				return nil, err
+			}
+			return packets.NewThreadSafeConn(websocket.NetConn(ctx, c, websocket.MessageBinary)), nil
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cm, err := autopaho.NewConnection(ctx, cfg)
+	if err != nil {
+		cancel()
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = cm.Disconnect(dctx)
+		dcancel()
+		cancel()
+		<-cm.Done()
+	})
+	wctx, wcancel := context.WithTimeout(ctx, benchWait)
+	defer wcancel()
+	if err := cm.AwaitConnection(wctx); err != nil {
+		b.Fatalf("autopaho did not connect to %s: %v", rawURL, err)
+	}
+	return cm
+}
+
+// arrivals counts messages received on network goroutines and wakes a
+// waiter.
+type arrivals struct {
+	n    atomic.Int64
+	wake chan struct{}
+}
+
+func newArrivals() *arrivals { return &arrivals{wake: make(chan struct{}, 1)} }
+
+func (a *arrivals) onMessage(paho.PublishReceived) (bool, error) {
+	a.add()
+	return true, nil
+}
+
+func (a *arrivals) add() {
+	a.n.Add(1)
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// wait returns once something arrived, or fails the benchmark at the
+// deadline.
+func (a *arrivals) wait(b *testing.B, deadline time.Time, what string) {
+	select {
+	case <-a.wake:
+	case <-time.After(time.Until(deadline)):
+		b.Fatalf("timed out: %s", what)
+	}
+}
+
+// throughputAutopaho is the baseline: QoS 0 through ConnectionManager's
+// Publish, which writes on the caller's goroutine; QoS 1 and 2 through
+// its queue (PublishViaQueue), as Publish would wait for each
+// acknowledgement in turn.
+func throughputAutopaho(b *testing.B, qos mqttgame.QoS) {
+	url := benchBroker(b)
+	topic := benchName("bench/")
+	got := newArrivals()
+	sub := dialAutopaho(b, url, got.onMessage)
+	pub := dialAutopaho(b, url, nil)
+	ctx := context.Background()
+	if _, err := sub.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: topic, QoS: byte(qos)}}}); err != nil {
+		b.Fatal(err)
+	}
+	payload := make([]byte, benchPayload)
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	deadline := time.Now().Add(benchWait)
+	for sent := 0; sent < b.N; {
+		if sent-int(got.n.Load()) >= benchWindow {
+			got.wait(b, deadline, fmt.Sprintf("%d of %d messages arrived", got.n.Load(), b.N))
+			continue
+		}
+		p := &paho.Publish{Topic: topic, QoS: byte(qos), Payload: payload}
+		var err error
+		if qos == mqttgame.AtMostOnce {
+			_, err = pub.Publish(ctx, p)
+		} else {
+			err = pub.PublishViaQueue(ctx, &autopaho.QueuePublish{Publish: p})
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		sent++
+	}
+	for got.n.Load() < int64(b.N) {
+		got.wait(b, deadline, fmt.Sprintf("%d of %d messages arrived", got.n.Load(), b.N))
+	}
+	b.StopTimer()
+	reportRate(b, b.N)
+}
