@@ -1,4 +1,5 @@
-# mqttgame — `make run` plays the demo, `make test` runs every test.
+# mqttgame — `make run` plays the demo, `make test` runs every test,
+# `make bench` writes BENCHMARKS.md.
 # Both install what they miss on a Debian or Ubuntu machine first.
 
 GO      ?= go
@@ -8,7 +9,7 @@ WASMEXEC := $(GOROOT)/lib/wasm/wasm_exec.js
 # make run ARGS="-name ann -room den" passes flags to the demo.
 ARGS ?=
 
-.PHONY: all test vet unit wasm web run demo matrix deps deps-go deps-build deps-test deps-peers wasm_exec.js
+.PHONY: all test vet unit wasm web run demo matrix bench bench-smoke deps deps-go deps-build deps-test deps-peers wasm_exec.js
 
 all: test
 
@@ -97,4 +98,18 @@ matrix: deps deps-peers
 	MQTTGAME_ARTIFACTS=$(ARTIFACTS) MQTTGAME_README=$(CURDIR)/README.md \
 		$(GO) test -count=1 -parallel 8 -run 'TestConformance$$' ./mqttgame/conformance/
 
-test: vet wasm unit
+# bench runs every benchmark natively and compiled to WebAssembly under
+# Node, in BENCH_ROUNDS interleaved rounds (benchstat reads the raw
+# output it keeps in docs/bench/), and writes BENCHMARKS.md. Run it on
+# an idle machine: the figures move with the load.
+BENCH_ROUNDS ?= 6
+BENCH_TIME   ?= 1s
+bench: deps wasm_exec.js
+	$(GO) run ./mqttgame/internal/benchreport -rounds $(BENCH_ROUNDS) -benchtime $(BENCH_TIME) -o BENCHMARKS.md -dir docs/bench
+
+# bench-smoke runs every benchmark once, natively and in WebAssembly, and
+# the report over them, so that none of it rots; its figures mean nothing.
+bench-smoke: deps wasm_exec.js
+	$(GO) run ./mqttgame/internal/benchreport -rounds 1 -benchtime 1x -o $(ARTIFACTS)/bench-smoke/BENCHMARKS.md -dir $(ARTIFACTS)/bench-smoke
+
+test: vet wasm unit bench-smoke

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// methodText says how each figure is measured.
+const methodText = `## How it is measured
+
+- **Throughput** (` + "`BenchmarkThroughput/qos{0,1,2}/…`" + `, ` + "`mqttgame/bench_e2e_test.go`" + `): a publisher and a
+  subscriber, both clients of the embedded broker over WebSocket in the same process, 64-byte payloads,
+  at most 512 messages published and not yet received. *mqttgame*: ` + "`Publish`" + `, and a game loop that calls
+  ` + "`Update`" + ` on both clients until ` + "`Stats().Received`" + ` counts every message. *autopaho*: paho.golang v0.23.0's
+  autopaho dialled as its documentation says for coder/websocket, ` + "`AttemptConnection`" + ` returning
+  ` + "`packets.NewThreadSafeConn(websocket.NetConn(ctx, conn, websocket.MessageBinary))`" + `; QoS 0 through
+  ` + "`ConnectionManager.Publish`" + `, QoS 1 and 2 through ` + "`PublishViaQueue`" + ` (` + "`Publish`" + ` would wait for each
+  acknowledgement in turn); messages counted in its ` + "`OnPublishReceived`" + ` callback. *relay* (natively only): two
+  coder/websocket connections and a server that copies each message from one to the other, messages the
+  size of the PUBLISH packets: the ceiling, with no MQTT at all. ` + "`allocs/op`" + ` is per message and counts the
+  whole process: both clients and the broker.
+- **Round trip** (` + "`BenchmarkRoundTrip`" + `): one client subscribed to its own topic sends one message at a time.
+  *mqttgame-ws*: ` + "`Publish`" + `, then ` + "`Update`" + ` in a loop until ` + "`OnMessage`" + ` reports it; *autopaho-tcp* and
+  *autopaho-ws* (as shipped): ` + "`Publish`" + ` and wait for the callback. p50 and p99 over every message of a run.
+- **Tick** (` + "`mqttgame/bench_tick_test.go`" + `): no broker; messages are staged with the inbox's ` + "`put`" + `, the function
+  the network goroutines call for each message received. ` + "`ns/tick`" + ` is ` + "`Update`" + ` alone, the game's cost;
+  ` + "`ns/op`" + ` adds the staging; ` + "`allocs/op`" + ` covers both, in the steady state.
+- **WebAssembly**: the same test binary built with ` + "`GOOS=js GOARCH=wasm`" + `, run under Node with
+  ` + "`go_js_wasm_exec`" + ` (and ` + "`--experimental-websocket`" + ` on Node 20); the end-to-end benchmarks reach a broker
+  this report starts natively, its URL in ` + "`MQTTGAME_TEST_BROKER`" + `. Their game loop sleeps 100 µs when nothing
+  arrived, as only a sleeping goroutine lets the JavaScript event loop deliver WebSocket messages (a browser
+  game's ` + "`requestAnimationFrame`" + ` does the same); the baseline blocks on a channel.
+
+`
+
+// framesText reports the broker-to-client decision with this run's
+// figures.
+func (r *runner) framesText() string {
+	var b strings.Builder
+	b.WriteString(`## One WebSocket message per MQTT packet
+
+Both directions carry exactly one MQTT packet in each WebSocket message.
+
+- **Client to broker**: paho writes a packet in pieces (` + "`net.Buffers`" + `), which ` + "`websocket.NetConn`" + ` turns
+  into one message each (four for a PUBLISH). The client's connection (` + "`mqttgame/conn.go`" + `) gathers a packet's
+  pieces while paho holds its lock and sends them with one write, which ` + "`mqttgame/wsconn.go`" + ` sends as one
+  binary message.
+- **Broker to client**: mochi-mqtt gathers the packets queued for a client into one write of up to 2 KiB
+  (` + "`ClientNetWriteBufferSize`" + `) when they come faster than it writes; MQTT allows a WebSocket message to hold
+  several packets, but a client that expects one packet per message would read only the first. The broker's
+  WebSocket listener (` + "`mqttgame/broker/listeners.go`" + `) sends each packet of such a write as a message of its
+  own. It costs a frame per packet, and only under a flood; ` + "`BenchmarkWebSocketFlood`" + ` (a publisher over TCP
+  flooding a subscriber over WebSocket at QoS 0) measures it:
+`)
+	ours, ok1 := r.native.median("BenchmarkWebSocketFlood/message-per-packet", "msgs/s")
+	gathered, ok2 := r.native.median("BenchmarkWebSocketFlood/gathered", "msgs/s")
+	ratio, ok3 := r.native.ratio("BenchmarkWebSocketFlood/message-per-packet", "msgs/s", "BenchmarkWebSocketFlood/gathered", "msgs/s")
+	if ok1 && ok2 && ok3 {
+		fmt.Fprintf(&b, "  %s msgs/s with a message per packet against %s msgs/s with mochi's gathered writes sent whole: **%.2f×**.\n",
+			fmtNum(ours), fmtNum(gathered), ratio)
+	}
+	b.WriteString(`- **Proof**: ` + "`TestOneWebSocketMessagePerPacket`" + ` (` + "`mqttgame/frames_test.go`" + `, run by ` + "`make test`" + `) puts a
+  proxy between two real clients and the embedded broker that relays the WebSocket messages one by one and
+  parses each with paho's ` + "`packets`" + ` package. It sends 300 messages at each QoS with payloads of 0 B to
+  100 KiB, waits for pings, unsubscribes and disconnects, and fails if any message in either direction holds
+  anything but exactly one packet. With mochi's gathered writes sent whole it fails (in one run, 117 of the
+  1,560 messages to the client held 2 to 5 packets).
+
+`)
+	return b.String()
+}
+
+// obstacle says what keeps a target out of reach, for the targets a run
+// may miss.
+func obstacle(env, target string) string {
+	switch {
+	case strings.Contains(target, "allocations"):
+		return allocationsObstacle
+	case strings.Contains(target, "round trip p50"):
+		return roundTripObstacle
+	case strings.Contains(target, "round trip p99"):
+		return "The slowest hundredth are the scheduler's and the garbage collector's on a machine whose two cores also run the broker, both clients and other work; the figure moves with the load average above."
+	}
+	return "The figure moves with the machine's load (see the load average above); rerun `make bench` on an idle machine."
+}
+
+const allocationsObstacle = "Most of the allocations per message are not the client's: the broker's (routing, " +
+	"decoding and encoding each packet) and paho's packet decoding and encoding on both clients, the same for " +
+	"both sides of the ratio. What mqttgame saves is per WebSocket message (coder/websocket's NetConn registers a " +
+	"context callback for every message, five allocations, where mqttgame's connection registers one per " +
+	"connection) and what it adds is autopaho's queue: it takes each publish as an encoded packet and decodes it " +
+	"again before paho encodes it for the wire. Publishing past the queue would need paho's client, which autopaho " +
+	"does not expose."
+
+const roundTripObstacle = "The round trip crosses WebSocket framing and masking on both hops where TCP has none, " +
+	"and Publish never blocks the game: the message goes from the game's goroutine to autopaho's sender " +
+	"goroutine, a hand-over the baseline, which writes on the caller's goroutine, does not pay."
