@@ -277,6 +277,12 @@ func (c *Client) serve(r *run, prev *run) {
 		c.endRun(r)
 		return
 	}
+	// QoS 0 publishes go straight through paho; see outbox.Peek.
+	c.out.setDirect(func(p *paho.Publish) error {
+		_, err := cm.Publish(life, p)
+		return err
+	})
+	defer c.out.setDirect(nil)
 	subsCtx, endSubs := context.WithCancel(life)
 	subsDone := make(chan struct{})
 	go func() {
