@@ -59,6 +59,9 @@ type outbox struct {
 	ent      entry              // the entry handed out by Peek
 	limits   limits             //
 	scratch  bytes.Buffer       // the peeked message, encoded
+	pkt      packets.Publish    // the peeked message as paho's packet, reused
+	pktProps packets.Properties //
+	rd       bytes.Reader       // reads scratch
 	changed  chan struct{}      // signalled when size drops
 	emit     func(Event)        // reports outcomes
 	forget   func(uint16)       // drops a packet from paho's session store
@@ -476,16 +479,22 @@ type entry struct {
 	stored bool // paho put it in its session during this send
 }
 
-// Reader implements queue.Entry: the message as a PUBLISH packet.
+// Reader implements queue.Entry: the message as a PUBLISH packet. The
+// packet, its encoding and the reader are the outbox's, reused: autopaho
+// reads the packet before it peeks again.
 func (e *entry) Reader() (io.Reader, error) {
 	o := e.o
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.scratch.Reset()
-	if _, err := toPacket(&e.m.msg).WriteTo(&o.scratch); err != nil {
+	toPacket(&e.m.msg, &o.pkt, &o.pktProps)
+	_, err := o.pkt.WriteTo(&o.scratch)
+	o.pkt, o.pktProps = packets.Publish{}, packets.Properties{}
+	if err != nil {
 		return nil, err
 	}
-	return bytes.NewReader(o.scratch.Bytes()), nil
+	o.rd.Reset(o.scratch.Bytes())
+	return &o.rd, nil
 }
 
 // Leave implements queue.Entry: the send failed before paho stored the
@@ -560,16 +569,13 @@ func toPahoPublish(m *Message, p *paho.Publish, pr *paho.PublishProperties) {
 	*p = paho.Publish{QoS: byte(m.QoS), Retain: m.Retain, Topic: m.Topic, Payload: m.Payload, Properties: pr}
 }
 
-// toPacket encodes a message as paho's PUBLISH packet.
-func toPacket(m *Message) *packets.Publish {
-	p := &packets.Publish{
-		QoS:        byte(m.QoS),
-		Retain:     m.Retain,
-		Topic:      m.Topic,
-		Payload:    m.Payload,
-		Properties: &packets.Properties{},
+// toPacket sets p and pr to m as paho's PUBLISH packet.
+func toPacket(m *Message, p *packets.Publish, pr *packets.Properties) {
+	*pr = packets.Properties{
+		ContentType:     m.ContentType,
+		ResponseTopic:   m.ResponseTopic,
+		CorrelationData: m.CorrelationData,
 	}
-	pr := p.Properties
 	if m.PayloadUTF8 {
 		one := byte(1)
 		pr.PayloadFormat = &one
@@ -578,11 +584,8 @@ func toPacket(m *Message) *packets.Publish {
 		secs := uint32((m.Expiry + time.Second - 1) / time.Second)
 		pr.MessageExpiry = &secs
 	}
-	pr.ContentType = m.ContentType
-	pr.ResponseTopic = m.ResponseTopic
-	pr.CorrelationData = m.CorrelationData
 	for _, u := range m.UserProperties {
 		pr.User = append(pr.User, packets.User{Key: u.Key, Value: u.Value})
 	}
-	return p
+	*p = packets.Publish{QoS: byte(m.QoS), Retain: m.Retain, Topic: m.Topic, Payload: m.Payload, Properties: pr}
 }
