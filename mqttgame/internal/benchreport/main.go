@@ -35,11 +35,12 @@ func main() {
 	benchtime := flag.String("benchtime", "1s", "-benchtime of each benchmark run")
 	out := flag.String("o", "BENCHMARKS.md", "the report to write")
 	dir := flag.String("dir", "docs/bench", "where to keep the raw outputs and the chart")
+	bench := flag.String("bench", ".", "which benchmarks to run (go test's -bench)")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("benchreport: ")
 
-	r := &runner{rounds: *rounds, benchtime: *benchtime, dir: *dir}
+	r := &runner{rounds: *rounds, benchtime: *benchtime, bench: *bench, dir: *dir}
 	if err := r.run(); err != nil {
 		log.Fatal(err)
 	}
@@ -54,6 +55,7 @@ func main() {
 type runner struct {
 	rounds    int
 	benchtime string
+	bench     string
 	dir       string
 
 	tmp      string
@@ -131,7 +133,7 @@ func (r *runner) build(name, pkg string, env []string) error {
 
 // benchArgs are the test binary's flags for one round.
 func (r *runner) benchArgs() []string {
-	return []string{"-test.run=^$", "-test.bench=.", "-test.benchmem", "-test.count=1", "-test.benchtime=" + r.benchtime, "-test.timeout=30m"}
+	return []string{"-test.run=^$", "-test.bench=" + r.bench, "-test.benchmem", "-test.count=1", "-test.benchtime=" + r.benchtime, "-test.timeout=30m"}
 }
 
 func (r *runner) runNative(bin, pkg string) ([]byte, error) {
@@ -181,7 +183,7 @@ func runLogged(cmd *exec.Cmd, what string) ([]byte, error) {
 	err := cmd.Wait()
 	pw.Close()
 	<-done
-	if err != nil || !bytes.Contains(out.Bytes(), []byte("\nPASS")) {
+	if err != nil || !passed(out.Bytes()) {
 		return nil, fmt.Errorf("the %s benchmarks failed: %v\n%s", what, err, out.String())
 	}
 	return out.Bytes(), nil
@@ -241,4 +243,14 @@ func machine() (cpu, goVersion, node, kernel string) {
 		kernel = strings.TrimSpace(string(out))
 	}
 	return
+}
+
+// passed reports whether a test binary's output ends its run with PASS.
+func passed(out []byte) bool {
+	for _, line := range bytes.Split(out, []byte("\n")) {
+		if string(line) == "PASS" {
+			return true
+		}
+	}
+	return false
 }

@@ -11,7 +11,8 @@ const methodText = `## How it is measured
 - **Throughput** (` + "`BenchmarkThroughput/qos{0,1,2}/…`" + `, ` + "`mqttgame/bench_e2e_test.go`" + `): a publisher and a
   subscriber, both clients of the embedded broker over WebSocket in the same process, 64-byte payloads,
   at most 512 messages published and not yet received. *mqttgame*: ` + "`Publish`" + `, and a game loop that calls
-  ` + "`Update`" + ` on both clients until ` + "`Stats().Received`" + ` counts every message. *autopaho*: paho.golang v0.23.0's
+  ` + "`Update`" + ` on both clients until ` + "`Stats().Received`" + ` counts every message, sleeping 50 µs (up to a millisecond
+  with Go's timers) when nothing new arrived, as a game leaves the CPU between frames. *autopaho*: paho.golang v0.23.0's
   autopaho dialled as its documentation says for coder/websocket, ` + "`AttemptConnection`" + ` returning
   ` + "`packets.NewThreadSafeConn(websocket.NetConn(ctx, conn, websocket.MessageBinary))`" + `; QoS 0 through
   ` + "`ConnectionManager.Publish`" + `, QoS 1 and 2 through ` + "`PublishViaQueue`" + ` (` + "`Publish`" + ` would wait for each
@@ -20,7 +21,8 @@ const methodText = `## How it is measured
   size of the PUBLISH packets: the ceiling, with no MQTT at all. ` + "`allocs/op`" + ` is per message and counts the
   whole process: both clients and the broker.
 - **Round trip** (` + "`BenchmarkRoundTrip`" + `): one client subscribed to its own topic sends one message at a time.
-  *mqttgame-ws*: ` + "`Publish`" + `, then ` + "`Update`" + ` in a loop until ` + "`OnMessage`" + ` reports it; *autopaho-tcp* and
+  *mqttgame-ws*: ` + "`Publish`" + `, then ` + "`Update`" + ` in a loop without pause until ` + "`OnMessage`" + ` reports it (so the
+  game's goroutine keeps a core busy, which the baselines do not); *autopaho-tcp* and
   *autopaho-ws* (as shipped): ` + "`Publish`" + ` and wait for the callback. p50 and p99 over every message of a run.
 - **Tick** (` + "`mqttgame/bench_tick_test.go`" + `): no broker; messages are staged with the inbox's ` + "`put`" + `, the function
   the network goroutines call for each message received. ` + "`ns/tick`" + ` is ` + "`Update`" + ` alone, the game's cost;
@@ -88,9 +90,9 @@ const allocationsObstacle = "Most of the allocations per message are not the cli
 	"decoding and encoding each packet) and paho's packet decoding and encoding on both clients, the same for " +
 	"both sides of the ratio. What mqttgame saves is per WebSocket message (coder/websocket's NetConn registers a " +
 	"context callback for every message, five allocations, where mqttgame's connection registers one per " +
-	"connection) and what it adds is autopaho's queue: it takes each publish as an encoded packet and decodes it " +
-	"again before paho encodes it for the wire. Publishing past the queue would need paho's client, which autopaho " +
-	"does not expose."
+	"connection). QoS 1 and 2 publishes still go through autopaho's queue, which takes each one as an encoded " +
+	"packet and decodes it again before paho encodes it for the wire (QoS 0 ones go past it); paho's session " +
+	"needs that way, as ConnectionManager.Publish waits for each acknowledgement."
 
 const roundTripObstacle = "The round trip crosses WebSocket framing and masking on both hops where TCP has none, " +
 	"and Publish never blocks the game: the message goes from the game's goroutine to autopaho's sender " +
