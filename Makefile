@@ -8,7 +8,7 @@ WASMEXEC := $(GOROOT)/lib/wasm/wasm_exec.js
 # make run ARGS="-name ann -room den" passes flags to the demo.
 ARGS ?=
 
-.PHONY: all test vet unit wasm web run demo matrix deps deps-go deps-build deps-test deps-peers wasm_exec.js
+.PHONY: all test vet unit wasm web run demo matrix fuzz fuzz-short deps deps-go deps-build deps-test deps-peers wasm_exec.js
 
 all: test
 
@@ -97,4 +97,20 @@ matrix: deps deps-peers
 	MQTTGAME_ARTIFACTS=$(ARTIFACTS) MQTTGAME_README=$(CURDIR)/README.md \
 		$(GO) test -count=1 -parallel 8 -run 'TestConformance$$' ./mqttgame/conformance/
 
-test: vet wasm unit
+# Fuzz targets, as package:target. Their seed corpora are in the
+# packages' testdata/fuzz; `make test` runs each for 20,000 inputs, `make fuzz`
+# longer (FUZZTIME=10m make fuzz for longer still).
+FUZZ := ./mqttgame:FuzzValidateTopic ./mqttgame:FuzzValidateFilter ./mqttgame:FuzzMatch \
+	./mqttgame:FuzzInbox ./mqttgame:FuzzFramingGuard ./mqttgame/segment:FuzzEscape
+FUZZTIME ?= 2m
+
+fuzz: deps-go
+	@for t in $(FUZZ); do \
+	  echo "fuzzing $${t#*:} for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) $${t%%:*} || exit 1; \
+	done
+
+fuzz-short: deps-go
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=20000x
+
+test: vet wasm unit fuzz-short
