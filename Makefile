@@ -28,8 +28,9 @@ EBITEN_DEBS := gcc libc6-dev libgl1-mesa-dev libxcursor-dev libxi-dev libxineram
 	libxrandr-dev libxxf86vm-dev libasound2-dev pkg-config
 
 # The demo's smoke test opens real windows on a virtual X server, drawn by
-# Mesa's software renderer.
-TEST_DEBS := xvfb libgl1-mesa-dri
+# Mesa's software renderer; its browser test loads the web build in
+# headless Chromium.
+TEST_DEBS := xvfb libgl1-mesa-dri chromium
 
 # The peers the tests play against: mosquitto and its command-line
 # clients (Debian), and MQTT.js (npm, pinned by package-lock.json). The
