@@ -9,7 +9,7 @@ WASMEXEC := $(GOROOT)/lib/wasm/wasm_exec.js
 # make run ARGS="-name ann -room den" passes flags to the demo.
 ARGS ?=
 
-.PHONY: all test vet unit wasm web run demo matrix bench bench-smoke deps deps-go deps-build deps-test deps-peers wasm_exec.js
+.PHONY: all test vet unit wasm web run demo matrix bench bench-smoke fuzz fuzz-short deps deps-go deps-build deps-test deps-peers wasm_exec.js
 
 all: test
 
@@ -29,8 +29,9 @@ EBITEN_DEBS := gcc libc6-dev libgl1-mesa-dev libxcursor-dev libxi-dev libxineram
 	libxrandr-dev libxxf86vm-dev libasound2-dev pkg-config
 
 # The demo's smoke test opens real windows on a virtual X server, drawn by
-# Mesa's software renderer.
-TEST_DEBS := xvfb libgl1-mesa-dri
+# Mesa's software renderer; its browser test loads the web build in
+# headless Chromium.
+TEST_DEBS := xvfb libgl1-mesa-dri chromium
 
 # The peers the tests play against: mosquitto and its command-line
 # clients (Debian), and MQTT.js (npm, pinned by package-lock.json). The
@@ -112,4 +113,20 @@ bench: deps wasm_exec.js
 bench-smoke: deps wasm_exec.js
 	$(GO) run ./mqttgame/internal/benchreport -rounds 1 -benchtime 1x -o $(ARTIFACTS)/bench-smoke/BENCHMARKS.md -dir $(ARTIFACTS)/bench-smoke
 
-test: vet wasm unit bench-smoke
+# Fuzz targets, as package:target. Their seed corpora are in the
+# packages' testdata/fuzz; `make test` runs each for 20,000 inputs, `make fuzz`
+# longer (FUZZTIME=10m make fuzz for longer still).
+FUZZ := ./mqttgame:FuzzValidateTopic ./mqttgame:FuzzValidateFilter ./mqttgame:FuzzMatch \
+	./mqttgame:FuzzInbox ./mqttgame:FuzzFramingGuard ./mqttgame/segment:FuzzEscape
+FUZZTIME ?= 2m
+
+fuzz: deps-go
+	@for t in $(FUZZ); do \
+	  echo "fuzzing $${t#*:} for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) $${t%%:*} || exit 1; \
+	done
+
+fuzz-short: deps-go
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=20000x
+
+test: vet wasm unit fuzz-short bench-smoke

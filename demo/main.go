@@ -76,7 +76,7 @@ func main() {
 
 	h, err := host.Start(host.Options{
 		Broker: *brokerURL, Listen: *listen, TCP: *tcp, DataDir: *data, WebDir: *web,
-		Persist: []string{game.PersistFilter},
+		Persist: []string{game.PersistFilter}, Rules: game.AccessRules(),
 	}, brokerLog)
 	if err != nil {
 		fail(err)
@@ -103,7 +103,7 @@ func main() {
 	g, err := game.New(game.Config{
 		Broker: h.BrokerURL, Name: suggestion, Room: *room, AutoJoin: *name != "" || *bot,
 		DataLoss: mode, RoundTicks: int(roundLen.Seconds() * game.TicksPerSecond),
-		Note: h.Role(), Logger: log,
+		Note: h.Role(), Logger: log, Credentials: h.Credentials,
 	})
 	if err != nil {
 		fail(err)

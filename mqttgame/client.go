@@ -464,20 +464,33 @@ func (c *Client) backoff(int) time.Duration {
 	c.mu.Lock()
 	n := c.failures
 	c.mu.Unlock()
+	var b [2]byte
+	_, _ = rand.Read(b[:])
+	return backoffDelay(n, c.opts.ReconnectDelay, c.opts.MaxReconnectDelay, float64(int(b[0])<<8|int(b[1]))/65536)
+}
+
+// backoffDelay is the wait after n weighted failures: none after none,
+// then base doubling per failure up to max, moved by up to ±20% (jitter,
+// from 0 to 1), so clients dropped together do not return together.
+func backoffDelay(n int, base, max time.Duration, jitter float64) time.Duration {
 	if n == 0 {
 		return 0
 	}
-	d := c.opts.ReconnectDelay
-	for i := 1; i < n && d < c.opts.MaxReconnectDelay; i++ {
+	d := base
+	for i := 1; i < n && d < max; i++ {
 		d *= 2
 	}
-	d = min(d, c.opts.MaxReconnectDelay)
-	// ±20% jitter, so many clients kicked at once do not return at once.
-	var b [2]byte
-	_, _ = rand.Read(b[:])
-	j := time.Duration(int64(d) * (int64(b[0])<<8 | int64(b[1])) / 65535 * 2 / 5)
-	return d - d/5 + j
+	d = min(d, max)
+	return d - d/5 + time.Duration(float64(d)*2/5*jitter)
 }
+
+// Failure weights: a refusal, or a connection the broker ends at once,
+// counts as three failures, so a broker that keeps refusing the client
+// sees at most five attempts in the first minute, then about two a minute.
+const (
+	networkFailure = 1
+	refusal        = 3
+)
 
 func (c *Client) onUp(ca *paho.Connack) {
 	l := limits{maxQoS: ExactlyOnce}
@@ -560,11 +573,11 @@ func (c *Client) onDown(r *run) bool {
 		// it is away.
 		c.failures = 0
 	case kicked && upFor < time.Minute:
-		c.failures += 2
+		c.failures += refusal
 	case kicked:
-		c.failures = 2
+		c.failures = refusal
 	case upFor < time.Second:
-		c.failures++
+		c.failures += networkFailure
 	default:
 		c.failures = 0
 	}
@@ -589,7 +602,7 @@ func (c *Client) onConnectError(err error) {
 	if a != nil {
 		url = a.url
 	}
-	weight := 1
+	weight := networkFailure
 	cause := err
 	if inner := errors.Unwrap(err); inner != nil {
 		cause = inner // drop autopaho's "failed to connect to URL" prefix
@@ -602,7 +615,7 @@ func (c *Client) onConnectError(err error) {
 			code = v3Connack(ce.ReasonCode)
 		}
 		cause = &BrokerError{Op: "connect", Code: code, Reason: ce.Reason}
-		weight = 2
+		weight = refusal
 	case a != nil && (errors.Is(a.firstErr(), ErrPacketTooLarge) || errors.Is(a.firstErr(), ErrMalformedPacket)):
 		// The broker broke the protocol; the rest followed from it.
 		cause = a.firstErr()

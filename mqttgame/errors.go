@@ -52,6 +52,7 @@ type URLError struct {
 	Reason string
 }
 
+// Error names the URL and why it was refused.
 func (e *URLError) Error() string {
 	return fmt.Sprintf("mqttgame: bad broker URL %q: %s", e.URL, e.Reason)
 }
@@ -65,6 +66,7 @@ type OptionError struct {
 	Reason string
 }
 
+// Error names the option and why it was refused.
 func (e *OptionError) Error() string {
 	return fmt.Sprintf("mqttgame: bad option %s: %s", e.Option, e.Reason)
 }
@@ -83,6 +85,7 @@ type LimitError struct {
 	What  string // what the limit is, in words
 }
 
+// Error names the topic, the value and the limit it broke.
 func (e *LimitError) Error() string {
 	return fmt.Sprintf("mqttgame: cannot publish to %s: %s is %d, %s is %d", quoteShort(e.Topic), e.What, e.Got, limitName(e.Limit), e.Max)
 }
@@ -238,6 +241,7 @@ type BrokerError struct {
 	Reason string     // the broker's reason string, if it sent one
 }
 
+// Error says what the broker refused, with its reason code and string.
 func (e *BrokerError) Error() string {
 	var s string
 	switch e.Op {
@@ -270,6 +274,7 @@ type ConnectError struct {
 	Err error
 }
 
+// Error names the broker URL and the cause.
 func (e *ConnectError) Error() string {
 	return fmt.Sprintf("mqttgame: cannot connect to %s: %v", e.URL, e.Err)
 }
@@ -297,6 +302,7 @@ type LostError struct {
 	Err error
 }
 
+// Error says the connection was lost, and why if known.
 func (e *LostError) Error() string {
 	if e.Err == nil {
 		return ErrConnectionLost.Error()

@@ -52,6 +52,7 @@ var eventNames = [...]string{
 	EventPublishFailed:     "publish failed",
 }
 
+// String names the kind, as in "connection lost".
 func (k EventKind) String() string {
 	if int(k) < len(eventNames) && eventNames[k] != "" {
 		return eventNames[k]
@@ -72,6 +73,7 @@ type Event struct {
 	Err            error     // failures: what went wrong
 }
 
+// String describes the event in one line, for logs.
 func (e Event) String() string {
 	s := e.Kind.String()
 	if e.URL != "" {

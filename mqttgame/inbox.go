@@ -14,17 +14,18 @@ type inbox struct {
 	mu sync.Mutex
 
 	// staging
-	boxes    map[string]*box // every topic known
-	pending  []*box          // topics with waiting messages, oldest first
-	created  []*box          // topics made since the last tick, to add to the view
-	evicted  []*box          // topics in the view that were forgotten since the last tick
-	scratch  []*box          // reused by makeRoom
-	released []ackToken      // reused by update
-	rules    []modeRule      // per-subscription data-loss modes
-	rulesGen uint64          // bumped when rules change
-	bytes    int             // payload bytes waiting
-	arrival  uint64          // arrival counter, for eviction order
-	counts   inboxCounts
+	boxes     map[string]*box // every topic known
+	pending   []*box          // topics with waiting messages, oldest first
+	created   []*box          // topics made since the last tick, to add to the view
+	evicted   []*box          // topics in the view that were forgotten since the last tick
+	scratch   []*box          // reused by makeRoom
+	released  []ackToken      // reused by update
+	rules     []modeRule      // per-subscription data-loss modes
+	rulesGen  uint64          // bumped when rules change
+	bytes     int             // payload bytes waiting
+	heldBytes int             // payload bytes held
+	arrival   uint64          // arrival counter, for eviction order
+	counts    inboxCounts
 
 	queueSize, maxTopics, maxBytes int
 	defaultMode                    DataLoss
@@ -189,7 +190,7 @@ func (in *inbox) put(m Message, token ackToken) {
 			b.drops++
 		}
 		for i, h := range b.held {
-			in.bytes -= len(h.msg.Payload)
+			in.heldBytes -= len(h.msg.Payload)
 			in.counts.holding--
 			in.counts.replaced++
 			b.drops++
@@ -198,33 +199,38 @@ func (in *inbox) put(m Message, token ackToken) {
 			b.held[i] = heldMessage{}
 		}
 		b.held = b.held[:0]
-	} else if b.n >= in.queueSize || len(b.held) > 0 {
-		if token != 0 && in.acks != nil {
-			// Hold it unacknowledged: the broker stops at its receive
-			// maximum instead of the client dropping anything.
-			in.acks.hold(token)
-			b.held = append(b.held, heldMessage{msg: m, seq: in.arrival, token: token})
-			in.counts.held++
-			in.counts.holding++
-			in.checkOverflow()
-			in.bytes += size
-			in.counts.waitingBytes = in.bytes
-			in.queue(b)
-			return
-		}
-		if b.n >= in.queueSize {
-			in.dropHead(b)
-			in.counts.queueFull++
-			b.drops++
-		}
+	} else if b.n >= in.queueSize && (token == 0 || in.acks == nil) {
+		in.dropHead(b)
+		in.counts.queueFull++
+		b.drops++
 	}
-	if in.bytes+size > in.maxBytes {
+	if token != 0 && in.acks != nil && (b.n >= in.queueSize || len(b.held) > 0 || !in.fits(size)) {
+		// A QoS 1 or 2 message that does not fit is held, unacknowledged:
+		// the broker stops at its receive maximum instead of the client
+		// dropping anything. Behind held ones it waits its turn.
+		in.acks.hold(token)
+		b.held = append(b.held, heldMessage{msg: m, seq: in.arrival, token: token})
+		in.counts.held++
+		in.counts.holding++
+		in.heldBytes += size
+		in.counts.waitingBytes = in.bytes + in.heldBytes
+		in.checkOverflow()
+		in.queue(b)
+		return
+	}
+	if !in.fits(size) {
 		in.counts.bytesLimit++
 		b.drops++
 		return
 	}
 	in.push(b, m, in.arrival)
 	in.queue(b)
+}
+
+// fits reports whether a payload of size bytes may wait: within
+// MaxBufferedBytes, or alone if it is larger. Called with mu held.
+func (in *inbox) fits(size int) bool {
+	return in.bytes == 0 || in.bytes+size <= in.maxBytes
 }
 
 // queue marks b as having something waiting. Called with mu held.
@@ -256,7 +262,7 @@ func (in *inbox) push(b *box, m Message, seq uint64) {
 	b.n++
 	in.bytes += len(m.Payload)
 	in.counts.waiting++
-	in.counts.waitingBytes = in.bytes
+	in.counts.waitingBytes = in.bytes + in.heldBytes
 }
 
 // dropHead removes b's oldest waiting message. Called with mu held.
@@ -267,7 +273,7 @@ func (in *inbox) dropHead(b *box) staged {
 	b.n--
 	in.bytes -= len(s.msg.Payload)
 	in.counts.waiting--
-	in.counts.waitingBytes = in.bytes
+	in.counts.waitingBytes = in.bytes + in.heldBytes
 	return s
 }
 
@@ -348,11 +354,11 @@ func (in *inbox) update() {
 			in.shown = append(in.shown, b)
 		}
 		// Accept held messages while there is room.
-		for len(b.held) > 0 && b.n < in.queueSize {
+		for len(b.held) > 0 && b.n < in.queueSize && in.fits(len(b.held[0].msg.Payload)) {
 			h := b.held[0]
 			b.held[0] = heldMessage{}
 			b.held = b.held[1:]
-			in.bytes -= len(h.msg.Payload)
+			in.heldBytes -= len(h.msg.Payload)
 			in.counts.holding--
 			in.push(b, h.msg, h.seq)
 			in.released = append(in.released, h.token)
@@ -398,12 +404,10 @@ func (in *inbox) dropHeld() {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for _, b := range in.pending {
-		for _, h := range b.held {
-			in.bytes -= len(h.msg.Payload)
-		}
 		clear(b.held)
 		b.held = b.held[:0]
 	}
+	in.heldBytes = 0
 	in.counts.holding = 0
 	in.counts.waitingBytes = in.bytes
 	in.checkOverflow()

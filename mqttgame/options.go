@@ -40,6 +40,7 @@ const (
 	FIFO
 )
 
+// String returns the mode's name, as ParseDataLoss reads it.
 func (d DataLoss) String() string {
 	switch d {
 	case DefaultDataLoss:

@@ -4,11 +4,15 @@ package mqttgame_test
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
 
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
@@ -126,4 +130,65 @@ func TestAckWaitEndsWithConnection(t *testing.T) {
 	}, c)
 	c.PublishString("a", "through", 1, false)
 	tickUntil(t, "a message", func() bool { return c.LastMessage("a") == "through" }, c)
+}
+
+// TestResendAfterBrokerLostSession: QoS 1 and 2 publishes written but not
+// acknowledged when the broker goes away, and comes back with no session,
+// are sent again from the client's own outbox: the new broker gets every
+// one, and each is reported delivered.
+func TestResendAfterBrokerLostSession(t *testing.T) {
+	count := newTally()
+	b1 := startBroker(t, &broker.Options{Hooks: []mqtt.Hook{count}})
+	addr := b1.Addr().String()
+	proxy, err := netfault.New(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	c := newClient(t, "ws://"+proxy.Addr()+"/mqtt", func(o *mqttgame.Options) {
+		o.SessionExpiry = time.Hour // paho keeps its own session state too
+		o.ReconnectDelay = 10 * time.Millisecond
+	})
+	connect(t, c)
+
+	proxy.Stall(true) // the publishes leave, the broker never sees them
+	ids := map[mqttgame.PublishID]bool{}
+	for i := range 50 {
+		for _, qos := range []mqttgame.QoS{1, 2} {
+			id, err := c.PublishString(fmt.Sprintf("fault/q%d/0", qos), strconv.Itoa(i), qos, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[id] = true
+		}
+	}
+	update(c)
+	b1.Close() // the broker and every session it had are gone
+	b2 := startBroker(t, &broker.Options{Addr: addr, Hooks: []mqtt.Hook{count}})
+	_ = b2
+	proxy.Reset()
+	proxy.Stall(false)
+
+	tickUntil(t, "every publish delivered", func() bool {
+		for _, e := range eventsOf(c) {
+			if e.Kind == mqttgame.EventDelivered {
+				delete(ids, e.ID)
+			}
+		}
+		return len(ids) == 0
+	}, c)
+	for _, qos := range []int{1, 2} {
+		if lost, _ := lossAndDups(count.seen(qos, 50)); lost != 0 {
+			t.Errorf("QoS %d: the broker never got %d of 50 (%v)", qos, lost, missing(count.seen(qos, 50)))
+		}
+	}
+	var sessionPresent []bool
+	for _, e := range eventsOf(c) {
+		if e.Kind == mqttgame.EventConnected {
+			sessionPresent = append(sessionPresent, e.SessionPresent)
+		}
+	}
+	if len(sessionPresent) < 2 || sessionPresent[len(sessionPresent)-1] {
+		t.Fatalf("connections' session present flags %v: the test needs the last without a session", sessionPresent)
+	}
 }

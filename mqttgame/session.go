@@ -22,11 +22,13 @@ type sessionState struct {
 	out *outbox
 
 	mu         sync.Mutex
-	gen        uint64              // connection generation, in the high bits of ack tokens
-	acks       []pendingAck        // withheld acknowledgements, in arrival order
-	flushing   bool                // a goroutine is sending released acknowledgements
-	disconnect *packets.Disconnect // the DISCONNECT that ended the last connection, if any
-	wg         *sync.WaitGroup     // tracks flush goroutines
+	gen        uint64                   // connection generation, in the high bits of ack tokens
+	acks       []pendingAck             // withheld acknowledgements, in arrival order
+	limbo      map[ackToken]*pendingAck // held ones of the connection just lost
+	tokens     map[uint16]ackToken      // the token of each message between its handler and paho\'s Ack
+	flushing   bool                     // a goroutine is sending released acknowledgements
+	disconnect *packets.Disconnect      // the DISCONNECT that ended the last connection, if any
+	wg         *sync.WaitGroup          // tracks flush goroutines
 	log        *slog.Logger
 }
 
@@ -40,7 +42,7 @@ type pendingAck struct {
 var _ session.SessionManager = (*sessionState)(nil)
 
 func newSessionState(out *outbox, wg *sync.WaitGroup, log *slog.Logger) *sessionState {
-	s := &sessionState{out: out, wg: wg, log: log}
+	s := &sessionState{out: out, wg: wg, log: log, limbo: make(map[ackToken]*pendingAck), tokens: make(map[uint16]ackToken)}
 	store := &watchedStore{Store: memory.New(), onReset: out.sessionLost, onGet: out.resent}
 	s.State = state.New(store, memory.New())
 	out.forget = func(id uint16) { _ = store.Store.Delete(id) }
@@ -72,6 +74,10 @@ func (s *sessionState) ConAckReceived(conn io.Writer, cp *packets.Connect, ca *p
 	s.mu.Lock()
 	s.gen++
 	s.disconnect = nil
+	// Held messages of the last connection that no tick accepted are gone
+	// from the inbox: the broker sends them again if it kept the session.
+	clear(s.limbo)
+	clear(s.tokens)
 	s.mu.Unlock()
 	return s.State.ConAckReceived(conn, cp, ca)
 }
@@ -86,10 +92,15 @@ func (s *sessionState) ConnectionLost(dp *packets.Disconnect) error {
 		s.disconnect = dp
 	}
 	var ready []*packets.Publish
-	for _, a := range s.acks {
+	for i := range s.acks {
+		a := s.acks[i]
 		if a.ready && a.pb != nil {
 			ready = append(ready, a.pb)
+			continue
 		}
+		// Held, or waiting for paho's Ack: a tick may still accept it
+		// before the client notices the loss and drops what it holds.
+		s.limbo[a.token] = &a
 	}
 	clear(s.acks)
 	s.acks = s.acks[:0]
@@ -155,11 +166,14 @@ func reasonString(p *packets.Properties) string {
 	return p.ReasonString
 }
 
-// token returns the ack token of a received publish on this connection.
+// token returns the ack token of a received publish on this connection,
+// and keeps it for paho's Ack of the same message.
 func (s *sessionState) token(packetID uint16) ackToken {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return ackToken(s.gen<<16 | uint64(packetID))
+	t := ackToken(s.gen<<16 | uint64(packetID))
+	s.tokens[packetID] = t
+	return t
 }
 
 // hold implements acker: the inbox is holding a message. paho's Ack for
@@ -167,8 +181,11 @@ func (s *sessionState) token(packetID uint16) ackToken {
 func (s *sessionState) hold(t ackToken) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if uint64(t)>>16 == s.gen {
+	switch uint64(t) >> 16 {
+	case s.gen:
 		s.acks = append(s.acks, pendingAck{token: t})
+	case s.gen - 1: // the connection was lost meanwhile
+		s.limbo[t] = &pendingAck{token: t}
 	}
 }
 
@@ -179,9 +196,27 @@ func (s *sessionState) Ack(pb *packets.Publish) error {
 	if pb.QoS == 0 {
 		return nil
 	}
-	t := ackToken(0)
 	s.mu.Lock()
-	t = ackToken(s.gen<<16 | uint64(pb.PacketID))
+	t, ok := s.tokens[pb.PacketID]
+	delete(s.tokens, pb.PacketID)
+	if !ok {
+		t = ackToken(s.gen<<16 | uint64(pb.PacketID))
+	}
+	if uint64(t)>>16 != s.gen {
+		// A message of the connection just lost, handled after the loss.
+		if a := s.limbo[t]; a != nil {
+			if !a.ready {
+				a.pb = pb // held: acknowledged only if a tick accepts it
+				s.mu.Unlock()
+				return nil
+			}
+			delete(s.limbo, t)
+		}
+		s.mu.Unlock()
+		// Recorded, not sent: paho then knows a resent QoS 2 message as
+		// one the game has.
+		return s.State.Ack(pb)
+	}
 	for i := len(s.acks) - 1; i >= 0; i-- {
 		if a := &s.acks[i]; a.token == t && a.pb == nil {
 			a.pb = pb
@@ -207,7 +242,21 @@ func (s *sessionState) release(tokens ...ackToken) {
 	defer s.mu.Unlock()
 	for _, t := range tokens {
 		if uint64(t)>>16 != s.gen {
-			continue // from an earlier connection
+			// From the connection just lost: record the acknowledgement
+			// (nothing can be sent), so that the broker's resend of a QoS 2
+			// message the game now has is recognised.
+			if a := s.limbo[t]; a != nil {
+				a.ready = true
+				if a.pb != nil {
+					delete(s.limbo, t)
+					s.wg.Add(1)
+					go func(pb *packets.Publish) {
+						defer s.wg.Done()
+						_ = s.State.Ack(pb)
+					}(a.pb)
+				}
+			}
+			continue
 		}
 		for i := range s.acks {
 			if s.acks[i].token == t && !s.acks[i].ready {

@@ -20,6 +20,7 @@ type TopicError struct {
 	Reason string // the rule it breaks
 }
 
+// Error names the topic or filter and the rule it breaks.
 func (e *TopicError) Error() string {
 	kind := "topic"
 	if e.Filter {

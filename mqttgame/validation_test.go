@@ -5,6 +5,7 @@ package mqttgame_test
 import (
 	"bytes"
 	"errors"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -276,5 +277,31 @@ func TestPoisonMessageGivesUp(t *testing.T) {
 	}
 	if lost := c.Stats().ConnectionsLost; lost < 3 || lost > 4 {
 		t.Errorf("ConnectionsLost = %d, want 3 tries (4 at most)", lost)
+	}
+}
+
+// TestPlainTextWarning: an unencrypted connection to anything but this
+// machine draws a warning in the log; one to this machine does not.
+func TestPlainTextWarning(t *testing.T) {
+	for _, tc := range []struct {
+		url  string
+		warn bool
+	}{
+		{"ws://game.example.com/mqtt", true},
+		{"mqtt://192.168.1.20", true},
+		{"wss://game.example.com/mqtt", false},
+		{"ws://localhost:8080/mqtt", false},
+		{"ws://127.0.0.1:8080/mqtt", false},
+		{"ws://[::1]:8080/mqtt", false},
+	} {
+		var logs bytes.Buffer
+		c, err := mqttgame.New(&mqttgame.Options{Brokers: []string{tc.url}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		if got := strings.Contains(logs.String(), "unencrypted"); got != tc.warn {
+			t.Errorf("%s: warned %v, want %v (log %q)", tc.url, got, tc.warn, logs.String())
+		}
 	}
 }

@@ -48,6 +48,12 @@ type Config struct {
 	// ClientOptions, if set, may change the client's options before it is
 	// made (tests shorten the reconnect delay).
 	ClientOptions func(*mqttgame.Options)
+	// Credentials, if set, gets the user name and password the player
+	// connects with, for a broker that only lets each player write their
+	// own presence, score and pointer. It runs on its own goroutine, as
+	// it may take a network round trip; an error (the name is taken)
+	// shows on the join screen. Defaults to nil: connect anonymously.
+	Credentials func(playerID string) (username, password string, err error)
 }
 
 // Phase is where the player is.
@@ -111,6 +117,7 @@ type Game struct {
 	nameInput, roomInput []rune
 	focusRoom            bool
 	joinErr              string
+	joining              chan credentials // the answer of Config.Credentials, while waiting
 
 	// In a room.
 	name, room, id string
@@ -139,6 +146,13 @@ type Game struct {
 	top    []leaderboard.Entry
 	online []presence.Player
 	cevts  []mqttgame.Event
+}
+
+// credentials is what Config.Credentials answered.
+type credentials struct {
+	name, room         string
+	username, password string
+	err                error
 }
 
 // New returns a game on its join screen (or in its room, with AutoJoin).
@@ -192,6 +206,20 @@ func (g *Game) Update(in *Input) {
 }
 
 func (g *Game) updateJoin(in *Input) {
+	if g.joining != nil {
+		select {
+		case c := <-g.joining:
+			g.joining = nil
+			if c.err == nil {
+				c.err = g.enter(c.name, c.room, c.username, c.password)
+			}
+			if c.err != nil {
+				g.joinErr = c.err.Error()
+			}
+		default:
+		}
+		return // the screen waits for the answer
+	}
 	field := &g.nameInput
 	if g.focusRoom {
 		field = &g.roomInput
@@ -228,8 +256,8 @@ func (g *Game) updateJoin(in *Input) {
 	}
 }
 
-// join enters the room: the client, its will, the roster, the board and
-// the chat, then Connect.
+// join checks the name and room and enters the room, once the player's
+// credentials are known if the broker wants some.
 func (g *Game) join() error {
 	name := strings.TrimSpace(string(g.nameInput))
 	room := strings.TrimSpace(string(g.roomInput))
@@ -239,6 +267,24 @@ func (g *Game) join() error {
 	case room == "":
 		return errors.New("type a room name (or keep \"lobby\")")
 	}
+	if g.cfg.Credentials == nil {
+		return g.enter(name, room, "", "")
+	}
+	g.joinErr = ""
+	g.joining = make(chan credentials, 1)
+	go func(ch chan<- credentials) {
+		user, pass, err := g.cfg.Credentials(PlayerID(name))
+		ch <- credentials{name: name, room: room, username: user, password: pass, err: err}
+	}(g.joining)
+	return nil
+}
+
+// Joining reports whether the game waits for the player's credentials.
+func (g *Game) Joining() bool { return g.joining != nil }
+
+// enter enters the room: the client, its will, the roster, the board and
+// the chat, then Connect.
+func (g *Game) enter(name, room, username, password string) error {
 	g.name, g.room, g.id = name, room, PlayerID(name)
 	g.color = ColorOf(name)
 	g.topics = TopicsOf(room)
@@ -246,6 +292,8 @@ func (g *Game) join() error {
 	opts := mqttgame.Options{
 		Brokers:  []string{g.cfg.Broker},
 		ClientID: ClientID(room, name),
+		Username: username,
+		Password: password,
 		DataLoss: g.cfg.DataLoss,
 		Logger:   g.log,
 	}

@@ -1,6 +1,7 @@
 package game
 
 import (
+	"github.com/mqttgame/mqttgame/mqttgame/broker"
 	"github.com/mqttgame/mqttgame/mqttgame/segment"
 )
 
@@ -47,4 +48,20 @@ func ClientID(room, name string) string {
 	// ':' never appears in an escaped level, so no two rooms and names
 	// give the same ID.
 	return TopicRoot + ":" + segment.Escape(room) + ":" + PlayerID(name)
+}
+
+// AccessRules are the rules of a hosting broker, in the manner of
+// mosquitto's ACL patterns, where %u is the client's user name: a player
+// (whose user name is their player ID) writes only their own presence,
+// score and pointer, anyone may chat and mark a leaderboard snapshot, and
+// everyone reads everything (mosquitto_sub -t '#' included).
+func AccessRules() []broker.Rule {
+	return []broker.Rule{
+		{Filter: TopicRoot + "/+/presence/%u", Write: true},
+		{Filter: TopicRoot + "/+/scores/%u", Write: true},
+		{Filter: TopicRoot + "/+/scores/sync/+", Write: true},
+		{Filter: TopicRoot + "/+/cursor/%u", Write: true},
+		{Filter: TopicRoot + "/+/chat", Write: true},
+		{Filter: "#", Read: true},
+	}
 }

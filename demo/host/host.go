@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+
+	"github.com/mqttgame/mqttgame/mqttgame/broker"
 )
 
 // Options says where the broker is, or where to host one.
@@ -28,6 +30,11 @@ type Options struct {
 	WebDir string
 	// Persist lists the filters of the retained messages kept in DataDir.
 	Persist []string
+	// Rules, if not nil, are the access rules of a hosted broker: each
+	// player then connects with the name they claimed (see Credentials),
+	// and clients without a user name (spectators, mosquitto_sub) may
+	// connect too. Defaults to nil: anyone may do anything.
+	Rules []broker.Rule
 }
 
 // Host is what Start set up.
@@ -49,6 +56,7 @@ type Host struct {
 
 	stop    func() error
 	browser bool
+	claim   func(playerID, key string) error // set when this process hosts with Rules
 }
 
 // Close stops what the host started; the broker keeps the retained

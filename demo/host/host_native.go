@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
@@ -23,13 +24,18 @@ func Start(opts Options, log *slog.Logger) (*Host, error) {
 	}
 	h := &Host{}
 	web, note := webHandler(opts.WebDir)
+	// /join needs the broker, which needs the handler: bound once started.
+	join := &lateHandler{}
 	bo := &broker.Options{
 		Addr:    opts.Listen,
 		TCPAddr: opts.TCP,
-		Handler: web,
+		Handler: withJoin(join, web),
 		DataDir: opts.DataDir,
 		Persist: opts.Persist,
 		Logger:  log,
+	}
+	if opts.Rules != nil {
+		bo.Auth = &broker.Auth{Anonymous: true, Rules: opts.Rules}
 	}
 	b, err := broker.Start(bo)
 	if errors.Is(err, syscall.EADDRINUSE) && opts.TCP != "" && !inUse(opts.Listen) {
@@ -67,8 +73,43 @@ func Start(opts Options, log *slog.Logger) (*Host, error) {
 	if note != "" {
 		h.Notes = append(h.Notes, note)
 	}
+	if opts.Rules != nil {
+		p, err := openPlayers(bo.DataDir, b)
+		if err != nil {
+			b.Close()
+			return nil, err
+		}
+		join.set(p)
+		h.claim = p.claim
+	}
 	h.stop = b.Close
 	return h, nil
+}
+
+// lateHandler serves with a handler set after it was handed out; 404
+// until then, or if it never is.
+type lateHandler struct {
+	h atomic.Pointer[http.Handler]
+}
+
+func (l *lateHandler) set(h http.Handler) { l.h.Store(&h) }
+
+func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := l.h.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	http.NotFound(w, r)
+}
+
+// withJoin serves /join with join and the rest with web.
+func withJoin(join, web http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/join", join)
+	if web != nil {
+		mux.Handle("/", web)
+	}
+	return mux
 }
 
 // inUse reports whether something listens on addr.

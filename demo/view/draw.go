@@ -152,6 +152,9 @@ func (v *View) drawJoin(dst *ebiten.Image) {
 	}
 	button(dst, game.JoinButton, "Join", f.largeBold)
 	hint := "Tab switches field · Enter joins"
+	if v.g.Joining() {
+		hint = "Joining…"
+	}
 	if err := v.g.JoinError(); err != "" {
 		say(dst, err, f.normal, game.ScreenWidth/2, float64(p.Y+p.H+14), colBad, center)
 	} else {

@@ -50,6 +50,7 @@ type View struct {
 	faces         faces
 	img           images
 	status        ebitenoverlay.Drawer
+	inspect       inspector // the page's state for the browser's console
 
 	chars      []rune
 	in         game.Input
@@ -106,6 +107,7 @@ func New(g *game.Game, opts Options) (*View, error) {
 		cursor: ebiten.NewImageFromImage(assets.Image("cursor.png")),
 		icon:   assets.Image("icon.png"),
 	}
+	v.inspect.start()
 	return v, nil
 }
 
@@ -127,6 +129,7 @@ func (v *View) RequestQuit() { v.quit.Store(true) }
 
 // Update runs one tick of the game.
 func (v *View) Update() error {
+	v.inspect.answer(v.g) // between ticks: the state as of the last one
 	if ebiten.IsWindowBeingClosed() || inpututil.IsKeyJustPressed(ebiten.KeyF10) {
 		v.quit.Store(true)
 	}

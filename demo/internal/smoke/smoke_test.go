@@ -160,7 +160,8 @@ func start(t *testing.T, bin, display string, args ...string) *process {
 	t.Helper()
 	p := &process{cmd: exec.Command(bin, args...), done: make(chan error, 1)}
 	p.name = args[1]
-	p.cmd.Env = append(os.Environ(), "DISPLAY="+display)
+	// The players' keys go to a folder of the test's, not the user's.
+	p.cmd.Env = append(os.Environ(), "DISPLAY="+display, "XDG_CONFIG_HOME="+t.TempDir())
 	p.cmd.Stdout = &p.stdout
 	p.cmd.Stderr = &p.stderr
 	if err := p.cmd.Start(); err != nil {

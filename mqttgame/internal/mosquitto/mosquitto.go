@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -30,10 +31,17 @@ type Options struct {
 	// without a user apply to anonymous clients. Defaults to none: every
 	// client may do everything.
 	ACL []string
+	// Persist keeps the broker's state (sessions, queued and retained
+	// messages) in its folder, saved when it stops, so Restart resumes
+	// it. Defaults to false: nothing is kept.
+	Persist bool
 }
 
 // Broker is a running mosquitto.
 type Broker struct {
+	path    string
+	conf    string
+	persist bool
 	cmd     *exec.Cmd
 	dir     string
 	tcpPort int
@@ -89,9 +97,9 @@ func start(path string, opts *Options) (*Broker, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	b := &Broker{dir: dir, tcpPort: ports[0], wsPort: ports[1], log: new(lockedBuffer), exited: make(chan struct{})}
-	conf := filepath.Join(dir, "mosquitto.conf")
-	if err := os.WriteFile(conf, []byte(b.config(opts)), 0o644); err != nil {
+	b := &Broker{path: path, dir: dir, tcpPort: ports[0], wsPort: ports[1], persist: opts.Persist, log: new(lockedBuffer)}
+	b.conf = filepath.Join(dir, "mosquitto.conf")
+	if err := os.WriteFile(b.conf, []byte(b.config(opts)), 0o644); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -101,22 +109,60 @@ func start(path string, opts *Options) (*Broker, error) {
 			return nil, err
 		}
 	}
-	b.cmd = exec.Command(path, "-c", conf)
-	b.cmd.Stdout = b.log
-	b.cmd.Stderr = b.log
-	if err := b.cmd.Start(); err != nil {
+	if err := b.launch(); err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("mosquitto: %w", err)
-	}
-	go func() {
-		b.waitErr = b.cmd.Wait()
-		close(b.exited)
-	}()
-	if err := b.waitReady(10 * time.Second); err != nil {
-		b.Close()
 		return nil, err
 	}
 	return b, nil
+}
+
+// launch runs mosquitto with the broker's configuration and waits until
+// both listeners accept connections.
+func (b *Broker) launch() error {
+	b.exited = make(chan struct{})
+	b.cmd = exec.Command(b.path, "-c", b.conf)
+	b.cmd.Stdout = b.log
+	b.cmd.Stderr = b.log
+	if err := b.cmd.Start(); err != nil {
+		return fmt.Errorf("mosquitto: %w", err)
+	}
+	exited := b.exited
+	cmd := b.cmd
+	go func() {
+		b.waitErr = cmd.Wait()
+		close(exited)
+	}()
+	if err := b.waitReady(10 * time.Second); err != nil {
+		b.stopProcess(true)
+		return err
+	}
+	return nil
+}
+
+// stopProcess ends the running mosquitto: with SIGTERM, which lets it save
+// its state, then SIGKILL after a second; or with SIGKILL at once.
+func (b *Broker) stopProcess(kill bool) {
+	if b.cmd == nil || b.cmd.Process == nil {
+		return
+	}
+	if !kill {
+		_ = b.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-b.exited:
+			return
+		case <-time.After(5 * time.Second):
+		}
+	}
+	_ = b.cmd.Process.Kill()
+	<-b.exited
+}
+
+// Restart stops mosquitto and starts it again on the same ports, with the
+// same folder: with Options.Persist, it resumes the sessions and messages
+// it saved. hard kills it (SIGKILL) instead of letting it stop.
+func (b *Broker) Restart(hard bool) error {
+	b.stopProcess(hard)
+	return b.launch()
 }
 
 // config writes mosquitto.conf: loopback listeners only, anonymous
@@ -126,7 +172,13 @@ func (b *Broker) config(opts *Options) string {
 	line := func(s string, args ...any) { fmt.Fprintf(&c, s+"\n", args...) }
 	line("per_listener_settings false")
 	line("allow_anonymous true")
-	line("persistence false")
+	if opts.Persist {
+		line("persistence true")
+		line("persistence_location %s/", b.dir)
+		line("autosave_interval 60")
+	} else {
+		line("persistence false")
+	}
 	// Run as root, mosquitto would switch to its own user, who cannot read
 	// this folder; run as anyone else, the line changes nothing.
 	if u, err := user.Current(); err == nil {
@@ -223,15 +275,7 @@ func (b *Broker) Exited() bool {
 // process to end: a clean stop first, a kill after a second.
 func (b *Broker) Close() error {
 	b.stop.Do(func() {
-		if b.cmd.Process != nil {
-			_ = b.cmd.Process.Signal(os.Interrupt)
-			select {
-			case <-b.exited:
-			case <-time.After(time.Second):
-				_ = b.cmd.Process.Kill()
-				<-b.exited
-			}
-		}
+		b.stopProcess(false)
 		os.RemoveAll(b.dir)
 	})
 	return nil

@@ -1,0 +1,178 @@
+//go:build !js
+
+package host
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/mqttgame/mqttgame/demo/game"
+	"github.com/mqttgame/mqttgame/mqttgame"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func tickUntil(t *testing.T, what string, cond func() bool, clients ...*mqttgame.Client) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, c := range clients {
+			c.Update()
+		}
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// publishOutcome publishes and returns what the broker answered.
+func publishOutcome(t *testing.T, c *mqttgame.Client, topic string) error {
+	t.Helper()
+	id, err := c.PublishString(topic, "x", 1, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var result error
+	done := false
+	tickUntil(t, "the broker's answer to "+topic, func() bool {
+		for _, e := range c.AppendEvents(nil) {
+			if e.ID == id {
+				done, result = true, e.Err
+			}
+		}
+		return done
+	}, c)
+	return result
+}
+
+func hostWithRules(t *testing.T, dir string) *Host {
+	t.Helper()
+	h, err := Start(Options{Listen: "127.0.0.1:0", DataDir: dir, Persist: []string{game.PersistFilter}, Rules: game.AccessRules()}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestHostedAccessControl: in hosted mode each player claims a name with
+// a key kept on their machine; nobody else gets that name, and nobody can
+// write another player's presence or score: the broker refuses with "not
+// authorized", which the publisher sees. Claims survive a restart.
+func TestHostedAccessControl(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir()) // where this machine keeps its keys
+	t.Setenv("HOME", t.TempDir())
+	dir := t.TempDir()
+	h := hostWithRules(t, dir)
+	defer func() { h.Close() }()
+
+	user, pass, err := h.Credentials("ann")
+	if err != nil || user != "ann" || len(pass) < 16 {
+		t.Fatalf("Credentials(ann) = %q, %q, %v", user, pass, err)
+	}
+	if u2, p2, err := h.Credentials("ann"); err != nil || u2 != user || p2 != pass {
+		t.Fatalf("asking again gave %q, %q, %v; want the same key", u2, p2, err)
+	}
+	ann, err := mqttgame.New(&mqttgame.Options{Brokers: []string{h.BrokerURL}, Username: user, Password: pass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ann.Close()
+	ann.Connect()
+	tickUntil(t, "ann connected", ann.IsConnected, ann)
+
+	room := game.TopicsOf("lobby")
+	for _, own := range []string{room.Presence + "/ann", room.Scores + "/ann", room.Chat} {
+		if err := publishOutcome(t, ann, own); err != nil {
+			t.Errorf("ann writing %s: %v", own, err)
+		}
+	}
+	for _, forged := range []string{room.Presence + "/bob", room.Scores + "/bob"} {
+		if err := publishOutcome(t, ann, forged); !errors.Is(err, mqttgame.NotAuthorized) {
+			t.Errorf("ann writing %s: err = %v, want NotAuthorized", forged, err)
+		}
+	}
+
+	// Someone else asking for "ann", with another key, is refused.
+	if err := h.claim("ann", "a-different-key-0123456789"); !errors.Is(err, ErrNameTaken) {
+		t.Fatalf("second claim of ann: %v, want ErrNameTaken", err)
+	}
+	resp, err := http.Get(h.WebURL + "join?" + url.Values{"player": {"ann"}, "key": {"a-different-key-0123456789"}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
+	if resp.StatusCode != http.StatusConflict {
+		t.Fatalf("GET /join for a taken name: %d %s, want 409", resp.StatusCode, body)
+	}
+	// And cannot log in with a guessed password.
+	eve, _ := mqttgame.New(&mqttgame.Options{Brokers: []string{h.BrokerURL}, Username: "ann", Password: "guess-guess-guess", ReconnectDelay: time.Hour})
+	defer eve.Close()
+	eve.Connect()
+	tickUntil(t, "eve refused", eve.ConnectFailed, eve)
+	if !errors.Is(eve.Err(), mqttgame.BadUsernameOrPassword) {
+		t.Fatalf("eve as ann: %v, want BadUsernameOrPassword", eve.Err())
+	}
+
+	// A spectator reads everything and writes no one's presence.
+	spectator, _ := mqttgame.New(&mqttgame.Options{Brokers: []string{h.BrokerURL}})
+	defer spectator.Close()
+	spectator.Connect()
+	spectator.Subscribe("#", 0)
+	tickUntil(t, "spectator subscribed to #", func() bool { return spectator.IsSubscribed("#") }, spectator)
+	if err := publishOutcome(t, spectator, room.Presence+"/ann"); !errors.Is(err, mqttgame.NotAuthorized) {
+		t.Fatalf("spectator writing ann's presence: %v, want NotAuthorized", err)
+	}
+	ann.Close()
+	eve.Close()
+	spectator.Close()
+
+	// After a restart of the host, ann's key still works and the name is
+	// still hers.
+	h.Close()
+	h = hostWithRules(t, dir)
+	if err := h.claim("ann", pass); err != nil {
+		t.Fatalf("ann after the restart: %v", err)
+	}
+	if err := h.claim("ann", "a-different-key-0123456789"); !errors.Is(err, ErrNameTaken) {
+		t.Fatalf("another ann after the restart: %v, want ErrNameTaken", err)
+	}
+}
+
+// TestJoinerGetsCredentialsFromHost: a second process (the joiner) claims
+// its name over HTTP from the host.
+func TestJoinerGetsCredentialsFromHost(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	h := hostWithRules(t, "")
+	defer h.Close()
+	joiner := &Host{BrokerURL: h.BrokerURL, WebURL: h.WebURL}
+	user, pass, err := joiner.Credentials("bob")
+	if err != nil || user != "bob" || pass == "" {
+		t.Fatalf("joiner's Credentials(bob) = %q, %q, %v", user, pass, err)
+	}
+	bob, _ := mqttgame.New(&mqttgame.Options{Brokers: []string{h.BrokerURL}, Username: user, Password: pass})
+	defer bob.Close()
+	bob.Connect()
+	tickUntil(t, "bob connected", bob.IsConnected, bob)
+	if err := publishOutcome(t, bob, game.TopicsOf("den").Scores+"/bob"); err != nil {
+		t.Fatalf("bob writing his score: %v", err)
+	}
+	if _, _, err := (&Host{WebURL: h.WebURL}).Credentials("ann/#"); err == nil {
+		t.Fatal("a player ID with '/' and '#' was accepted")
+	}
+}

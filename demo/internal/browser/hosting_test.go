@@ -1,0 +1,145 @@
+package browser_test
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildWeb builds the browser version into dir/web as make web does:
+// the page, the game compiled to WebAssembly, and the wasm_exec.js of the
+// toolchain that compiled it.
+func buildWeb(t *testing.T, dir string) string {
+	t.Helper()
+	web := filepath.Join(dir, "web")
+	if err := os.MkdirAll(web, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command(goTool(), "build", "-ldflags=-s -w", "-o", filepath.Join(web, "game.wasm"), "github.com/mqttgame/mqttgame/demo")
+	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the browser version: %v\n%s", err, out)
+	}
+	copyFile(t, filepath.Join("..", "..", "..", "web", "index.html"), filepath.Join(web, "index.html"))
+	copyFile(t, filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec.js"), filepath.Join(web, "wasm_exec.js"))
+	return web
+}
+
+// buildDemo builds the desktop binary, whose -headless mode is the
+// hosting process.
+func buildDemo(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "demo")
+	out, err := exec.Command(goTool(), "build", "-o", bin, "github.com/mqttgame/mqttgame/demo").CombinedOutput()
+	if err != nil {
+		t.Fatalf("building the demo: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func goTool() string { return filepath.Join(runtime.GOROOT(), "bin", "go") }
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// hostingProcess is the demo with -headless: the embedded broker with
+// the demo's access rules, and the browser version, on one address.
+type hostingProcess struct {
+	cmd    *exec.Cmd
+	output lockedBuffer
+	done   chan error
+}
+
+// startHost starts the hosting process on addr, keeping its data (the
+// names players claimed) in data, and waits until it serves.
+func startHost(t *testing.T, bin, addr, data, web string) *hostingProcess {
+	t.Helper()
+	h := &hostingProcess{done: make(chan error, 1)}
+	h.cmd = exec.Command(bin, "-headless", "-listen", addr, "-tcp", "", "-data", data, "-web", web)
+	h.cmd.Stdout = &h.output
+	h.cmd.Stderr = &h.output
+	if err := h.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { h.done <- h.cmd.Wait() }()
+	t.Cleanup(func() {
+		h.cmd.Process.Kill()
+		<-h.done
+		if t.Failed() {
+			t.Logf("the hosting process said:\n%s", h.output.String())
+		}
+	})
+	deadline := time.Now().Add(waitLong)
+	for !strings.Contains(h.output.String(), "Still hosting") {
+		select {
+		case err := <-h.done:
+			h.done <- err
+			t.Fatalf("the hosting process ended (%v):\n%s", err, h.output.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the hosting process did not serve within %v:\n%s", waitLong, h.output.String())
+		}
+	}
+	return h
+}
+
+// stop ends the hosting process as Ctrl+C does, which closes the broker
+// and every connection to it.
+func (h *hostingProcess) stop(t *testing.T) {
+	t.Helper()
+	h.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-h.done:
+		h.done <- err
+		if err != nil {
+			t.Fatalf("the hosting process ended with %v:\n%s", err, h.output.String())
+		}
+	case <-time.After(waitShort):
+		t.Fatalf("the hosting process did not end within %v of SIGINT", waitShort)
+	}
+}
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,205 @@
+package mqttgame
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/eclipse/paho.golang/packets"
+)
+
+// FuzzValidateTopic: any string is either a valid topic name by every
+// rule of MQTT or refused with an error naming it.
+func FuzzValidateTopic(f *testing.F) {
+	for _, s := range []string{"chat/lobby", "", "a/+/b", "#", "$SYS/x", "a\x00b", "\xff", "a//b/", strings.Repeat("x", 70000)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		err := ValidateTopic(s)
+		valid := s != "" && len(s) <= MaxTopicLength && utf8.ValidString(s) &&
+			!strings.ContainsAny(s, "+#\x00") && s[0] != '$'
+		if (err == nil) != valid {
+			t.Fatalf("ValidateTopic(%q) = %v, want valid=%v", s, err, valid)
+		}
+		var te *TopicError
+		if err != nil && (!errors.As(err, &te) || te.Topic != s || !errors.Is(err, ErrInvalidTopic)) {
+			t.Fatalf("ValidateTopic(%q) error %#v does not name the topic", s, err)
+		}
+		if err == nil && !Match(s, s) {
+			t.Fatalf("valid topic %q does not match itself", s)
+		}
+	})
+}
+
+// FuzzMatch compares Match with a plain reading of MQTT's rules, for
+// every valid filter and topic name the fuzzer makes.
+func FuzzMatch(f *testing.F) {
+	seeds := [][2]string{
+		{"a/+/c", "a/b/c"}, {"a/#", "a"}, {"#", "$SYS/x"}, {"+/+", "/x"}, {"$share/g/a/+", "a/b"},
+		{"a/+", "a/b/c"}, {"+", ""}, {"$SYS/#", "$SYS"}, {"a//#", "a//"},
+	}
+	for _, s := range seeds {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, filter, topic string) {
+		if ValidateFilter(filter) != nil || checkString(topic) != "" || strings.ContainsAny(topic, "+#") {
+			return
+		}
+		if got, want := Match(filter, topic), matchByLevels(filter, topic); got != want {
+			t.Fatalf("Match(%q, %q) = %v, want %v", filter, topic, got, want)
+		}
+	})
+}
+
+// matchByLevels is MQTT's matching, level by level, written plainly.
+func matchByLevels(filter, topic string) bool {
+	if strings.HasPrefix(filter, "$share/") {
+		filter = strings.SplitN(filter, "/", 3)[2]
+	}
+	if strings.HasPrefix(topic, "$") && (strings.HasPrefix(filter, "+") || strings.HasPrefix(filter, "#")) {
+		return false
+	}
+	fl, tl := strings.Split(filter, "/"), strings.Split(topic, "/")
+	for i, f := range fl {
+		if f == "#" {
+			return true // also matches the parent level
+		}
+		if i >= len(tl) || f != "+" && f != tl[i] {
+			return false
+		}
+	}
+	return len(fl) == len(tl)
+}
+
+// FuzzValidateFilter: a refused filter is refused with ErrInvalidFilter,
+// and an accepted one never places '#' anywhere but alone at the end.
+func FuzzValidateFilter(f *testing.F) {
+	for _, s := range []string{"a/#", "a/#/b", "a+", "+", "$share/g/#", "$share//a", "$share/g", "\xc3\x28"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		err := ValidateFilter(s)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidFilter) {
+				t.Fatalf("ValidateFilter(%q) = %v, not ErrInvalidFilter", s, err)
+			}
+			return
+		}
+		inner := s
+		if strings.HasPrefix(s, sharePrefix) {
+			inner = strings.SplitN(s, "/", 3)[2]
+		}
+		for i, level := range strings.Split(inner, "/") {
+			if strings.Contains(level, "#") && (level != "#" || i != strings.Count(inner, "/")) {
+				t.Fatalf("ValidateFilter(%q) accepted '#' in level %d", s, i)
+			}
+			if strings.Contains(level, "+") && level != "+" {
+				t.Fatalf("ValidateFilter(%q) accepted %q", s, level)
+			}
+		}
+	})
+}
+
+// FuzzInbox plays a random sequence of messages, holds and ticks against
+// a small inbox: its counts always add up and its caps always hold.
+func FuzzInbox(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 0xff, 4, 5, 0xff, 0xff})
+	f.Add(bytes.Repeat([]byte{7}, 200))
+	f.Add([]byte{0x80, 0x81, 0x82, 0x83, 0x84, 0xff, 0x85, 0xff})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		acks := &fakeAcker{}
+		in := testInbox(func(o *Options) {
+			o.TopicQueueSize = 3
+			o.MaxTopics = 4
+			o.MaxBufferedBytes = 40
+		})
+		in.acks = acks
+		in.holdLimit = 5
+		in.overflow = func(bool) {}
+		in.setRules([]modeRule{{filter: "f/#", mode: FIFO}})
+		token := ackToken(0)
+		for _, op := range ops {
+			if op == 0xff {
+				in.update()
+				continue
+			}
+			// Low bits pick the topic (some FIFO, some latest-wins), the
+			// high bit asks for a QoS 1 message, which may be held.
+			topic := []string{"f/a", "f/b", "l/c", "l/d", "f/e", "l/f"}[int(op&0x7f)%6]
+			var tk ackToken
+			if op&0x80 != 0 {
+				token++
+				tk = token
+			}
+			in.put(Message{Topic: topic, Payload: bytes.Repeat([]byte{op}, int(op%13))}, tk)
+		}
+		in.update()
+		c := in.counters()
+		dropped := c.replaced + c.queueFull + c.topicLimit + c.bytesLimit
+		if c.received != c.shown+uint64(c.waiting)+uint64(c.holding)+dropped {
+			t.Fatalf("counts do not add up: %+v", c)
+		}
+		if len(in.boxes) > 4 {
+			t.Fatalf("%d topics kept, over MaxTopics 4", len(in.boxes))
+		}
+		for _, b := range in.boxes {
+			if b.n > 3 {
+				t.Fatalf("topic %s holds %d waiting, over TopicQueueSize 3", b.topic, b.n)
+			}
+		}
+		if in.bytes < 0 || in.heldBytes < 0 || in.bytes > 40 && c.waiting > 1 {
+			t.Fatalf("%d bytes waiting (%d held), over MaxBufferedBytes 40", in.bytes, in.heldBytes)
+		}
+		if held := heldBytes(in); held != in.heldBytes {
+			t.Fatalf("held bytes counted %d, are %d", in.heldBytes, held)
+		}
+	})
+}
+
+func heldBytes(in *inbox) int {
+	n := 0
+	for _, b := range in.boxes {
+		for _, h := range b.held {
+			n += len(h.msg.Payload)
+		}
+	}
+	return n
+}
+
+// FuzzFramingGuard feeds arbitrary bytes to the connection wrapper as if
+// a broker sent them: paho reads packets until an error, never getting a
+// packet larger than the limit, and nothing panics.
+func FuzzFramingGuard(f *testing.F) {
+	var ok bytes.Buffer
+	(&packets.Publish{Topic: "a", Payload: []byte("hi"), Properties: &packets.Properties{}}).WriteTo(&ok)
+	f.Add(ok.Bytes())
+	f.Add([]byte{0x30, 0xff, 0xff, 0xff, 0x7f})
+	f.Add([]byte{0x30, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Add([]byte{0xd0, 0x00, 0xd0, 0x00})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		const limit = 256
+		a, b := net.Pipe()
+		pc := newPacketConn(a, limit, nil, nil)
+		go func() {
+			b.Write(data)
+			b.Close()
+		}()
+		for {
+			cp, err := packets.ReadPacket(pc)
+			if err != nil {
+				break
+			}
+			var out bytes.Buffer
+			cp.WriteTo(&out)
+			if out.Len() > limit+16 { // re-encoding may differ slightly from what was read
+				t.Fatalf("a %d-byte packet got past the %d-byte limit", out.Len(), limit)
+			}
+		}
+		pc.Close()
+		io.Copy(io.Discard, b)
+	})
+}
