@@ -43,8 +43,9 @@ type observed struct {
 	dupToClient         int // PUBLISH the broker sent again (DUP set)
 	pingreqs            int
 	pingresps           int
-	maxInflight         int // most client QoS 1 and 2 publishes unacknowledged at once
-	qosFromClient       int // client QoS 1 and 2 publishes
+	maxInflight         int       // most client QoS 1 and 2 publishes unacknowledged at once
+	qosFromClient       int       // client QoS 1 and 2 publishes
+	lastFromClient      time.Time // when the client's latest packet went through
 }
 
 // pair is one relayed connection.
@@ -206,6 +207,9 @@ func (r *relay) note(cp *packets.ControlPacket, fromClient bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	o := &r.obs
+	if fromClient {
+		o.lastFromClient = time.Now()
+	}
 	switch p := cp.Content.(type) {
 	case *packets.Publish:
 		aliasOnly := p.Topic == "" && p.Properties != nil && p.Properties.TopicAlias != nil
