@@ -88,9 +88,18 @@ run: demo web
 ARTIFACTS := $(CURDIR)/testdata/artifacts
 
 # Most tests wait on the network; -parallel lets the conformance cases
-# wait together.
+# wait together. The whole output is kept in $(ARTIFACTS)/unit.log; when a test fails,
+# the failures and any data race reports are repeated at the end, where a
+# long log's tail shows them.
 unit: deps deps-test deps-peers
-	MQTTGAME_ARTIFACTS=$(ARTIFACTS) $(GO) test -race -count=1 -parallel 8 ./...
+	@mkdir -p $(ARTIFACTS)
+	@{ MQTTGAME_ARTIFACTS=$(ARTIFACTS) $(GO) test -race -count=1 -parallel 8 ./... 2>&1; echo $$? > $(ARTIFACTS)/unit.status; } | tee $(ARTIFACTS)/unit.log
+	@if [ "$$(cat $(ARTIFACTS)/unit.status)" != 0 ]; then \
+	  echo "=== the failures again (the whole output: $(ARTIFACTS)/unit.log)"; \
+	  grep -E -- '^(\s*--- FAIL|FAIL|panic:)' $(ARTIFACTS)/unit.log; \
+	  awk '/^WARNING: DATA RACE/{on=1} on{print} /^==================$$/{on=0}' $(ARTIFACTS)/unit.log | head -200; \
+	  exit 1; \
+	fi
 	@echo "Deviations the conformance suite met (see README.md):"; cat $(ARTIFACTS)/conformance-deviations.txt
 
 # matrix runs the conformance suite and, if every case passed, rewrites
