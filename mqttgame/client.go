@@ -43,14 +43,15 @@ type Client struct {
 	log  *slog.Logger
 	id   string
 
-	in   *inbox
-	out  *outbox
-	subs *subscriptions
-	ev   *events
-	sess *sessionState
-	ping *pinger
-	gate *readGate
-	wg   sync.WaitGroup // every goroutine the client starts
+	in      *inbox
+	out     *outbox
+	subs    *subscriptions
+	ev      *events
+	arrived arrival // something for the next tick; see Wait
+	sess    *sessionState
+	ping    *pinger
+	gate    *readGate
+	wg      sync.WaitGroup // every goroutine the client starts
 
 	alias     *topicAliases
 	keepAlive atomic.Int64 // the keepalive in force, a time.Duration
@@ -157,8 +158,10 @@ func New(opts *Options) (*Client, error) {
 		_, _ = rand.Read(b[:])
 		c.id = "mqttgame-" + hex.EncodeToString(b[:])
 	}
-	c.ev = &events{limit: o.EventQueueSize}
+	c.arrived = newArrival()
+	c.ev = &events{limit: o.EventQueueSize, arrived: c.arrived}
 	c.in = newInbox(&o)
+	c.in.arrived = c.arrived
 	c.out = newOutbox(o.OutboxSize, c.ev.emit)
 	c.subs = newSubscriptions(c.in.setRules, c.out.resume)
 	c.sess = newSessionState(c.out, &c.wg, c.log)

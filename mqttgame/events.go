@@ -97,10 +97,12 @@ type events struct {
 	pending []Event
 	limit   int
 	dropped uint64
+	arrived arrival // set by emit and emitAlways
 }
 
 func (q *events) emit(e Event) {
 	q.mu.Lock()
+	q.arrived.set()
 	if len(q.pending) < q.limit {
 		q.pending = append(q.pending, e)
 	} else {
@@ -125,6 +127,7 @@ func (q *events) swap(old []Event) ([]Event, uint64) {
 // derives IsConnected from them, so none may be lost.
 func (q *events) emitAlways(e Event) {
 	q.mu.Lock()
+	q.arrived.set()
 	q.pending = append(q.pending, e)
 	q.mu.Unlock()
 }

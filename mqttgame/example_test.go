@@ -3,6 +3,7 @@
 package mqttgame_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -171,4 +172,27 @@ func ExampleClient_Topic() {
 	runTicks(c, score.OnMessage)
 	fmt.Println("score:", score.LastMessage())
 	// Output: score: 42
+}
+
+// A program with no frame loop, such as a bot or a command-line tool,
+// waits for what arrives instead of polling.
+func ExampleClient_Wait() {
+	b, _ := broker.Start(nil)
+	defer b.Close()
+	c, _ := mqttgame.New(&mqttgame.Options{Brokers: []string{b.URL()}})
+	defer c.Close()
+	c.Connect()
+	c.Subscribe("bot/commands", mqttgame.AtLeastOnce)
+	c.PublishString("bot/commands", "jump", mqttgame.AtLeastOnce, false)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for c.Wait(ctx) == nil {
+		c.Update()
+		if c.OnMessage("bot/commands") {
+			fmt.Println("command:", c.LastMessage("bot/commands"))
+			break
+		}
+	}
+	// Output: command: jump
 }

@@ -11,7 +11,8 @@ import (
 // everything under "view" belongs to the goroutine that calls tick and is
 // never touched by another.
 type inbox struct {
-	mu sync.Mutex
+	mu      sync.Mutex
+	arrived arrival // set by put
 
 	// staging
 	boxes     map[string]*box // every topic known
@@ -164,6 +165,7 @@ func (in *inbox) modeOf(b *box) DataLoss {
 func (in *inbox) put(m Message, token ackToken) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	in.arrived.set() // under mu: an Update it wakes waits for this put
 	in.counts.received++
 	in.arrival++
 	b := in.boxes[m.Topic]
