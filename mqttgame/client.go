@@ -445,7 +445,9 @@ func (c *Client) dial(ctx, life context.Context, u *url.URL) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newPacketConn(conn, c.opts.MaxPacketSize, c.gate, a.setErr), nil
+	pc := newPacketConn(conn, c.opts.MaxPacketSize, c.gate, a.setErr)
+	pc.redirect = c.sess.redirect
+	return pc, nil
 }
 
 // noteErr records why the current connection is failing, if nothing else
@@ -555,6 +557,10 @@ func (c *Client) onDown(r *run) bool {
 
 	var cause error
 	kicked := false
+	// Whether a message just sent may have made the broker end the
+	// connection: not when the broker said another reason, nor when the
+	// client gave up waiting for an answer.
+	blame := true
 	if dp := c.sess.lastDisconnect(); dp != nil {
 		be := &BrokerError{Op: "disconnect", Code: ReasonCode(dp.ReasonCode)}
 		if dp.Properties != nil {
@@ -563,11 +569,15 @@ func (c *Client) onDown(r *run) bool {
 		// A broker shutting down or timing the client out is not refusing
 		// it: reconnect as after a network failure.
 		cause, kicked = be, be.Code.IsFailure() && be.Code != ServerShuttingDown && be.Code != KeepAliveTimeout
+		blame = be.Code.blamesPacket()
 	} else if a != nil {
 		cause = a.firstErr()
+		blame = !errors.Is(cause, errKeepAlive)
 	}
-	if upFor < 5*time.Second {
-		c.out.strike()
+	if upFor < 5*time.Second && blame {
+		if m, n := c.out.strike(); m != nil {
+			c.log.Debug("mqttgame: connection lost right after a message was sent", "topic", m.msg.Topic, "id", m.id, "times", n)
+		}
 	}
 	c.mu.Lock()
 	switch {
@@ -664,7 +674,7 @@ func (c *Client) onPublish(pr paho.PublishReceived) (bool, error) {
 	}
 	var token ackToken
 	if p.QoS > 0 {
-		token = c.sess.token(p.PacketID)
+		token = c.sess.token(p.PacketID, p.QoS)
 	}
 	c.in.put(m, token)
 	return true, nil

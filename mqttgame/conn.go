@@ -36,6 +36,10 @@ type packetConn struct {
 	failed  atomic.Bool
 	abort   func() error // closes at once, with no goodbye; Close by default
 
+	// redirect, if set, may send a packet on another connection instead:
+	// it reports whether it did.
+	redirect func(from *packetConn, pkt []byte) bool
+
 	gate      *readGate // holds reads back while the game is behind; may be nil
 	done      chan struct{}
 	closeOnce sync.Once
@@ -70,7 +74,7 @@ func (c *packetConn) Lock() {
 
 // Unlock sends the gathered packet.
 func (c *packetConn) Unlock() {
-	if len(c.wbuf) > 0 && c.werr == nil {
+	if len(c.wbuf) > 0 && c.werr == nil && (c.redirect == nil || !c.redirect(c, c.wbuf)) {
 		if _, err := c.Conn.Write(c.wbuf); err != nil {
 			c.werr = err
 			c.fail(err)

@@ -42,7 +42,9 @@ var (
 	ErrMalformedPacket = errors.New("mqttgame: malformed packet")
 	// ErrDropsConnection: the broker ended the connection each time a
 	// message was sent, so the client gave up on it: it breaks a limit the
-	// broker did not announce (size, topic, permission).
+	// broker did not announce (size, topic, permission). Only an end the
+	// message may have caused counts: a broker that closes silently or
+	// says a packet was at fault, not one shutting down or timing out.
 	ErrDropsConnection = errors.New("mqttgame: the broker drops the connection whenever this message is sent")
 )
 
@@ -153,6 +155,19 @@ const (
 	SubIDNotSupported           ReasonCode = 0xA1
 	WildcardSubNotSupported     ReasonCode = 0xA2
 )
+
+// blamesPacket reports whether a broker that ends a connection with this
+// code says a packet the client sent was at fault, as opposed to the
+// broker going away, the network, or the client's timing.
+func (c ReasonCode) blamesPacket() bool {
+	switch c {
+	case UnspecifiedError, MalformedPacket, ProtocolError, ImplementationSpecificError,
+		NotAuthorized, TopicNameInvalid, TopicAliasInvalid, PacketTooLarge,
+		PayloadFormatInvalid, RetainNotSupported, QoSNotSupported:
+		return true
+	}
+	return false
+}
 
 var reasonText = map[ReasonCode]string{
 	Success:                     "success",

@@ -189,6 +189,18 @@ func (o *outbox) resent(packetID uint16) {
 	}
 }
 
+// redirected is called when a publish that paho stored while a lost
+// connection's client was still sending goes out on the current
+// connection.
+func (o *outbox) redirected(packetID uint16) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if m := o.inflight[packetID]; m != nil {
+		m.sends++
+		m.sentConn, m.sentAt = o.conn, time.Now()
+	}
+}
+
 // Wait implements queue.Queue.
 func (o *outbox) Wait() chan struct{} {
 	o.mu.Lock()
@@ -417,11 +429,11 @@ func (o *outbox) sessionLost() {
 // it gets a message over a limit it did not announce, while a network
 // fault hits at random and almost never right after the same message
 // again. When the same message is the suspect on maxStrikes connections
-// in a row, it fails, so it cannot cost a connection forever.
-func (o *outbox) strike() {
+// in a row, it fails, so it cannot cost a connection forever. It returns
+// the suspect and how many times in a row it has been one, or nil.
+func (o *outbox) strike() (suspect *outMsg, strikes int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	var suspect *outMsg
 	for _, m := range o.inflight {
 		// A QoS 2 message the broker confirmed with PUBREC is not it.
 		if !m.released && (suspect == nil || m.id < suspect.id) {
@@ -436,7 +448,7 @@ func (o *outbox) strike() {
 	}
 	if suspect == nil || suspect.sentConn != o.conn || time.Since(suspect.sentAt) > time.Second {
 		o.suspect = nil
-		return
+		return nil, 0
 	}
 	if suspect != o.suspect {
 		suspect.strikes = 0
@@ -444,7 +456,7 @@ func (o *outbox) strike() {
 	o.suspect = suspect
 	suspect.strikes++
 	if suspect.strikes < maxStrikes {
-		return
+		return suspect, suspect.strikes
 	}
 	if suspect.packetID != 0 && o.inflight[suspect.packetID] == suspect {
 		delete(o.inflight, suspect.packetID)
@@ -455,6 +467,7 @@ func (o *outbox) strike() {
 		o.popLocked()
 	}
 	o.failLocked(suspect, fmt.Errorf("%w (%d times)", ErrDropsConnection, suspect.strikes))
+	return suspect, suspect.strikes
 }
 
 // idle reports whether nothing is waiting or in flight.

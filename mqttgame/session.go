@@ -28,6 +28,9 @@ type sessionState struct {
 	tokens     map[uint16]ackToken      // the token of each message between its handler and paho\'s Ack
 	flushing   bool                     // a goroutine is sending released acknowledgements
 	disconnect *packets.Disconnect      // the DISCONNECT that ended the last connection, if any
+	current    *packetConn              // the connection up now, from its CONNACK to its loss
+	have       map[uint16]bool          // QoS 2 messages the inbox took, until their PUBREL
+	held2      map[ackToken]bool        // QoS 2 messages the inbox holds
 	wg         *sync.WaitGroup          // tracks flush goroutines
 	log        *slog.Logger
 }
@@ -42,7 +45,8 @@ type pendingAck struct {
 var _ session.SessionManager = (*sessionState)(nil)
 
 func newSessionState(out *outbox, wg *sync.WaitGroup, log *slog.Logger) *sessionState {
-	s := &sessionState{out: out, wg: wg, log: log, limbo: make(map[ackToken]*pendingAck), tokens: make(map[uint16]ackToken)}
+	s := &sessionState{out: out, wg: wg, log: log, limbo: make(map[ackToken]*pendingAck), tokens: make(map[uint16]ackToken),
+		have: make(map[uint16]bool), held2: make(map[ackToken]bool)}
 	store := &watchedStore{Store: memory.New(), onReset: out.sessionLost, onGet: out.resent}
 	s.State = state.New(store, memory.New())
 	out.forget = func(id uint16) { _ = store.Store.Delete(id) }
@@ -78,8 +82,64 @@ func (s *sessionState) ConAckReceived(conn io.Writer, cp *packets.Connect, ca *p
 	// from the inbox: the broker sends them again if it kept the session.
 	clear(s.limbo)
 	clear(s.tokens)
+	clear(s.held2)
+	if !ca.SessionPresent {
+		// A new session: the broker numbers its messages afresh.
+		clear(s.have)
+	}
+	// Before paho resends what the session holds: from here on, a publish
+	// stored in the session must reach this connection.
+	s.current, _ = conn.(*packetConn)
 	s.mu.Unlock()
 	return s.State.ConAckReceived(conn, cp, ca)
+}
+
+// redirect is every connection's packetConn.redirect. autopaho's sender
+// may still be working with the client of a lost connection when the
+// next one is up: a QoS 1 or 2 publish it then stores goes into the
+// session, which is shared, but is written to the dead connection, and
+// paho would only send it again after yet another reconnect. Such a
+// publish goes out on the connection that is up instead. If paho's
+// resend on connecting sent it too, the broker gets it twice, as after
+// any resend: QoS 2 still delivers it once.
+func (s *sessionState) redirect(from *packetConn, pkt []byte) bool {
+	id, ok := storedPublishID(pkt)
+	if !ok {
+		return false
+	}
+	s.mu.Lock()
+	cur := s.current
+	s.mu.Unlock()
+	if cur == nil || cur == from {
+		return false
+	}
+	s.out.redirected(id)
+	s.log.Debug("mqttgame: publish from a lost connection sent on the current one", "packetID", id)
+	cur.Lock()
+	_, _ = cur.Write(pkt)
+	cur.Unlock()
+	return true
+}
+
+// storedPublishID returns the packet identifier of pkt if it is a whole
+// QoS 1 or 2 PUBLISH packet: the kind paho keeps in the session.
+func storedPublishID(pkt []byte) (uint16, bool) {
+	if len(pkt) < 2 || pkt[0]>>4 != byte(packets.PUBLISH) || pkt[0]>>1&3 == 0 {
+		return 0, false
+	}
+	i := 1
+	for i < len(pkt) && i < 5 && pkt[i]&0x80 != 0 {
+		i++
+	}
+	i++ // past the remaining length
+	if i+2 > len(pkt) {
+		return 0, false
+	}
+	i += 2 + (int(pkt[i])<<8 | int(pkt[i+1])) // past the topic name
+	if i+2 > len(pkt) {
+		return 0, false
+	}
+	return uint16(pkt[i])<<8 | uint16(pkt[i+1]), true
 }
 
 // ConnectionLost implements session.SessionManager. Acknowledgements of
@@ -105,6 +165,7 @@ func (s *sessionState) ConnectionLost(dp *packets.Disconnect) error {
 	clear(s.acks)
 	s.acks = s.acks[:0]
 	s.gen++
+	s.current = nil
 	s.mu.Unlock()
 	for _, pb := range ready {
 		_ = s.State.Ack(pb)
@@ -143,6 +204,24 @@ func (s *sessionState) PacketReceived(recv *packets.ControlPacket, pubChan chan<
 		// already hold it: the broker has the message, so release it.
 		p.ReasonCode = byte(Success)
 	}
+	switch p := recv.Content.(type) {
+	case *packets.Publish:
+		if p.QoS == 2 {
+			s.mu.Lock()
+			dup := s.have[p.PacketID]
+			s.mu.Unlock()
+			if dup {
+				// The broker sent again a QoS 2 message the game has
+				// (a connection ended before paho recorded its PUBREC):
+				// confirm it, do not deliver it twice.
+				return s.State.Ack(p)
+			}
+		}
+	case *packets.Pubrel:
+		s.mu.Lock()
+		delete(s.have, p.PacketID)
+		s.mu.Unlock()
+	}
 	err := s.State.PacketReceived(recv, pubChan)
 	switch p := recv.Content.(type) {
 	case *packets.Puback:
@@ -167,12 +246,16 @@ func reasonString(p *packets.Properties) string {
 }
 
 // token returns the ack token of a received publish on this connection,
-// and keeps it for paho's Ack of the same message.
-func (s *sessionState) token(packetID uint16) ackToken {
+// and keeps it for paho's Ack of the same message. A QoS 2 message is
+// counted as the game's from here, unless the inbox holds it.
+func (s *sessionState) token(packetID uint16, qos byte) ackToken {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := ackToken(s.gen<<16 | uint64(packetID))
 	s.tokens[packetID] = t
+	if qos == 2 {
+		s.have[packetID] = true
+	}
 	return t
 }
 
@@ -181,6 +264,10 @@ func (s *sessionState) token(packetID uint16) ackToken {
 func (s *sessionState) hold(t ackToken) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if id := uint16(t); s.have[id] {
+		delete(s.have, id) // not the game's until a tick takes it
+		s.held2[t] = true
+	}
 	switch uint64(t) >> 16 {
 	case s.gen:
 		s.acks = append(s.acks, pendingAck{token: t})
@@ -241,6 +328,10 @@ func (s *sessionState) release(tokens ...ackToken) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, t := range tokens {
+		if s.held2[t] {
+			delete(s.held2, t)
+			s.have[uint16(t)] = true
+		}
 		if uint64(t)>>16 != s.gen {
 			// From the connection just lost: record the acknowledgement
 			// (nothing can be sent), so that the broker's resend of a QoS 2

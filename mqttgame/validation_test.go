@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
@@ -277,6 +279,100 @@ func TestPoisonMessageGivesUp(t *testing.T) {
 	}
 	if lost := c.Stats().ConnectionsLost; lost < 3 || lost > 4 {
 		t.Errorf("ConnectionsLost = %d, want 3 tries (4 at most)", lost)
+	}
+}
+
+// kickOnPublish is a broker hook that ends the connection with a
+// DISCONNECT of the given reason, instead of taking the message, the
+// first times a message on topic arrives.
+type kickOnPublish struct {
+	mqtt.HookBase
+	srv   *mqtt.Server
+	topic string
+	code  packets.Code
+	times int
+
+	mu    sync.Mutex
+	kicks int
+}
+
+func (h *kickOnPublish) ID() string           { return "kick-on-publish" }
+func (h *kickOnPublish) Provides(b byte) bool { return b == mqtt.OnPublish }
+
+func (h *kickOnPublish) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	h.mu.Lock()
+	kick := pk.TopicName == h.topic && h.kicks < h.times
+	if kick {
+		h.kicks++
+	}
+	h.mu.Unlock()
+	if !kick {
+		return pk, nil
+	}
+	_ = h.srv.DisconnectClient(cl, h.code)
+	return pk, packets.ErrRejectPacket
+}
+
+// TestDropBlamesMessageOnlyWhenBrokerSaysSo: a broker that ends the
+// connection right after a message, saying the packet was at fault
+// (packet too large), makes the client give up on that message after a
+// few tries; one that says it is shutting down, however often, does not:
+// the message goes through once the broker takes it.
+func TestDropBlamesMessageOnlyWhenBrokerSaysSo(t *testing.T) {
+	const maxTries = 3 // what the client gives a message the broker drops it for
+	for _, tc := range []struct {
+		code      packets.Code
+		delivered bool
+	}{
+		{packets.ErrPacketTooLarge, false},
+		{packets.ErrServerShuttingDown, true},
+	} {
+		t.Run(tc.code.Reason, func(t *testing.T) {
+			srv := mqtt.New(&mqtt.Options{Logger: testLogger(t)})
+			kick := &kickOnPublish{srv: srv, topic: "kick", code: tc.code, times: maxTries + 1}
+			srv.AddHook(new(auth.AllowHook), nil)
+			srv.AddHook(kick, nil)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv.AddListener(listeners.NewNet("tcp", ln))
+			if err := srv.Serve(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { srv.Close() })
+
+			c := newClient(t, "mqtt://"+ln.Addr().String(), func(o *mqttgame.Options) {
+				o.ReconnectDelay = 5 * time.Millisecond
+				o.MaxReconnectDelay = 20 * time.Millisecond
+			})
+			connect(t, c)
+			id, err := c.PublishString("kick", "again", 1, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var outcome *mqttgame.Event
+			tickUntil(t, "an outcome for the message", func() bool {
+				for _, e := range eventsOf(c) {
+					if e.ID == id && (e.Kind == mqttgame.EventDelivered || e.Kind == mqttgame.EventPublishFailed) {
+						outcome = &e
+					}
+				}
+				return outcome != nil
+			}, c)
+			kick.mu.Lock()
+			kicks := kick.kicks
+			kick.mu.Unlock()
+			if tc.delivered {
+				if outcome.Kind != mqttgame.EventDelivered || kicks != kick.times {
+					t.Fatalf("outcome %v after %d kicks, want delivered after %d", outcome, kicks, kick.times)
+				}
+				return
+			}
+			if outcome.Kind != mqttgame.EventPublishFailed || !errors.Is(outcome.Err, mqttgame.ErrDropsConnection) || kicks != maxTries {
+				t.Fatalf("outcome %v after %d kicks, want ErrDropsConnection after %d", outcome, kicks, maxTries)
+			}
+		})
 	}
 }
 
