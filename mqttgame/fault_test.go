@@ -37,7 +37,9 @@ type restartableBroker struct {
 func startRestartable(t testing.TB, hooks ...mqtt.Hook) *restartableBroker {
 	t.Helper()
 	r := &restartableBroker{t: t, addr: "127.0.0.1:0", dir: t.TempDir(), hooks: hooks, log: testLoggerAt(t, slog.LevelInfo)}
-	r.start()
+	if err := r.start(); err != nil {
+		t.Fatal(err)
+	}
 	r.addr = r.b.Addr().String()
 	t.Cleanup(func() {
 		if r.b != nil {
@@ -47,20 +49,30 @@ func startRestartable(t testing.TB, hooks ...mqtt.Hook) *restartableBroker {
 	return r
 }
 
-func (r *restartableBroker) start() {
-	r.t.Helper()
+func (r *restartableBroker) start() error {
 	b, err := broker.Start(&broker.Options{Addr: r.addr, DataDir: r.dir, KeepSessions: true, Hooks: r.hooks, Logger: r.log})
 	if err != nil {
-		r.t.Fatalf("start broker: %v", err)
+		return fmt.Errorf("start broker: %w", err)
 	}
 	r.b = b
+	return nil
 }
 
-// restart stops the broker, dropping every connection, and starts it again.
-func (r *restartableBroker) restart() {
-	r.t.Helper()
+// restart stops the broker, dropping every connection, and starts it
+// again on the same address. While it is down, a connection of another
+// test may take the freed port as its local one, as it may under any
+// restarted server: the start is tried again until a deadline.
+func (r *restartableBroker) restart() error {
 	r.b.Close()
-	r.start()
+	r.b = nil
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := r.start()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // tally is a broker hook that counts, per topic and payload, the messages
@@ -68,27 +80,56 @@ func (r *restartableBroker) restart() {
 // against what the broker received, not against what a client believes.
 type tally struct {
 	mqtt.HookBase
-	mu    sync.Mutex
-	count map[string]int
-	total int
+	mu     sync.Mutex
+	count  map[string]int
+	unique int                 // distinct messages; a resent one counts once
+	sent   map[string][]string // each message's sends to subscribers: when, packet identifier, DUP
+	start  time.Time
 }
 
-func newTally() *tally { return &tally{count: map[string]int{}} }
+func newTally() *tally {
+	return &tally{count: map[string]int{}, sent: map[string][]string{}, start: time.Now()}
+}
 
-func (h *tally) ID() string           { return "test-tally" }
-func (h *tally) Provides(b byte) bool { return b == mqtt.OnPublished }
+func (h *tally) ID() string { return "test-tally" }
+func (h *tally) Provides(b byte) bool {
+	return b == mqtt.OnPublished || b == mqtt.OnPacketSent
+}
 
-func (h *tally) OnPublished(cl *mqtt.Client, pk packets.Packet) {
+// OnPacketSent records each QoS 2 message written to a subscriber, so a
+// failure can tell the broker's resends from the client's mistakes.
+func (h *tally) OnPacketSent(cl *mqtt.Client, pk packets.Packet, b []byte) {
+	if pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Qos != 2 {
+		return
+	}
 	h.mu.Lock()
-	h.count[pk.TopicName+" "+string(pk.Payload)]++
-	h.total++
+	key := pk.TopicName + " " + string(pk.Payload)
+	h.sent[key] = append(h.sent[key], fmt.Sprintf("%.3fs id %d dup %v", time.Since(h.start).Seconds(), pk.PacketID, pk.FixedHeader.Dup))
 	h.mu.Unlock()
 }
 
+// sends returns the broker's sends of QoS 2 message i.
+func (h *tally) sends(i int) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sent[fmt.Sprintf("fault/q2/%d %d", i%faultTopics, i)]
+}
+
+func (h *tally) OnPublished(cl *mqtt.Client, pk packets.Packet) {
+	h.mu.Lock()
+	key := pk.TopicName + " " + string(pk.Payload)
+	h.count[key]++
+	if h.count[key] == 1 {
+		h.unique++
+	}
+	h.mu.Unlock()
+}
+
+// received returns how many distinct messages the broker took so far.
 func (h *tally) received() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.total
+	return h.unique
 }
 
 // seen returns how many times the broker passed each of n numbered messages
@@ -122,6 +163,7 @@ func TestFaultsLoseNothing(t *testing.T) {
 		restart:  rb.restart,
 		received: count.received,
 		seen:     count.seen,
+		sends:    count.sends,
 	}, 10_000, 100, 20)
 }
 
@@ -138,28 +180,28 @@ func TestFaultsLoseNothingMosquitto(t *testing.T) {
 	}
 	defer b.Close()
 	runFaults(t, faultTarget{
-		addr: b.WSAddr(),
-		restart: func() {
-			if err := b.Restart(false); err != nil {
-				t.Error(err)
-			}
-		},
+		addr:    b.WSAddr(),
+		restart: func() error { return b.Restart(false) },
 	}, 3_000, 30, 6)
 }
 
 // faultTarget is a broker the fault scenario runs through.
 type faultTarget struct {
 	addr     string                 // its WebSocket listener, behind the faulty proxy
-	restart  func()                 // stops it and starts it again on addr
-	received func() int             // messages it took from publishers so far; nil: use the subscriber's count
+	restart  func() error           // stops it and starts it again on addr
+	received func() int             // distinct messages it took from publishers so far; nil: use the subscriber's count
 	seen     func(qos, n int) []int // how many times it passed on each message; nil: not known
+	sends    func(i int) []string   // its sends of QoS 2 message i to subscribers; nil: not known
 }
+
+// faultTopics is how many topics of each QoS the fault scenario uses: the
+// subscriber sees one message per topic per tick.
+const faultTopics = 16
 
 // runFaults sends perQoS QoS 1 and perQoS QoS 2 messages from one client
 // of ours to another through target, with resets of the connections and
 // restarts of the broker spread over the run.
 func runFaults(t *testing.T, target faultTarget, perQoS, resets, restarts int) {
-	const topics = 16 // the subscriber sees one message per topic per tick
 	proxy, err := netfault.New(target.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +274,9 @@ func runFaults(t *testing.T, target faultTarget, perQoS, resets, restarts int) {
 
 	// The faults, spread over the run as the broker receives messages.
 	faultsDone := make(chan struct{})
-	var faultLog []string
+	var faultLog []string      // the fault goroutine's until faultsDone is closed
+	var faultsRun atomic.Int64 // len(faultLog), for the publisher's messages
+	var faultFailed atomic.Bool
 	go func() {
 		defer close(faultsDone)
 		total := 2 * perQoS
@@ -243,20 +287,27 @@ func runFaults(t *testing.T, target faultTarget, perQoS, resets, restarts int) {
 				time.Sleep(time.Millisecond)
 			}
 			if i%(faults/restarts) == faults/restarts-1 {
-				target.restart()
+				if err := target.restart(); err != nil {
+					t.Errorf("restart after %d faults: %v", len(faultLog), err)
+					faultFailed.Store(true)
+					return
+				}
 				faultLog = append(faultLog, "restart")
+				faultsRun.Add(1)
 			} else {
 				proxy.Reset()
 				faultLog = append(faultLog, "reset")
+				faultsRun.Add(1)
 			}
 		}
 	}()
 
 	// The publisher's game loop: publish as fast as the outbox allows.
 	failed := 0
+	deadline := time.Now().Add(5 * time.Minute)
 	for i := range perQoS {
 		for _, qos := range []mqttgame.QoS{1, 2} {
-			topic := fmt.Sprintf("fault/q%d/%d", qos, i%topics)
+			topic := fmt.Sprintf("fault/q%d/%d", qos, i%faultTopics)
 			for {
 				_, err := pub.PublishString(topic, strconv.Itoa(i), qos, false)
 				if err == nil {
@@ -264,6 +315,13 @@ func runFaults(t *testing.T, target faultTarget, perQoS, resets, restarts int) {
 				}
 				if !errors.Is(err, mqttgame.ErrOutboxFull) {
 					t.Fatalf("publish: %v", err)
+				}
+				if faultFailed.Load() {
+					t.FailNow()
+				}
+				if time.Now().After(deadline) {
+					st := pub.Stats()
+					t.Fatalf("message %d: the outbox stayed full (%d queued, %d in flight) after %d faults", i, st.Queued, st.InFlight, faultsRun.Load())
 				}
 				update(pub)
 				time.Sleep(time.Millisecond)
@@ -273,7 +331,6 @@ func runFaults(t *testing.T, target faultTarget, perQoS, resets, restarts int) {
 			update(pub)
 		}
 	}
-	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		update(pub)
 		st := pub.Stats()
@@ -305,7 +362,7 @@ func runFaults(t *testing.T, target faultTarget, perQoS, resets, restarts int) {
 		}
 	}
 	if failed > 0 {
-		t.Fatalf("%d publishes failed", failed)
+		t.Errorf("%d publishes failed", failed)
 	}
 
 	// Loss and duplicates, at the broker and at the subscriber.
@@ -324,7 +381,12 @@ func runFaults(t *testing.T, target faultTarget, perQoS, resets, restarts int) {
 			t.Errorf("QoS %d: lost %d at the broker (first: %v), %d at the subscriber (first: %v)", qos, lostBroker, missing(atBroker), lostSub, missing(got[qos]))
 		}
 		if qos == 2 && (dupBroker != 0 || dupSub != 0) {
-			t.Errorf("QoS 2: duplicated %d at the broker, %d at the subscriber", dupBroker, dupSub)
+			t.Errorf("QoS 2: duplicated %d at the broker (first: %v), %d at the subscriber (first: %v)", dupBroker, repeated(atBroker), dupSub, repeated(got[qos]))
+		}
+		if qos == 2 && target.sends != nil {
+			for _, i := range append(missing(got[qos]), repeated(got[qos])...) {
+				t.Logf("QoS 2 message %d: seen %d times by the subscriber; the broker sent it: %v", i, got[qos][i], target.sends(i))
+			}
 		}
 		if qos == 1 && (dupBroker > faults*window || dupSub > faults*window) {
 			t.Errorf("QoS 1: %d and %d duplicates, over %d faults × %d in flight", dupBroker, dupSub, faults, window)
@@ -340,6 +402,17 @@ func missing(seen []int) []int {
 	var out []int
 	for i, c := range seen {
 		if c == 0 && len(out) < 10 {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// repeated returns the first numbers seen more than once.
+func repeated(seen []int) []int {
+	var out []int
+	for i, c := range seen {
+		if c > 1 && len(out) < 10 {
 			out = append(out, i)
 		}
 	}
