@@ -1,8 +1,12 @@
 package mqttgame
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/eclipse/paho.golang/autopaho"
 )
 
 // TestBackoffAgainstRefusingBroker replays a broker that refuses every
@@ -53,6 +57,43 @@ func TestBackoffNetworkFailures(t *testing.T) {
 		w *= time.Millisecond
 		if d < w-w/5 || d > w+w/5 {
 			t.Errorf("after %d failures: %v, want %v ± 20%%", i+1, d, w)
+		}
+	}
+}
+
+// TestConnectErrorAfterAcceptedConnack: autopaho reports a connection
+// that failed right after the broker accepted it (paho could not resend
+// what the session holds) as a CONNACK error with reason "success". That
+// is a network failure, not a refusal: it does not triple the backoff,
+// and the error says what failed.
+func TestConnectErrorAfterAcceptedConnack(t *testing.T) {
+	c, err := New(&Options{Brokers: []string{"ws://127.0.0.1:1/mqtt"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := errors.New("write: connection reset by peer")
+	for _, tc := range []struct {
+		code    byte
+		refusal bool
+	}{
+		{0x00, false},
+		{0x86, true},
+	} {
+		c.mu.Lock()
+		c.failures = 0
+		c.mu.Unlock()
+		c.onConnectError(fmt.Errorf("failed to connect: %w", &autopaho.ConnackError{ReasonCode: tc.code, Err: lost}))
+		c.Update()
+		var be *BrokerError
+		isRefusal := errors.As(c.Err(), &be)
+		c.mu.Lock()
+		failures := c.failures
+		c.mu.Unlock()
+		if isRefusal != tc.refusal || (failures == refusal) != tc.refusal {
+			t.Errorf("reason 0x%02X: err %v, %d failures counted; want a refusal: %v", tc.code, c.Err(), failures, tc.refusal)
+		}
+		if !tc.refusal && !errors.Is(c.Err(), lost) {
+			t.Errorf("reason 0x%02X: err %v does not carry the network failure", tc.code, c.Err())
 		}
 	}
 }

@@ -622,6 +622,10 @@ func (c *Client) onConnectError(err error) {
 	}
 	var ce *autopaho.ConnackError
 	switch {
+	case errors.As(err, &ce) && ce.ReasonCode == byte(Success):
+		// The broker accepted; the connection failed right after (paho
+		// could not resend what the session holds): a network failure.
+		cause = ce.Err
 	case errors.As(err, &ce):
 		code := ReasonCode(ce.ReasonCode)
 		if code < 0x80 {
