@@ -560,7 +560,7 @@ func (c *Client) onDown(r *run) bool {
 	// Whether a message just sent may have made the broker end the
 	// connection: not when the broker said another reason, nor when the
 	// client gave up waiting for an answer.
-	blame := true
+	blame, limit := true, maxSilentStrikes
 	if dp := c.sess.lastDisconnect(); dp != nil {
 		be := &BrokerError{Op: "disconnect", Code: ReasonCode(dp.ReasonCode)}
 		if dp.Properties != nil {
@@ -569,13 +569,13 @@ func (c *Client) onDown(r *run) bool {
 		// A broker shutting down or timing the client out is not refusing
 		// it: reconnect as after a network failure.
 		cause, kicked = be, be.Code.IsFailure() && be.Code != ServerShuttingDown && be.Code != KeepAliveTimeout
-		blame = be.Code.blamesPacket()
+		blame, limit = be.Code.blamesPacket(), maxStrikes
 	} else if a != nil {
 		cause = a.firstErr()
 		blame = !errors.Is(cause, errKeepAlive)
 	}
 	if upFor < 5*time.Second && blame {
-		if m, n := c.out.strike(); m != nil {
+		if m, n := c.out.strike(limit); m != nil {
 			c.log.Debug("mqttgame: connection lost right after a message was sent", "topic", m.msg.Topic, "id", m.id, "times", n)
 		}
 	}

@@ -31,8 +31,14 @@ type outMsg struct {
 }
 
 // maxStrikes is how many times the broker may end the connection right
-// after a message was sent before the client stops sending it.
-const maxStrikes = 3
+// after a message was sent, saying a packet was at fault, before the
+// client stops sending it. A broker that just closes gets maxSilentStrikes:
+// a network fault looks the same, and rarely hits right after the same
+// message five times in a row.
+const (
+	maxStrikes       = 3
+	maxSilentStrikes = 5
+)
 
 // limits are what the broker's CONNACK allows.
 type limits struct {
@@ -428,10 +434,10 @@ func (o *outbox) sessionLost() {
 // that message may be the cause: a broker drops the connection each time
 // it gets a message over a limit it did not announce, while a network
 // fault hits at random and almost never right after the same message
-// again. When the same message is the suspect on maxStrikes connections
-// in a row, it fails, so it cannot cost a connection forever. It returns
-// the suspect and how many times in a row it has been one, or nil.
-func (o *outbox) strike() (suspect *outMsg, strikes int) {
+// again. When the same message is the suspect on limit connections in a
+// row, it fails, so it cannot cost a connection forever. It returns the
+// suspect and how many times in a row it has been one, or nil.
+func (o *outbox) strike(limit int) (suspect *outMsg, strikes int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, m := range o.inflight {
@@ -455,7 +461,7 @@ func (o *outbox) strike() (suspect *outMsg, strikes int) {
 	}
 	o.suspect = suspect
 	suspect.strikes++
-	if suspect.strikes < maxStrikes {
+	if suspect.strikes < limit {
 		return suspect, suspect.strikes
 	}
 	if suspect.packetID != 0 && o.inflight[suspect.packetID] == suspect {
