@@ -178,9 +178,9 @@ func TestWill(t *testing.T) {
 	connect(t, watcher)
 	subscribe(t, watcher, "presence/#", mqttgame.SubscribeOptions{QoS: 1})
 
-	proxy := newCutProxy(t, b.Addr().String())
+	proxy := newProxy(t, b.Addr().String())
 	player := func(name string) *mqttgame.Client {
-		return newClient(t, "ws://"+proxy.addr()+"/mqtt", func(o *mqttgame.Options) {
+		return newClient(t, "ws://"+proxy.Addr()+"/mqtt", func(o *mqttgame.Options) {
 			o.ClientID = name
 			o.Will = &mqttgame.Will{Topic: "presence/" + name, Payload: []byte("offline"), QoS: 1, Retain: true}
 		})
@@ -189,7 +189,7 @@ func TestWill(t *testing.T) {
 	t.Run("abrupt", func(t *testing.T) {
 		p := player("abrupt")
 		connect(t, p)
-		proxy.cut()
+		proxy.Reset()
 		tickUntil(t, "will after the connection was cut", func() bool {
 			return watcher.OnMessage("presence/abrupt") && watcher.LastMessage("presence/abrupt") == "offline"
 		}, watcher)

@@ -15,8 +15,8 @@ import (
 // session the broker kept resumes.
 func TestBrokerAssignsClientID(t *testing.T) {
 	b := startBroker(t, nil)
-	proxy := newCutProxy(t, b.Addr().String())
-	c := newClient(t, "ws://"+proxy.addr()+"/mqtt", func(o *mqttgame.Options) {
+	proxy := newProxy(t, b.Addr().String())
+	c := newClient(t, "ws://"+proxy.Addr()+"/mqtt", func(o *mqttgame.Options) {
 		o.BrokerAssignsClientID = true
 		o.SessionExpiry = time.Minute
 	})
@@ -34,7 +34,7 @@ func TestBrokerAssignsClientID(t *testing.T) {
 	if _, ok := b.Server().Clients.Get(id); !ok {
 		t.Fatalf("broker knows no client %q", id)
 	}
-	proxy.cut()
+	proxy.Reset()
 	tickUntil(t, "reconnection", c.JustConnected, c)
 	var resumed bool
 	for _, e := range eventsOf(c) {

@@ -4,9 +4,7 @@ package mqttgame_test
 
 import (
 	"bytes"
-	"io"
 	"log/slog"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
+	"github.com/mqttgame/mqttgame/mqttgame/internal/netfault"
 )
 
 // waitFor is how long a test waits for something the network should do.
@@ -218,67 +217,14 @@ func (h *observer) delivered(id string) int {
 	return h.qosDone[id]
 }
 
-// cutProxy forwards TCP connections to a broker and can cut them all at
-// once, as a network failure would: neither side gets a goodbye.
-type cutProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	conns  []net.Conn
-	wg     sync.WaitGroup
-}
-
-func newCutProxy(t testing.TB, target string) *cutProxy {
+// newProxy starts a proxy to target that can reset every connection at
+// once, as a network failure would; it closes when the test ends.
+func newProxy(t testing.TB, target string) *netfault.Proxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := netfault.New(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &cutProxy{ln: ln, target: target}
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(p.close)
+	t.Cleanup(func() { p.Close() })
 	return p
-}
-
-func (p *cutProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *cutProxy) serve() {
-	defer p.wg.Done()
-	for {
-		in, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		out, err := net.Dial("tcp", p.target)
-		if err != nil {
-			in.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, in, out)
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go func() { defer p.wg.Done(); io.Copy(out, in); out.Close() }()
-		go func() { defer p.wg.Done(); io.Copy(in, out); in.Close() }()
-	}
-}
-
-// cut closes every forwarded connection.
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		if tc, ok := c.(*net.TCPConn); ok {
-			tc.SetLinger(0) // reset, no FIN handshake
-		}
-		c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *cutProxy) close() {
-	p.ln.Close()
-	p.cut()
-	p.wg.Wait()
 }

@@ -18,8 +18,8 @@ import (
 // instead of giving the subscription up.
 func TestSubscribeRetriesPacketIDInUse(t *testing.T) {
 	b := startBroker(t, nil)
-	proxy := newCutProxy(t, b.Addr().String())
-	c := newClient(t, "ws://"+proxy.addr()+"/mqtt", func(o *mqttgame.Options) {
+	proxy := newProxy(t, b.Addr().String())
+	c := newClient(t, "ws://"+proxy.Addr()+"/mqtt", func(o *mqttgame.Options) {
 		o.ClientID = "busy"
 		o.SessionExpiry = time.Minute
 		o.DataLoss = mqttgame.FIFO
@@ -44,7 +44,7 @@ func TestSubscribeRetriesPacketIDInUse(t *testing.T) {
 		cl, ok := b.Server().Clients.Get("busy")
 		return ok && cl.State.Inflight.Len() >= n-1
 	})
-	proxy.cut()
+	proxy.Reset()
 	shown := 0
 	restored := func() bool {
 		for _, f := range filters {

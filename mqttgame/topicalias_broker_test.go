@@ -56,7 +56,7 @@ func (h *aliasCounter) counts(id string) (from, to int) {
 func TestTopicAliasesEndToEnd(t *testing.T) {
 	h := &aliasCounter{from: map[string]int{}, to: map[string]int{}}
 	b := startBroker(t, &broker.Options{Hooks: []mqtt.Hook{h}})
-	proxy := newCutProxy(t, b.Addr().String())
+	proxy := newProxy(t, b.Addr().String())
 	opts := func(id string) func(*mqttgame.Options) {
 		return func(o *mqttgame.Options) {
 			o.ClientID = id
@@ -64,8 +64,8 @@ func TestTopicAliasesEndToEnd(t *testing.T) {
 			o.DataLoss = mqttgame.FIFO
 		}
 	}
-	pub := newClient(t, "ws://"+proxy.addr()+"/mqtt", opts("alias-pub"))
-	sub := newClient(t, "ws://"+proxy.addr()+"/mqtt", opts("alias-sub"))
+	pub := newClient(t, "ws://"+proxy.Addr()+"/mqtt", opts("alias-pub"))
+	sub := newClient(t, "ws://"+proxy.Addr()+"/mqtt", opts("alias-sub"))
 	connect(t, pub)
 	connect(t, sub)
 	subscribe(t, sub, "pos/#", mqttgame.SubscribeOptions{QoS: 1})
@@ -108,7 +108,7 @@ func TestTopicAliasesEndToEnd(t *testing.T) {
 		t.Fatal("the broker sent the subscriber no alias-only publish: the test proves nothing")
 	}
 
-	proxy.cut()
+	proxy.Reset()
 	tickUntil(t, "both back", func() bool {
 		return sawEventCount(pub, mqttgame.EventConnected) == 2 && sawEventCount(sub, mqttgame.EventConnected) == 2
 	}, pub, sub)
