@@ -1,10 +1,7 @@
 package presence_test
 
 import (
-	"io"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +9,7 @@ import (
 
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
+	"github.com/mqttgame/mqttgame/mqttgame/internal/netfault"
 	"github.com/mqttgame/mqttgame/mqttgame/presence"
 	"github.com/mqttgame/mqttgame/mqttgame/segment"
 )
@@ -154,13 +152,12 @@ func TestJoinAndLeave(t *testing.T) {
 // finds the offline record retained.
 func TestAbruptLossThroughWill(t *testing.T) {
 	b := startBroker(t)
-	proxy := newCutProxy(t, b.Addr().String())
+	proxy := newProxy(t, b.Addr().String())
 	ann := newPlayer(t, b.URL(), "ann", 0)
-	bob := newPlayer(t, "ws://"+proxy.addr()+"/mqtt", "bob", time.Second)
+	bob := newPlayer(t, "ws://"+proxy.Addr()+"/mqtt", "bob", time.Second)
 	tickUntil(t, "ann sees bob", func() bool { return ann.online("bob") }, ann, bob)
 
-	proxy.stopAccepting() // bob cannot come back
-	proxy.cut()
+	proxy.Close() // every connection reset, and bob cannot come back
 	cut := time.Now()
 	tickUntil(t, "ann sees bob leave", func() bool { return ann.saw(presence.Left, "bob") }, ann, bob)
 	if d := time.Since(cut); d < time.Second {
@@ -186,12 +183,12 @@ func TestAbruptLossThroughWill(t *testing.T) {
 // comes back within the will delay never shows as offline.
 func TestQuickReconnectDoesNotFlicker(t *testing.T) {
 	b := startBroker(t)
-	proxy := newCutProxy(t, b.Addr().String())
+	proxy := newProxy(t, b.Addr().String())
 	ann := newPlayer(t, b.URL(), "ann", 0)
-	bob := newPlayer(t, "ws://"+proxy.addr()+"/mqtt", "bob", 2*time.Second)
+	bob := newPlayer(t, "ws://"+proxy.Addr()+"/mqtt", "bob", 2*time.Second)
 	tickUntil(t, "ann sees bob", func() bool { return ann.online("bob") }, ann, bob)
 
-	proxy.cut()
+	proxy.Reset()
 	tickUntil(t, "bob reconnects", bob.c.JustConnected, ann, bob)
 	// mochi-mqtt publishes a will within a second after its delay; watch
 	// past that.
@@ -290,69 +287,14 @@ func waitRetained(t *testing.T, b *broker.Broker, topic, want string) {
 	}
 }
 
-// cutProxy forwards TCP connections to the broker and can cut them all at
-// once, as a network failure would.
-type cutProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	conns  []net.Conn
-	closed bool
-	wg     sync.WaitGroup
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
+// newProxy starts a proxy to target that can reset every connection at
+// once, as a network failure would; it closes when the test ends.
+func newProxy(t *testing.T, target string) *netfault.Proxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := netfault.New(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &cutProxy{ln: ln, target: target}
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(func() {
-		p.stopAccepting()
-		p.cut()
-		p.wg.Wait()
-	})
+	t.Cleanup(func() { p.Close() })
 	return p
-}
-
-func (p *cutProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *cutProxy) serve() {
-	defer p.wg.Done()
-	for {
-		in, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		out, err := net.Dial("tcp", p.target)
-		if err != nil {
-			in.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, in, out)
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go func() { defer p.wg.Done(); io.Copy(out, in); out.Close() }()
-		go func() { defer p.wg.Done(); io.Copy(in, out); in.Close() }()
-	}
-}
-
-// stopAccepting refuses new connections from now on.
-func (p *cutProxy) stopAccepting() { p.ln.Close() }
-
-// cut resets every forwarded connection: no goodbye on either side.
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		if tc, ok := c.(*net.TCPConn); ok {
-			tc.SetLinger(0)
-		}
-		c.Close()
-	}
-	p.conns = nil
 }
