@@ -31,8 +31,13 @@ type sessionState struct {
 	current    *packetConn              // the connection up now, from its CONNACK to its loss
 	have       map[uint16]bool          // QoS 2 messages the inbox took, until their PUBREL
 	held2      map[ackToken]bool        // QoS 2 messages the inbox holds
-	wg         *sync.WaitGroup          // tracks flush goroutines
-	log        *slog.Logger
+	relGen     map[uint16]uint64        // the generation each packet identifier last got a PUBREL in
+
+	// ackMu orders paho's recording of a QoS 2 acknowledgement against the
+	// PUBREL that ends the exchange (see ackAs).
+	ackMu sync.Mutex
+	wg    *sync.WaitGroup // tracks flush goroutines
+	log   *slog.Logger
 }
 
 // pendingAck is a received QoS 1 or 2 publish whose acknowledgement waits.
@@ -46,7 +51,7 @@ var _ session.SessionManager = (*sessionState)(nil)
 
 func newSessionState(out *outbox, wg *sync.WaitGroup, log *slog.Logger) *sessionState {
 	s := &sessionState{out: out, wg: wg, log: log, limbo: make(map[ackToken]*pendingAck), tokens: make(map[uint16]ackToken),
-		have: make(map[uint16]bool), held2: make(map[ackToken]bool)}
+		have: make(map[uint16]bool), held2: make(map[ackToken]bool), relGen: make(map[uint16]uint64)}
 	store := &watchedStore{Store: memory.New(), onReset: out.sessionLost, onGet: out.resent}
 	s.State = state.New(store, memory.New())
 	out.forget = func(id uint16) { _ = store.Store.Delete(id) }
@@ -151,11 +156,11 @@ func (s *sessionState) ConnectionLost(dp *packets.Disconnect) error {
 	if dp != nil {
 		s.disconnect = dp
 	}
-	var ready []*packets.Publish
+	var ready []pendingAck
 	for i := range s.acks {
 		a := s.acks[i]
 		if a.ready && a.pb != nil {
-			ready = append(ready, a.pb)
+			ready = append(ready, a)
 			continue
 		}
 		// Held, or waiting for paho's Ack: a tick may still accept it
@@ -167,8 +172,8 @@ func (s *sessionState) ConnectionLost(dp *packets.Disconnect) error {
 	s.gen++
 	s.current = nil
 	s.mu.Unlock()
-	for _, pb := range ready {
-		_ = s.State.Ack(pb)
+	for _, a := range ready {
+		_ = s.ackAs(a.pb, a.token)
 	}
 	return s.State.ConnectionLost(dp)
 }
@@ -214,12 +219,18 @@ func (s *sessionState) PacketReceived(recv *packets.ControlPacket, pubChan chan<
 				// The broker sent again a QoS 2 message the game has
 				// (a connection ended before paho recorded its PUBREC):
 				// confirm it, do not deliver it twice.
-				return s.State.Ack(p)
+				s.mu.Lock()
+				t := ackToken(s.gen<<16 | uint64(p.PacketID))
+				s.mu.Unlock()
+				return s.ackAs(p, t)
 			}
 		}
 	case *packets.Pubrel:
+		s.ackMu.Lock()
+		defer s.ackMu.Unlock()
 		s.mu.Lock()
 		delete(s.have, p.PacketID)
+		s.relGen[p.PacketID] = s.gen
 		s.mu.Unlock()
 	}
 	err := s.State.PacketReceived(recv, pubChan)
@@ -302,7 +313,7 @@ func (s *sessionState) Ack(pb *packets.Publish) error {
 		s.mu.Unlock()
 		// Recorded, not sent: paho then knows a resent QoS 2 message as
 		// one the game has.
-		return s.State.Ack(pb)
+		return s.ackAs(pb, t)
 	}
 	for i := len(s.acks) - 1; i >= 0; i-- {
 		if a := &s.acks[i]; a.token == t && a.pb == nil {
@@ -314,7 +325,7 @@ func (s *sessionState) Ack(pb *packets.Publish) error {
 	}
 	if len(s.acks) == 0 && !s.flushing {
 		s.mu.Unlock()
-		return s.State.Ack(pb)
+		return s.ackAs(pb, t)
 	}
 	s.acks = append(s.acks, pendingAck{pb: pb, token: t, ready: true})
 	s.mu.Unlock()
@@ -343,7 +354,7 @@ func (s *sessionState) release(tokens ...ackToken) {
 					s.wg.Add(1)
 					go func(pb *packets.Publish) {
 						defer s.wg.Done()
-						_ = s.State.Ack(pb)
+						_ = s.ackAs(pb, t)
 					}(a.pb)
 				}
 			}
@@ -357,6 +368,25 @@ func (s *sessionState) release(tokens ...ackToken) {
 		}
 	}
 	s.startFlushLocked()
+}
+
+// ackAs has paho acknowledge pb, received with token t, unless the broker
+// has since released its packet identifier (a PUBREL on a later
+// connection, after the broker's resend was confirmed): the exchange is
+// over, and a PUBREC recorded now would make paho take the next message
+// under that identifier for a duplicate, and drop it.
+func (s *sessionState) ackAs(pb *packets.Publish, t ackToken) error {
+	s.ackMu.Lock()
+	defer s.ackMu.Unlock()
+	if pb.QoS == 2 {
+		s.mu.Lock()
+		over := s.relGen[pb.PacketID] > uint64(t)>>16
+		s.mu.Unlock()
+		if over {
+			return nil
+		}
+	}
+	return s.State.Ack(pb)
 }
 
 func (s *sessionState) startFlushLocked() {
@@ -381,16 +411,14 @@ func (s *sessionState) flush() {
 			s.mu.Unlock()
 			return
 		}
-		batch := make([]*packets.Publish, n)
-		for i := range n {
-			batch[i] = s.acks[i].pb
-		}
+		batch := make([]pendingAck, n)
+		copy(batch, s.acks[:n])
 		rest := copy(s.acks, s.acks[n:])
 		clear(s.acks[rest:])
 		s.acks = s.acks[:rest]
 		s.mu.Unlock()
-		for _, pb := range batch {
-			_ = s.State.Ack(pb)
+		for _, a := range batch {
+			_ = s.ackAs(a.pb, a.token)
 		}
 	}
 }

@@ -203,3 +203,28 @@ func TestPublishOnLostConnectionGoesToCurrent(t *testing.T) {
 		t.Fatalf("the lost connection's own packet went elsewhere: % x", got)
 	}
 }
+
+// TestLateAckAfterPubrelDoesNotSwallowNext: the acknowledgement of a QoS
+// 2 message from a lost connection, passed on late (by the goroutine that
+// sends withheld acknowledgements), after the broker's resend was
+// confirmed and the broker released the identifier, is not recorded: the
+// next message under that identifier reaches the game.
+func TestLateAckAfterPubrelDoesNotSwallowNext(t *testing.T) {
+	s, wg, up := newTestSession(t)
+	pb := &packets.Publish{QoS: 2, PacketID: 21, Topic: "t", Properties: &packets.Properties{}}
+	old := s.token(21, 2) // the inbox took it; its acknowledgement waits
+	s.ConnectionLost(nil)
+	up(true)
+	if resentShown(s, 21) { // the broker's resend, confirmed
+		t.Fatal("the resend of a message the game has was shown again")
+	}
+	rel := &packets.Pubrel{PacketID: 21, Properties: &packets.Properties{}}
+	s.PacketReceived(&packets.ControlPacket{FixedHeader: packets.FixedHeader{Type: packets.PUBREL}, Content: rel}, nil)
+	if err := s.ackAs(pb, old); err != nil { // the late acknowledgement
+		t.Fatal(err)
+	}
+	if !resentShown(s, 21) {
+		t.Fatal("a new message under a released identifier was taken for a duplicate: lost")
+	}
+	wg.Wait()
+}
