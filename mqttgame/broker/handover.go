@@ -40,6 +40,7 @@ type sessionGuard struct {
 	late    map[string][]packets.Packet                // by client ID, waiting for the new session
 	live    map[*mqtt.Client]bool                      // new sessions established
 	copied  map[*mqtt.Client]map[uint16]packets.Packet // what each new session got from the old one
+	forgot  map[string]map[uint16]bool                 // by client ID, records removed for late messages
 }
 
 func newSessionGuard(srv *mqtt.Server) *sessionGuard {
@@ -49,6 +50,7 @@ func newSessionGuard(srv *mqtt.Server) *sessionGuard {
 		late:    make(map[string][]packets.Packet),
 		live:    make(map[*mqtt.Client]bool),
 		copied:  make(map[*mqtt.Client]map[uint16]packets.Packet),
+		forgot:  make(map[string]map[uint16]bool),
 	}
 }
 
@@ -80,9 +82,17 @@ func (g *sessionGuard) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) 
 	// What mochi copied from the old session, before any of it can be
 	// acknowledged and leave: a late message found here is no late one.
 	copied := make(map[uint16]packets.Packet)
+	forgot := g.forgot[cl.ID]
 	for _, m := range cl.State.Inflight.GetAll(false) {
 		copied[m.PacketID] = m
+		if forgot[m.PacketID] {
+			// Records are keyed by client ID and packet identifier, which
+			// the old session shares: the record a late message of the old
+			// one removed (OnQosPublish) was this one's too.
+			g.store.save(cl, m)
+		}
 	}
+	delete(g.forgot, cl.ID)
 	g.copied[cl] = copied
 	for _, m := range g.late[cl.ID] {
 		g.deliver(cl, m)
@@ -102,6 +112,7 @@ func (g *sessionGuard) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	delete(g.copied, cl)
 	if expire && !cl.IsTakenOver() {
 		delete(g.late, cl.ID)
+		delete(g.forgot, cl.ID)
 	}
 }
 
@@ -160,12 +171,21 @@ func (g *sessionGuard) OnQosPublish(cl *mqtt.Client, pk packets.Packet, sent int
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	cl.State.Inflight.Delete(pk.PacketID)
-	// Saved under its first packet identifier, on the old session.
+	// Saved under its first packet identifier, on the old session. The
+	// record is keyed by client ID and packet identifier: if the new
+	// session holds that identifier, its record is written again.
 	g.store.forget(cl, pk)
 	if next, ok := g.srv.Clients.Get(cl.ID); ok && next != cl && g.live[next] {
+		if had, ok := next.State.Inflight.Get(pk.PacketID); ok {
+			g.store.save(next, had)
+		}
 		g.deliver(next, pk)
 		return
 	}
+	if g.forgot[cl.ID] == nil {
+		g.forgot[cl.ID] = make(map[uint16]bool)
+	}
+	g.forgot[cl.ID][pk.PacketID] = true
 	g.late[cl.ID] = append(g.late[cl.ID], pk)
 }
 
