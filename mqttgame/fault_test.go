@@ -32,6 +32,19 @@ type restartableBroker struct {
 	hooks []mqtt.Hook
 	b     *broker.Broker
 	log   *slog.Logger
+
+	dropped, inflightDropped int64 // mochi's drop counters of the runs before this one
+}
+
+// drops returns mochi's counts of messages it dropped, over every run.
+func (r *restartableBroker) drops() (messages, inflight int64) {
+	m, i := r.dropped, r.inflightDropped
+	if r.b != nil {
+		info := r.b.Server().Info
+		m += atomic.LoadInt64(&info.MessagesDropped)
+		i += atomic.LoadInt64(&info.InflightDropped)
+	}
+	return m, i
 }
 
 func startRestartable(t testing.TB, hooks ...mqtt.Hook) *restartableBroker {
@@ -64,6 +77,7 @@ func (r *restartableBroker) start() error {
 // restarted server: the start is tried again until a deadline.
 func (r *restartableBroker) restart() error {
 	r.b.Close()
+	r.dropped, r.inflightDropped = r.drops()
 	r.b = nil
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -84,11 +98,12 @@ type tally struct {
 	count  map[string]int
 	unique int                 // distinct messages; a resent one counts once
 	sent   map[string][]string // each message's sends to subscribers: when, packet identifier, DUP
+	byID   map[uint16][]string // what went out under each packet identifier, in order
 	start  time.Time
 }
 
 func newTally() *tally {
-	return &tally{count: map[string]int{}, sent: map[string][]string{}, start: time.Now()}
+	return &tally{count: map[string]int{}, sent: map[string][]string{}, byID: map[uint16][]string{}, start: time.Now()}
 }
 
 func (h *tally) ID() string { return "test-tally" }
@@ -99,20 +114,39 @@ func (h *tally) Provides(b byte) bool {
 // OnPacketSent records each QoS 2 message written to a subscriber, so a
 // failure can tell the broker's resends from the client's mistakes.
 func (h *tally) OnPacketSent(cl *mqtt.Client, pk packets.Packet, b []byte) {
-	if pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Qos != 2 {
-		return
+	at := time.Since(h.start).Seconds()
+	switch {
+	case pk.FixedHeader.Type == packets.Publish && pk.FixedHeader.Qos == 2:
+		h.mu.Lock()
+		key := pk.TopicName + " " + string(pk.Payload)
+		h.sent[key] = append(h.sent[key], fmt.Sprintf("%.3fs id %d dup %v", at, pk.PacketID, pk.FixedHeader.Dup))
+		h.byID[pk.PacketID] = append(h.byID[pk.PacketID], fmt.Sprintf("%.3fs %s dup %v", at, pk.Payload, pk.FixedHeader.Dup))
+		h.mu.Unlock()
+	case pk.FixedHeader.Type == packets.Pubrel:
+		h.mu.Lock()
+		h.byID[pk.PacketID] = append(h.byID[pk.PacketID], fmt.Sprintf("%.3fs PUBREL to %s", at, cl.ID))
+		h.mu.Unlock()
 	}
-	h.mu.Lock()
-	key := pk.TopicName + " " + string(pk.Payload)
-	h.sent[key] = append(h.sent[key], fmt.Sprintf("%.3fs id %d dup %v", time.Since(h.start).Seconds(), pk.PacketID, pk.FixedHeader.Dup))
-	h.mu.Unlock()
 }
 
-// sends returns the broker's sends of QoS 2 message i.
+// sends returns the broker's sends of QoS 2 message i, and of everything
+// else it sent under the same packet identifiers.
 func (h *tally) sends(i int) []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.sent[fmt.Sprintf("fault/q2/%d %d", i%faultTopics, i)]
+	sends := h.sent[fmt.Sprintf("fault/q2/%d %d", i%faultTopics, i)]
+	out := append([]string(nil), sends...)
+	ids := map[string]bool{}
+	for _, s := range sends {
+		_, rest, _ := strings.Cut(s, " id ")
+		id, _, _ := strings.Cut(rest, " ")
+		if !ids[id] {
+			ids[id] = true
+			n, _ := strconv.Atoi(id)
+			out = append(out, fmt.Sprintf("under id %s: %v", id, h.byID[uint16(n)]))
+		}
+	}
+	return out
 }
 
 func (h *tally) OnPublished(cl *mqtt.Client, pk packets.Packet) {
@@ -164,6 +198,7 @@ func TestFaultsLoseNothing(t *testing.T) {
 		received: count.received,
 		seen:     count.seen,
 		sends:    count.sends,
+		drops:    rb.drops,
 	}, 10_000, 100, 20)
 }
 
@@ -192,6 +227,7 @@ type faultTarget struct {
 	received func() int             // distinct messages it took from publishers so far; nil: use the subscriber's count
 	seen     func(qos, n int) []int // how many times it passed on each message; nil: not known
 	sends    func(i int) []string   // its sends of QoS 2 message i to subscribers; nil: not known
+	drops    func() (int64, int64)  // messages and in-flight messages it dropped; nil: not known
 }
 
 // faultTopics is how many topics of each QoS the fault scenario uses: the
@@ -390,6 +426,11 @@ func runFaults(t *testing.T, target faultTarget, perQoS, resets, restarts int) {
 		}
 		if qos == 1 && (dupBroker > faults*window || dupSub > faults*window) {
 			t.Errorf("QoS 1: %d and %d duplicates, over %d faults × %d in flight", dupBroker, dupSub, faults, window)
+		}
+	}
+	if target.drops != nil {
+		if m, i := target.drops(); m != 0 || i != 0 {
+			t.Errorf("the broker dropped %d messages and %d in flight", m, i)
 		}
 	}
 	if faults != resets+restarts {
