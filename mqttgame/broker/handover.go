@@ -14,6 +14,10 @@ import (
 // packets it has already read.
 const drainTimeout = 2 * time.Second
 
+// pendingWait bounds the wait, at shutdown, for connections between their
+// CONNACK and their first read.
+const pendingWait = 500 * time.Millisecond
+
 // sessionGuard keeps mochi-mqtt v2.7.9 from losing QoS 1 and 2 messages
 // when a session changes hands. Every resumption of a session is a
 // takeover in mochi, and every shutdown stops all sessions:
@@ -37,6 +41,7 @@ type sessionGuard struct {
 
 	mu      sync.Mutex
 	reading map[*mqtt.Client]chan struct{}             // sessions whose goroutine reads packets; closed when it ends
+	pending map[*mqtt.Client]bool                      // sessions between their CONNECT and their first read
 	late    map[string][]packets.Packet                // by client ID, waiting for the new session
 	live    map[*mqtt.Client]bool                      // new sessions established
 	copied  map[*mqtt.Client]map[uint16]packets.Packet // what each new session got from the old one
@@ -47,6 +52,7 @@ func newSessionGuard(srv *mqtt.Server) *sessionGuard {
 	return &sessionGuard{
 		srv:     srv,
 		reading: make(map[*mqtt.Client]chan struct{}),
+		pending: make(map[*mqtt.Client]bool),
 		late:    make(map[string][]packets.Packet),
 		live:    make(map[*mqtt.Client]bool),
 		copied:  make(map[*mqtt.Client]map[uint16]packets.Packet),
@@ -67,6 +73,14 @@ func (g *sessionGuard) Provides(b byte) bool {
 // OnSessionEstablish runs before mochi takes an old session over: the old
 // connection ends first, after handling what it read.
 func (g *sessionGuard) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
+	g.mu.Lock()
+	for p := range g.pending {
+		if p.Closed() { // its CONNACK failed: it never reads
+			delete(g.pending, p)
+		}
+	}
+	g.pending[cl] = true
+	g.mu.Unlock()
 	if old, ok := g.srv.Clients.Get(cl.ID); ok && old != cl {
 		g.drain(old, packets.ErrSessionTakenOver)
 	}
@@ -77,6 +91,7 @@ func (g *sessionGuard) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 func (g *sessionGuard) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	delete(g.pending, cl)
 	g.reading[cl] = make(chan struct{})
 	g.live[cl] = true
 	// What mochi copied from the old session, before any of it can be
@@ -110,6 +125,7 @@ func (g *sessionGuard) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	}
 	delete(g.live, cl)
 	delete(g.copied, cl)
+	delete(g.pending, cl)
 	if expire && !cl.IsTakenOver() {
 		delete(g.late, cl.ID)
 		delete(g.forgot, cl.ID)
@@ -145,6 +161,23 @@ func (g *sessionGuard) drain(cl *mqtt.Client, why packets.Code) {
 // drainAll ends every connection the same way, for a shutdown; each
 // client is told first that the server is shutting down.
 func (g *sessionGuard) drainAll() {
+	// A client that has its CONNACK may not read yet: let it start, so it
+	// is told too, rather than finding its connection closed.
+	deadline := time.Now().Add(pendingWait)
+	for {
+		g.mu.Lock()
+		waiting := 0
+		for p := range g.pending {
+			if !p.Closed() {
+				waiting++
+			}
+		}
+		g.mu.Unlock()
+		if waiting == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
 	g.mu.Lock()
 	clients := make([]*mqtt.Client, 0, len(g.reading))
 	for cl := range g.reading {
