@@ -246,19 +246,9 @@ func TestBrokerLimits(t *testing.T) {
 func TestPoisonMessageGivesUp(t *testing.T) {
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumPacketSize = 1024
-	srv := mqtt.New(&mqtt.Options{Capabilities: caps, Logger: testLogger(t)})
-	srv.AddHook(new(auth.AllowHook), nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.AddListener(listeners.NewNet("tcp", ln))
-	if err := srv.Serve(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	url := serveMochi(t, caps, nil)
 
-	c := newClient(t, "mqtt://"+ln.Addr().String(), func(o *mqttgame.Options) { o.ReconnectDelay = 5 * time.Millisecond })
+	c := newClient(t, url, func(o *mqttgame.Options) { o.ReconnectDelay = 5 * time.Millisecond })
 	connect(t, c)
 	poison, _ := c.Publish("big", make([]byte, 4000), 1, false)
 	next, _ := c.PublishString("small", "after", 1, false)
@@ -281,6 +271,35 @@ func TestPoisonMessageGivesUp(t *testing.T) {
 	if lost := c.Stats().ConnectionsLost; lost < 5 || lost > 6 {
 		t.Errorf("ConnectionsLost = %d, want 5 tries (6 at most)", lost)
 	}
+}
+
+// serveMochi serves a bare mochi-mqtt broker, without the limits and
+// repairs of mqttgame/broker, on a loopback TCP port, with the given
+// capabilities (nil: mochi's defaults), letting anyone in, and with the
+// hook hook makes, if any. It returns the broker's URL.
+func serveMochi(t *testing.T, caps *mqtt.Capabilities, hook func(*mqtt.Server) mqtt.Hook) string {
+	t.Helper()
+	srv := mqtt.New(&mqtt.Options{Capabilities: caps, Logger: testLogger(t)})
+	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+		t.Fatal(err)
+	}
+	if hook != nil {
+		if err := srv.AddHook(hook(srv), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.AddListener(listeners.NewNet("tcp", ln)); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Serve(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return "mqtt://" + ln.Addr().String()
 }
 
 // kickOnPublish is a broker hook that ends the connection with a
@@ -329,21 +348,13 @@ func TestDropBlamesMessageOnlyWhenBrokerSaysSo(t *testing.T) {
 		{packets.ErrServerShuttingDown, true},
 	} {
 		t.Run(tc.code.Reason, func(t *testing.T) {
-			srv := mqtt.New(&mqtt.Options{Logger: testLogger(t)})
-			kick := &kickOnPublish{srv: srv, topic: "kick", code: tc.code, times: maxTries + 1}
-			srv.AddHook(new(auth.AllowHook), nil)
-			srv.AddHook(kick, nil)
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv.AddListener(listeners.NewNet("tcp", ln))
-			if err := srv.Serve(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { srv.Close() })
+			var kick *kickOnPublish
+			url := serveMochi(t, nil, func(srv *mqtt.Server) mqtt.Hook {
+				kick = &kickOnPublish{srv: srv, topic: "kick", code: tc.code, times: maxTries + 1}
+				return kick
+			})
 
-			c := newClient(t, "mqtt://"+ln.Addr().String(), func(o *mqttgame.Options) {
+			c := newClient(t, url, func(o *mqttgame.Options) {
 				o.ReconnectDelay = 5 * time.Millisecond
 				o.MaxReconnectDelay = 20 * time.Millisecond
 			})
