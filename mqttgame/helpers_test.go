@@ -7,28 +7,23 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
-	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
+	"github.com/mqttgame/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame/internal/netfault"
 )
 
 // waitFor is how long a test waits for something the network should do.
-const waitFor = 10 * time.Second
+const waitFor = mqtttest.WaitFor
 
 // startBroker starts an embedded broker for one test.
 func startBroker(t testing.TB, opts *broker.Options) *broker.Broker {
 	t.Helper()
-	b, err := broker.Start(opts)
-	if err != nil {
-		t.Fatalf("start broker: %v", err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
+	return mqtttest.StartBroker(t, opts)
 }
 
 // newClient makes a client of the broker, closed when the test ends. Its
@@ -97,22 +92,15 @@ func update(c *mqttgame.Client) {
 // number of ticks it took.
 func tickUntil(t testing.TB, what string, cond func() bool, clients ...*mqttgame.Client) int {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for n := 1; ; n++ {
+	return mqtttest.TickUntil(t, what, func() {
 		for _, c := range clients {
 			update(c)
 		}
-		if cond() {
-			return n
+	}, cond, func() {
+		for _, c := range clients {
+			t.Logf("client %s: connected=%v err=%v stats=%+v", c.ClientID(), c.IsConnected(), c.Err(), c.Stats())
 		}
-		if time.Now().After(deadline) {
-			for _, c := range clients {
-				t.Logf("client %s: connected=%v err=%v stats=%+v", c.ClientID(), c.IsConnected(), c.Err(), c.Stats())
-			}
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	})
 }
 
 // connect connects c and ticks until it is connected.
@@ -164,13 +152,7 @@ func (w *testLog) Write(p []byte) (int, error) {
 // waitUntil polls cond until it holds, failing the test after waitFor.
 func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	mqtttest.TickUntil(t, what, nil, cond, nil)
 }
 
 // observer is a broker hook that counts, per client ID, the connections

@@ -12,13 +12,12 @@ import (
 
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
+	"github.com/mqttgame/mqttgame/mqttgame/internal/mqtttest"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
-
-const waitFor = 10 * time.Second
 
 func newClient(t *testing.T, url string, edit func(*mqttgame.Options)) *mqttgame.Client {
 	t.Helper()
@@ -36,19 +35,11 @@ func newClient(t *testing.T, url string, edit func(*mqttgame.Options)) *mqttgame
 
 func tickUntil(t *testing.T, what string, cond func() bool, clients ...*mqttgame.Client) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for {
+	mqtttest.TickUntil(t, what, func() {
 		for _, c := range clients {
 			c.Update()
 		}
-		if cond() {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	}, cond, nil)
 }
 
 func subscribed(c *mqttgame.Client, filter string) func() bool {

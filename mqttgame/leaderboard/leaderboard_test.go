@@ -9,24 +9,20 @@ import (
 
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
+	"github.com/mqttgame/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame/leaderboard"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const (
-	waitFor = 10 * time.Second
+	waitFor = mqtttest.WaitFor
 	scores  = "game/lobby/scores"
 )
 
 func startBroker(t *testing.T) *broker.Broker {
 	t.Helper()
-	b, err := broker.Start(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
+	return mqtttest.StartBroker(t, nil)
 }
 
 func newClient(t *testing.T, url string) *mqttgame.Client {
@@ -63,19 +59,11 @@ func (p *player) tick() {
 
 func tickUntil(t *testing.T, what string, cond func() bool, ps ...*player) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for {
+	mqtttest.TickUntil(t, what, func() {
 		for _, p := range ps {
 			p.tick()
 		}
-		if cond() {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	}, cond, nil)
 }
 
 func (p *player) best(id string) int {

@@ -12,12 +12,11 @@ import (
 
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
+	"github.com/mqttgame/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame/overlay"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-const waitFor = 10 * time.Second
 
 // clock is a clock the test moves by hand.
 type clock struct {
@@ -39,18 +38,10 @@ func (c *clock) advance(d time.Duration) {
 
 func tickUntil(t *testing.T, what string, c *mqttgame.Client, m *overlay.Monitor, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for {
+	mqtttest.TickUntil(t, what, func() {
 		c.Update()
 		m.Update()
-		if cond() {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; status %+v", what, m.Status())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	}, cond, func() { t.Logf("status %+v", m.Status()) })
 }
 
 // TestStatusFollowsConnection: the status says connected, counts the

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
+	"github.com/mqttgame/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame/internal/netfault"
 	"github.com/mqttgame/mqttgame/mqttgame/presence"
 	"github.com/mqttgame/mqttgame/mqttgame/segment"
@@ -17,18 +18,13 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const (
-	waitFor = 10 * time.Second
+	waitFor = mqtttest.WaitFor
 	room    = "game/lobby/presence"
 )
 
 func startBroker(t *testing.T) *broker.Broker {
 	t.Helper()
-	b, err := broker.Start(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
+	return mqtttest.StartBroker(t, nil)
 }
 
 // player is a client with a roster, as a game would have them.
@@ -89,19 +85,11 @@ func (p *player) online(name string) bool {
 // holds, failing the test after waitFor.
 func tickUntil(t *testing.T, what string, cond func() bool, ps ...*player) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for {
+	mqtttest.TickUntil(t, what, func() {
 		for _, p := range ps {
 			p.tick()
 		}
-		if cond() {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	}, cond, nil)
 }
 
 // TestJoinAndLeave: two players see each other join; one quits on purpose
