@@ -236,6 +236,13 @@ func Start(opts *Options) (*Broker, error) {
 		}
 	}
 
+	// Last, so that no hook after it can drop a packet it locked for.
+	if err := srv.AddHook(&retainGuard{aliasMax: caps.TopicAliasMaximum}, nil); err != nil {
+		ln.Close()
+		srv.Close()
+		return nil, err
+	}
+
 	mux := http.NewServeMux()
 	mux.Handle(o.Path, b.ws)
 	if o.Handler != nil {
