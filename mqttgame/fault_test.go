@@ -238,9 +238,20 @@ const faultTopics = 16
 // of ours to another through target, with resets of the connections and
 // restarts of the broker spread over the run.
 func runFaults(t *testing.T, target faultTarget, perQoS, resets, restarts int) {
+	// What the run finds is said again after the clients' logs, which
+	// the test prints when it fails: the end of a long output shows it.
+	var found verdict
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log("the fault run found:\n" + found.String())
+		}
+	})
+	errorf := func(format string, args ...any) { t.Error(found.add(format, args...)) }
+	fatalf := func(format string, args ...any) { t.Fatal(found.add(format, args...)) }
+	logf := func(format string, args ...any) { t.Log(found.add(format, args...)) }
 	proxy, err := netfault.New(target.addr)
 	if err != nil {
-		t.Fatal(err)
+		fatalf("%v", err)
 	}
 	defer proxy.Close()
 	url := "ws://" + proxy.Addr() + "/mqtt"
@@ -324,7 +335,7 @@ func runFaults(t *testing.T, target faultTarget, perQoS, resets, restarts int) {
 			}
 			if i%(faults/restarts) == faults/restarts-1 {
 				if err := target.restart(); err != nil {
-					t.Errorf("restart after %d faults: %v", len(faultLog), err)
+					errorf("restart after %d faults: %v", len(faultLog), err)
 					faultFailed.Store(true)
 					return
 				}
@@ -350,14 +361,14 @@ func runFaults(t *testing.T, target faultTarget, perQoS, resets, restarts int) {
 					break
 				}
 				if !errors.Is(err, mqttgame.ErrOutboxFull) {
-					t.Fatalf("publish: %v", err)
+					fatalf("publish: %v", err)
 				}
 				if faultFailed.Load() {
 					t.FailNow()
 				}
 				if time.Now().After(deadline) {
 					st := pub.Stats()
-					t.Fatalf("message %d: the outbox stayed full (%d queued, %d in flight) after %d faults", i, st.Queued, st.InFlight, faultsRun.Load())
+					fatalf("message %d: the outbox stayed full (%d queued, %d in flight) after %d faults", i, st.Queued, st.InFlight, faultsRun.Load())
 				}
 				update(pub)
 				time.Sleep(time.Millisecond)
@@ -374,7 +385,7 @@ func runFaults(t *testing.T, target faultTarget, perQoS, resets, restarts int) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("publisher still has %d queued and %d in flight", st.Queued, st.InFlight)
+			fatalf("publisher still has %d queued and %d in flight", st.Queued, st.InFlight)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -382,23 +393,23 @@ func runFaults(t *testing.T, target faultTarget, perQoS, resets, restarts int) {
 	select {
 	case <-complete:
 	case <-time.After(time.Minute):
-		t.Error("the subscriber did not get every message")
+		errorf("the subscriber did not get every message")
 	}
 	close(stopSub)
 	<-subDone
 	if subErr != nil {
-		t.Fatal(subErr)
+		fatalf("%v", subErr)
 	}
 	for _, e := range eventsOf(pub) {
 		if e.Kind == mqttgame.EventPublishFailed {
 			failed++
 			if failed < 5 {
-				t.Errorf("publish failed: %v", e)
+				errorf("publish failed: %v", e)
 			}
 		}
 	}
 	if failed > 0 {
-		t.Errorf("%d publishes failed", failed)
+		errorf("%d publishes failed", failed)
 	}
 
 	// Loss and duplicates, at the broker and at the subscriber.
@@ -411,30 +422,30 @@ func runFaults(t *testing.T, target faultTarget, perQoS, resets, restarts int) {
 		}
 		lostBroker, dupBroker := lossAndDups(atBroker)
 		lostSub, dupSub := lossAndDups(got[qos])
-		t.Logf("QoS %d through %d faults: broker lost %d duplicated %d; subscriber lost %d duplicated %d",
+		logf("QoS %d through %d faults: broker lost %d duplicated %d; subscriber lost %d duplicated %d",
 			qos, faults, lostBroker, dupBroker, lostSub, dupSub)
 		if lostBroker != 0 || lostSub != 0 {
-			t.Errorf("QoS %d: lost %d at the broker (first: %v), %d at the subscriber (first: %v)", qos, lostBroker, missing(atBroker), lostSub, missing(got[qos]))
+			errorf("QoS %d: lost %d at the broker (first: %v), %d at the subscriber (first: %v)", qos, lostBroker, missing(atBroker), lostSub, missing(got[qos]))
 		}
 		if qos == 2 && (dupBroker != 0 || dupSub != 0) {
-			t.Errorf("QoS 2: duplicated %d at the broker (first: %v), %d at the subscriber (first: %v)", dupBroker, repeated(atBroker), dupSub, repeated(got[qos]))
+			errorf("QoS 2: duplicated %d at the broker (first: %v), %d at the subscriber (first: %v)", dupBroker, repeated(atBroker), dupSub, repeated(got[qos]))
 		}
 		if qos == 2 && target.sends != nil {
 			for _, i := range append(missing(got[qos]), repeated(got[qos])...) {
-				t.Logf("QoS 2 message %d: seen %d times by the subscriber; the broker sent it: %v", i, got[qos][i], target.sends(i))
+				logf("QoS 2 message %d: seen %d times by the subscriber; the broker sent it: %v", i, got[qos][i], target.sends(i))
 			}
 		}
 		if qos == 1 && (dupBroker > faults*window || dupSub > faults*window) {
-			t.Errorf("QoS 1: %d and %d duplicates, over %d faults × %d in flight", dupBroker, dupSub, faults, window)
+			errorf("QoS 1: %d and %d duplicates, over %d faults × %d in flight", dupBroker, dupSub, faults, window)
 		}
 	}
 	if target.drops != nil {
 		if m, i := target.drops(); m != 0 || i != 0 {
-			t.Errorf("the broker dropped %d messages and %d in flight", m, i)
+			errorf("the broker dropped %d messages and %d in flight", m, i)
 		}
 	}
 	if faults != resets+restarts {
-		t.Errorf("ran %d faults, want %d", faults, resets+restarts)
+		errorf("ran %d faults, want %d", faults, resets+restarts)
 	}
 }
 
@@ -470,4 +481,25 @@ func lossAndDups(seen []int) (lost, dups int) {
 		}
 	}
 	return lost, dups
+}
+
+// verdict collects what a run found, safe for concurrent use.
+type verdict struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+// add records a finding and returns it.
+func (v *verdict) add(format string, args ...any) string {
+	s := fmt.Sprintf(format, args...)
+	v.mu.Lock()
+	v.lines = append(v.lines, s)
+	v.mu.Unlock()
+	return s
+}
+
+func (v *verdict) String() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return strings.Join(v.lines, "\n")
 }

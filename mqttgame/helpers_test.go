@@ -4,7 +4,9 @@ package mqttgame_test
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 
@@ -131,11 +133,20 @@ func testLoggerAt(t testing.TB, level slog.Level) *slog.Logger {
 	t.Cleanup(func() {
 		if t.Failed() {
 			w.mu.Lock()
-			t.Log("client log:\n" + w.buf.String())
+			t.Log("client log:\n" + logTail(w.buf.String(), 200))
 			w.mu.Unlock()
 		}
 	})
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// logTail returns the last n lines of log, saying how many it left out.
+func logTail(log string, n int) string {
+	lines := strings.SplitAfter(log, "\n")
+	if len(lines) <= n+1 {
+		return log
+	}
+	return fmt.Sprintf("(%d earlier lines left out)\n", len(lines)-n) + strings.Join(lines[len(lines)-n:], "")
 }
 
 type testLog struct {

@@ -190,7 +190,7 @@ func Start(opts *Options) (*Broker, error) {
 		guard: guard,
 		auth:  authHook,
 		ln:    ln,
-		ws:    newWSListener(ln.Addr().String()),
+		ws:    newWSListener(ln.Addr().String(), guard.connEnded),
 		url:   wsScheme + ln.Addr().String() + o.Path,
 		path:  o.Path,
 		done:  make(chan struct{}),
@@ -210,7 +210,7 @@ func Start(opts *Options) (*Broker, error) {
 		if o.TLSConfig != nil {
 			tln = tls.NewListener(tln, o.TLSConfig)
 		}
-		b.tcp = newTCPListener(tln)
+		b.tcp = newTCPListener(tln, guard.connEnded)
 		if err := srv.AddListener(b.tcp); err != nil {
 			ln.Close()
 			tln.Close()
@@ -237,7 +237,7 @@ func Start(opts *Options) (*Broker, error) {
 	}
 
 	// Last, so that no hook after it can drop a packet it locked for.
-	if err := srv.AddHook(&retainGuard{aliasMax: caps.TopicAliasMaximum}, nil); err != nil {
+	if err := srv.AddHook(&packetLocks{aliasMax: caps.TopicAliasMaximum, routes: &guard.routes}, nil); err != nil {
 		ln.Close()
 		srv.Close()
 		return nil, err

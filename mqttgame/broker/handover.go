@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,12 +33,23 @@ const pendingWait = 500 * time.Millisecond
 //     the new one, clears the old one, and only then makes the new one the
 //     client's. A publisher that looked the client up in between puts its
 //     message into the old object, which nobody reads again. The guard
-//     notices such late messages and gives them to the new session once
-//     it is established, or at once if it already is.
+//     shuts the routing gate from before the copy until the new session
+//     has its CONNACK; every QoS 1 and 2 PUBLISH a client sends routes
+//     through that gate (packetLocks), so none routes during the copy.
+//     Messages the broker sends on its own (wills, inline publishes) do
+//     not pass the gate, nor does one that kept the takeover waiting too
+//     long (see routeGate): the guard notices such late messages and gives
+//     them to the new session once it is established, or at once if it
+//     already is.
 type sessionGuard struct {
 	mqtt.HookBase
 	srv   *mqtt.Server
 	store *diskStore // nil without Options.DataDir; set before the broker serves
+
+	// routes is the routing gate; holder is the session that shut it,
+	// until its CONNACK is sent or its connection ends.
+	routes routeGate
+	holder *mqtt.Client // guarded by mu
 
 	mu      sync.Mutex
 	reading map[*mqtt.Client]chan struct{}             // sessions whose goroutine reads packets; closed when it ends
@@ -64,15 +76,17 @@ func (g *sessionGuard) ID() string { return "session-guard" }
 
 func (g *sessionGuard) Provides(b byte) bool {
 	switch b {
-	case mqtt.OnQosPublish, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect:
+	case mqtt.OnQosPublish, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnPacketSent:
 		return true
 	}
 	return false
 }
 
 // OnSessionEstablish runs before mochi takes an old session over: the old
-// connection ends first, after handling what it read.
+// connection ends first, after handling what it read; then the new session
+// shuts the routing gate until its CONNACK is sent.
 func (g *sessionGuard) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
+	defer g.hold(cl)
 	g.mu.Lock()
 	for p := range g.pending {
 		if p.Closed() { // its CONNACK failed: it never reads
@@ -83,6 +97,45 @@ func (g *sessionGuard) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	g.mu.Unlock()
 	if old, ok := g.srv.Clients.Get(cl.ID); ok && old != cl {
 		g.drain(old, packets.ErrSessionTakenOver)
+	}
+}
+
+// hold shuts the routing gate for cl.
+func (g *sessionGuard) hold(cl *mqtt.Client) {
+	if !g.routes.shutAndWait(takeoverWait) {
+		g.srv.Log.Warn("broker: a session takeover stopped waiting for messages still routing; a subscriber may not be reading", "client", cl.ID)
+	}
+	g.mu.Lock()
+	g.holder = cl
+	g.mu.Unlock()
+}
+
+// release opens the routing gate if cl shut it.
+func (g *sessionGuard) release(cl *mqtt.Client) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if cl != nil && g.holder == cl {
+		g.holder = nil
+		g.routes.open()
+	}
+}
+
+// OnPacketSent opens the routing gate once the session that shut it has
+// its CONNACK: mochi made it the client's before sending that.
+func (g *sessionGuard) OnPacketSent(cl *mqtt.Client, pk packets.Packet, b []byte) {
+	if pk.FixedHeader.Type == packets.Connack {
+		g.release(cl)
+	}
+}
+
+// connEnded opens the routing gate if the session that shut it never got
+// its CONNACK out: mochi is done with its connection c.
+func (g *sessionGuard) connEnded(c net.Conn) {
+	g.mu.Lock()
+	cl := g.holder
+	g.mu.Unlock()
+	if cl != nil && cl.Net.Conn == c {
+		g.release(cl)
 	}
 }
 

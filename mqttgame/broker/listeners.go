@@ -28,10 +28,11 @@ type tracker struct {
 	stop      chan struct{} // closed by stopAccepting
 	stopOnce  sync.Once
 	log       *slog.Logger
+	ended     func(net.Conn) // called once mochi is done with a connection; may be nil
 }
 
-func newTracker() tracker {
-	return tracker{open: make(map[net.Conn]struct{}), ready: make(chan struct{}), stop: make(chan struct{})}
+func newTracker(ended func(net.Conn)) tracker {
+	return tracker{open: make(map[net.Conn]struct{}), ready: make(chan struct{}), stop: make(chan struct{}), ended: ended}
 }
 
 // serve records how to hand connections to mochi.
@@ -72,7 +73,11 @@ func (t *tracker) run(id string, c net.Conn, establish listeners.EstablishFn) {
 		t.mu.Unlock()
 		c.Close()
 	}()
-	if err := establish(id, c); err != nil && t.log != nil {
+	err := establish(id, c)
+	if t.ended != nil {
+		t.ended(c)
+	}
+	if err != nil && t.log != nil {
 		t.log.Debug("broker: connection ended", "listener", id, "remote", c.RemoteAddr(), "err", err)
 	}
 }
@@ -108,8 +113,8 @@ type wsListener struct {
 	tracker
 }
 
-func newWSListener(addr string) *wsListener {
-	return &wsListener{id: "ws", addr: addr, tracker: newTracker()}
+func newWSListener(addr string, ended func(net.Conn)) *wsListener {
+	return &wsListener{id: "ws", addr: addr, tracker: newTracker(ended)}
 }
 
 func (l *wsListener) ID() string       { return l.id }
@@ -162,8 +167,8 @@ type tcpListener struct {
 	tracker
 }
 
-func newTCPListener(ln net.Listener) *tcpListener {
-	return &tcpListener{ln: ln, tracker: newTracker()}
+func newTCPListener(ln net.Listener, ended func(net.Conn)) *tcpListener {
+	return &tcpListener{ln: ln, tracker: newTracker(ended)}
 }
 
 func (l *tcpListener) ID() string       { return "tcp" }

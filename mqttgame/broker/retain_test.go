@@ -10,7 +10,7 @@ import (
 
 // TestRetainWhileSubscribing: retained messages set on new topics while
 // other clients subscribe and unsubscribe with wildcards (the traffic
-// under which mochi-mqtt v2.7.9 raced; see retainGuard). Every retained
+// under which mochi-mqtt v2.7.9 raced; see packetLocks). Every retained
 // message is then there for a new subscriber.
 func TestRetainWhileSubscribing(t *testing.T) {
 	const topics = 200
