@@ -13,10 +13,10 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
+	"github.com/mqttgame/mqttgame/internal/netfault"
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
-	"github.com/mqttgame/mqttgame/mqttgame/internal/mqtttest"
-	"github.com/mqttgame/mqttgame/mqttgame/internal/netfault"
 )
 
 // waitFor is how long a test waits for something the network should do.

@@ -14,9 +14,9 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 
+	"github.com/mqttgame/mqttgame/internal/netfault"
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
-	"github.com/mqttgame/mqttgame/mqttgame/internal/netfault"
 )
 
 // TestHalfOpenDetected stalls the connection (nothing gets through,

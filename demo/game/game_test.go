@@ -2,8 +2,6 @@ package game
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -12,23 +10,13 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
+	"github.com/mqttgame/mqttgame/internal/netfault"
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-const waitFor = 10 * time.Second
-
-func startBroker(t *testing.T, addr string) *broker.Broker {
-	t.Helper()
-	b, err := broker.Start(&broker.Options{Addr: addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
-}
 
 // newGame joins a room as a player, closed when the test ends.
 func newGame(t *testing.T, url, name, room string) *Game {
@@ -49,25 +37,18 @@ func newGame(t *testing.T, url, name, room string) *Game {
 }
 
 // tickUntil runs the games' ticks with no input, as idle game loops
-// would, until cond holds; it fails the test after waitFor.
+// would, until cond holds; it fails the test after mqtttest.WaitFor.
 func tickUntil(t *testing.T, what string, cond func() bool, gs ...*Game) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for {
+	mqtttest.TickUntil(t, what, func() {
 		for _, g := range gs {
 			g.Update(&Input{})
 		}
-		if cond() {
-			return
+	}, cond, func() {
+		for _, g := range gs {
+			t.Logf("%s: phase %d, status %+v", g.Name(), g.Phase(), g.Status())
 		}
-		if time.Now().After(deadline) {
-			for _, g := range gs {
-				t.Logf("%s: phase %d, status %+v", g.Name(), g.Phase(), g.Status())
-			}
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	})
 }
 
 // sees reports whether g lists the player named as online (or offline).
@@ -92,7 +73,7 @@ func saidLine(g *Game, text string) bool {
 // TestPlayersSeeEachOtherJoinAndLeave: two players see each other join;
 // one quits and the other sees it go, at once.
 func TestPlayersSeeEachOtherJoinAndLeave(t *testing.T) {
-	b := startBroker(t, "")
+	b := mqtttest.StartBroker(t, nil)
 	ann := newGame(t, b.URL(), "ann", "lobby")
 	tickUntil(t, "ann online", func() bool { return sees(ann, "ann", true) }, ann)
 	bob := newGame(t, b.URL(), "bob", "lobby")
@@ -135,14 +116,18 @@ func TestPlayersSeeEachOtherJoinAndLeave(t *testing.T) {
 // TestAbruptLossThroughWill: a player whose network is cut goes offline
 // for the others, through the will the broker publishes.
 func TestAbruptLossThroughWill(t *testing.T) {
-	b := startBroker(t, "")
-	proxy := newCutProxy(t, b.Addr().String())
+	b := mqtttest.StartBroker(t, nil)
+	proxy, err := netfault.New(b.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
 	ann := newGame(t, b.URL(), "ann", "lobby")
-	bob := newGame(t, "ws://"+proxy.addr()+"/mqtt", "bob", "lobby")
+	bob := newGame(t, "ws://"+proxy.Addr()+"/mqtt", "bob", "lobby")
 	tickUntil(t, "ann sees bob", func() bool { return sees(ann, "bob", true) }, ann, bob)
 
-	proxy.stopAccepting()
-	proxy.cut()
+	// The network goes, for good: every connection reset, none taken.
+	proxy.Close()
 	tickUntil(t, "ann sees bob gone", func() bool { return sees(ann, "bob", false) }, ann, bob)
 	if !saidLine(ann, "bob left.") {
 		t.Error("ann's chat does not say bob left")
@@ -159,7 +144,7 @@ func TestAbruptLossThroughWill(t *testing.T) {
 // in order, for the other player and the sender; typed topic syntax stays
 // text; long lines are cut at the limit.
 func TestChatCompleteAndInOrder(t *testing.T) {
-	b := startBroker(t, "")
+	b := mqtttest.StartBroker(t, nil)
 	ann := newGame(t, b.URL(), "ann", "lobby")
 	bob := newGame(t, b.URL(), "bob", "lobby")
 	tickUntil(t, "both online", func() bool { return sees(ann, "bob", true) && sees(bob, "ann", true) }, ann, bob)
@@ -202,7 +187,7 @@ func TestChatCompleteAndInOrder(t *testing.T) {
 // everyone's board; a lower score later is not published and changes
 // nothing; a higher one replaces it.
 func TestRecordReplacesEntry(t *testing.T) {
-	b := startBroker(t, "")
+	b := mqtttest.StartBroker(t, nil)
 	spy := newSpy(t, b.URL(), TopicsOf("lobby").Scores+"/+")
 	ann := newGame(t, b.URL(), "ann", "lobby")
 	bob := newGame(t, b.URL(), "bob", "lobby")
@@ -271,7 +256,7 @@ func TestRecordReplacesEntry(t *testing.T) {
 // and chat lines too, touch only the room's own topics, each name as one
 // escaped level; another player's records stay untouched.
 func TestNicknameCannotInjectTopics(t *testing.T) {
-	b := startBroker(t, "")
+	b := mqtttest.StartBroker(t, nil)
 	spy := newSpy(t, b.URL(), "#")
 	const room = "r/+/#"
 	topics := TopicsOf(room)
@@ -340,7 +325,7 @@ func TestNicknameCannotInjectTopics(t *testing.T) {
 // most every CursorEvery ticks, and the other player's view ends where it
 // stopped.
 func TestCursorsCappedAndLatest(t *testing.T) {
-	b := startBroker(t, "")
+	b := mqtttest.StartBroker(t, nil)
 	ann := newGame(t, b.URL(), "ann", "lobby")
 	bob := newGame(t, b.URL(), "bob", "lobby")
 	tickUntil(t, "both online", func() bool { return sees(ann, "bob", true) && sees(bob, "ann", true) }, ann, bob)
@@ -379,7 +364,7 @@ func TestCursorsCappedAndLatest(t *testing.T) {
 // on (a round can be played), says so, and comes back by itself once the
 // broker is back, present again for the others.
 func TestKeepsRunningWithoutBroker(t *testing.T) {
-	b := startBroker(t, "")
+	b := mqtttest.StartBroker(t, nil)
 	addr := b.Addr().String()
 	ann := newGame(t, b.URL(), "ann", "lobby")
 	// Wait for the board's marker subscription to be dropped too: an
@@ -406,7 +391,7 @@ func TestKeepsRunningWithoutBroker(t *testing.T) {
 		t.Fatal("the round does not run without a broker")
 	}
 
-	b2 := startBroker(t, addr)
+	b2 := mqtttest.StartBroker(t, &broker.Options{Addr: addr})
 	tickUntil(t, "ann back", func() bool { return ann.Status().Connected }, ann)
 	carol := newGame(t, b2.URL(), "carol", "lobby")
 	tickUntil(t, "carol sees ann", func() bool { return sees(carol, "ann", true) }, ann, carol)
@@ -418,7 +403,7 @@ func TestKeepsRunningWithoutBroker(t *testing.T) {
 // TestJoinScreen: the name is typed and edited with backspace, Tab moves
 // to the room, Enter joins; an empty name is refused with a reason.
 func TestJoinScreen(t *testing.T) {
-	b := startBroker(t, "")
+	b := mqtttest.StartBroker(t, nil)
 	g, err := New(Config{Broker: b.URL(), Room: "lobby"})
 	if err != nil {
 		t.Fatal(err)
@@ -469,7 +454,7 @@ func newSpy(t *testing.T, url, filter string) *spy {
 	c.Connect()
 	c.Subscribe(filter, mqttgame.AtLeastOnce)
 	s := &spy{c: c, done: make(chan struct{})}
-	deadline := time.Now().Add(waitFor)
+	deadline := time.Now().Add(mqtttest.WaitFor)
 	// Retained messages may show in the very tick that shows the
 	// subscription: keep what every tick shows.
 	for c.Update(); !c.IsSubscribed(filter); c.Update() {
@@ -530,66 +515,6 @@ func (s *spy) last() string {
 		return ""
 	}
 	return string(s.msgs[len(s.msgs)-1].Payload)
-}
-
-// cutProxy forwards TCP connections and can cut them all at once, as a
-// network failure would.
-type cutProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	conns  []net.Conn
-	wg     sync.WaitGroup
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln, target: target}
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(func() { p.stopAccepting(); p.cut(); p.wg.Wait() })
-	return p
-}
-
-func (p *cutProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *cutProxy) serve() {
-	defer p.wg.Done()
-	for {
-		in, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		out, err := net.Dial("tcp", p.target)
-		if err != nil {
-			in.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, in, out)
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go func() { defer p.wg.Done(); io.Copy(out, in); out.Close() }()
-		go func() { defer p.wg.Done(); io.Copy(in, out); in.Close() }()
-	}
-}
-
-func (p *cutProxy) stopAccepting() { p.ln.Close() }
-
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		if tc, ok := c.(*net.TCPConn); ok {
-			tc.SetLinger(0)
-		}
-		c.Close()
-	}
-	p.conns = nil
 }
 
 // TestScoresSurviveRestart: on a broker that keeps the demo's scores in a

@@ -10,9 +10,9 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
-	"github.com/mqttgame/mqttgame/mqttgame/internal/mqtttest"
 )
 
 func TestMain(m *testing.M) {

@@ -7,9 +7,9 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
-	"github.com/mqttgame/mqttgame/mqttgame/internal/mqtttest"
 )
 
 // routeBlocker is a broker hook that holds up, inside mochi's routing,

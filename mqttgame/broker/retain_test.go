@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame"
-	"github.com/mqttgame/mqttgame/mqttgame/internal/mqtttest"
 )
 
 // TestRetainWhileSubscribing: retained messages set on new topics while

@@ -7,10 +7,10 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
+	"github.com/mqttgame/mqttgame/internal/netfault"
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
-	"github.com/mqttgame/mqttgame/mqttgame/internal/mqtttest"
-	"github.com/mqttgame/mqttgame/mqttgame/internal/netfault"
 	"github.com/mqttgame/mqttgame/mqttgame/presence"
 	"github.com/mqttgame/mqttgame/mqttgame/segment"
 )

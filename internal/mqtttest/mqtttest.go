@@ -1,6 +1,6 @@
-// Package mqtttest holds what the tests of mqttgame's packages share: an
-// embedded broker for one test, and the deadline-bound wait of a game
-// loop for something the network should do.
+// Package mqtttest holds what the tests of the library's packages and of
+// the demo share: an embedded broker for one test, and the deadline-bound
+// wait of a game loop for something the network should do.
 package mqtttest
 
 import (
