@@ -6,8 +6,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"image"
-	"image/color"
 	"image/png"
 	"net/url"
 	"os"
@@ -18,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/mqttgame/mqttgame/demo/game"
+	"github.com/mqttgame/mqttgame/demo/internal/demotest"
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/presence"
 )
@@ -53,9 +52,9 @@ func TestWebBuildInChromium(t *testing.T) {
 	chromium := findChromium(t)
 	dir := t.TempDir()
 	web := buildWeb(t, dir)
-	bin := buildDemo(t, dir)
+	bin := demotest.BuildDemo(t, dir)
 
-	addr := freeAddr(t)
+	addr := demotest.FreeAddr(t)
 	data := filepath.Join(dir, "data")
 	host := startHost(t, bin, addr, data, web)
 	site, brokerURL := "http://"+addr+"/", "ws://"+addr+"/mqtt"
@@ -199,48 +198,5 @@ func checkPicture(t *testing.T, b []byte, other string) {
 	if err != nil {
 		t.Fatalf("the screenshot: %v", err)
 	}
-	r := img.Bounds()
-	if r.Dx() != game.ScreenWidth || r.Dy() != game.ScreenHeight {
-		t.Errorf("the screenshot is %dx%d, want %dx%d", r.Dx(), r.Dy(), game.ScreenWidth, game.ScreenHeight)
-	}
-	colours := map[color.RGBA]int{}
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			colours[rgba(img, x, y)]++
-		}
-	}
-	most := 0
-	for _, n := range colours {
-		most = max(most, n)
-	}
-	if len(colours) < 200 || most > r.Dx()*r.Dy()/2 {
-		t.Errorf("the screenshot looks blank: %d colours, the commonest covers %d of %d pixels", len(colours), most, r.Dx()*r.Dy())
-	}
-	if n := near(img, game.ColorOf(other)); n < 20 {
-		t.Errorf("the screenshot shows %s's colour in %d pixels; want their dot in the players panel", other, n)
-	}
-	if n := near(img, color.RGBA{0x4c, 0xd1, 0x37, 0xff}); n < 20 {
-		t.Errorf("the screenshot shows no green connected dot (%d pixels)", n)
-	}
-}
-
-func rgba(img image.Image, x, y int) color.RGBA {
-	r, g, b, a := img.At(x, y).RGBA()
-	return color.RGBA{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), uint8(a >> 8)}
-}
-
-// near counts the pixels within 3 of c in each channel.
-func near(img image.Image, c color.RGBA) int {
-	r := img.Bounds()
-	n := 0
-	d := func(a, b uint8) bool { return a-b < 4 || b-a < 4 }
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			p := rgba(img, x, y)
-			if d(p.R, c.R) && d(p.G, c.G) && d(p.B, c.B) {
-				n++
-			}
-		}
-	}
-	return n
+	demotest.CheckScreenshot(t, img, "the screenshot", other)
 }

@@ -3,17 +3,16 @@
 package browser_test
 
 import (
-	"bytes"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mqttgame/mqttgame/demo/internal/demotest"
 )
 
 // buildWeb builds the browser version into dir/web as make web does:
@@ -25,7 +24,7 @@ func buildWeb(t *testing.T, dir string) string {
 	if err := os.MkdirAll(web, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	build := exec.Command(goTool(), "build", "-ldflags=-s -w", "-o", filepath.Join(web, "game.wasm"), "github.com/mqttgame/mqttgame/demo")
+	build := exec.Command(demotest.GoTool(), "build", "-ldflags=-s -w", "-o", filepath.Join(web, "game.wasm"), "github.com/mqttgame/mqttgame/demo")
 	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the browser version: %v\n%s", err, out)
@@ -34,20 +33,6 @@ func buildWeb(t *testing.T, dir string) string {
 	copyFile(t, filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec.js"), filepath.Join(web, "wasm_exec.js"))
 	return web
 }
-
-// buildDemo builds the desktop binary, whose -headless mode is the
-// hosting process.
-func buildDemo(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "demo")
-	out, err := exec.Command(goTool(), "build", "-o", bin, "github.com/mqttgame/mqttgame/demo").CombinedOutput()
-	if err != nil {
-		t.Fatalf("building the demo: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func goTool() string { return filepath.Join(runtime.GOROOT(), "bin", "go") }
 
 func copyFile(t *testing.T, from, to string) {
 	t.Helper()
@@ -60,21 +45,11 @@ func copyFile(t *testing.T, from, to string) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // hostingProcess is the demo with -headless: the embedded broker with
 // the demo's access rules, and the browser version, on one address.
 type hostingProcess struct {
 	cmd    *exec.Cmd
-	output lockedBuffer
+	output demotest.Buffer
 	done   chan error
 }
 
@@ -126,22 +101,4 @@ func (h *hostingProcess) stop(t *testing.T) {
 	case <-time.After(waitShort):
 		t.Fatalf("the hosting process did not end within %v of SIGINT", waitShort)
 	}
-}
-
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -2,26 +2,21 @@ package smoke_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"image"
-	"image/color"
 	"image/png"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mqttgame/mqttgame/demo/game"
+	"github.com/mqttgame/mqttgame/demo/internal/demotest"
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/presence"
 )
@@ -46,12 +41,12 @@ func TestSmoke(t *testing.T) {
 		t.Fatal("Xvfb is not installed; make deps-test installs it (Debian package xvfb)")
 	}
 	dir := t.TempDir()
-	bin := buildDemo(t, dir)
+	bin := demotest.BuildDemo(t, dir)
 	display := startXvfb(t, xvfb)
 
-	port := freePort(t)
+	listen := demotest.FreeAddr(t)
 	common := []string{
-		"-room", "smoke", "-listen", "127.0.0.1:" + port, "-bot", "-round", "4s",
+		"-room", "smoke", "-listen", listen, "-bot", "-round", "4s",
 		"-screenshot-after", "8s", "-data", filepath.Join(dir, "data"), "-web", filepath.Join(dir, "web"),
 	}
 	ann := start(t, bin, display, append([]string{"-name", "Ann", "-tcp", "127.0.0.1:0", "-screenshot", filepath.Join(dir, "ann.png")}, common...)...)
@@ -86,18 +81,6 @@ func TestSmoke(t *testing.T) {
 	}
 }
 
-// buildDemo builds the desktop binary, as make run does.
-func buildDemo(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "demo")
-	gocmd := filepath.Join(runtime.GOROOT(), "bin", "go")
-	out, err := exec.Command(gocmd, "build", "-o", bin, "github.com/mqttgame/mqttgame/demo").CombinedOutput()
-	if err != nil {
-		t.Fatalf("building the demo: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // startXvfb starts a virtual X server on a free display and returns its
 // name (":N").
 func startXvfb(t *testing.T, xvfb string) string {
@@ -109,7 +92,7 @@ func startXvfb(t *testing.T, xvfb string) string {
 	defer r.Close()
 	cmd := exec.Command(xvfb, "-displayfd", "3", "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset")
 	cmd.ExtraFiles = []*os.File{w}
-	var stderr lockedBuffer
+	var stderr demotest.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -137,22 +120,11 @@ func startXvfb(t *testing.T, xvfb string) string {
 	return ""
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
-}
-
 // process is a running copy of the demo.
 type process struct {
 	name           string
 	cmd            *exec.Cmd
-	stdout, stderr lockedBuffer
+	stdout, stderr demotest.Buffer
 	done           chan error
 }
 
@@ -178,7 +150,7 @@ func start(t *testing.T, bin, display string, args ...string) *process {
 	return p
 }
 
-func (p *process) waitFor(t *testing.T, what string, buf *lockedBuffer) {
+func (p *process) waitFor(t *testing.T, what string, buf *demotest.Buffer) {
 	t.Helper()
 	deadline := time.Now().Add(waitFor)
 	for !strings.Contains(buf.String(), what) {
@@ -232,50 +204,7 @@ func checkPicture(t *testing.T, path, other string) {
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	b := img.Bounds()
-	if b.Dx() != game.ScreenWidth || b.Dy() != game.ScreenHeight {
-		t.Fatalf("%s is %dx%d, want %dx%d", path, b.Dx(), b.Dy(), game.ScreenWidth, game.ScreenHeight)
-	}
-	colours := map[color.RGBA]int{}
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			colours[rgba(img, x, y)]++
-		}
-	}
-	most := 0
-	for _, n := range colours {
-		most = max(most, n)
-	}
-	if len(colours) < 200 || most > b.Dx()*b.Dy()/2 {
-		t.Errorf("%s looks blank: %d colours, the commonest covers %d of %d pixels", path, len(colours), most, b.Dx()*b.Dy())
-	}
-	if n := near(img, game.ColorOf(other)); n < 20 {
-		t.Errorf("%s shows %s's colour in %d pixels; want their dot in the players panel", path, other, n)
-	}
-	if n := near(img, color.RGBA{0x4c, 0xd1, 0x37, 0xff}); n < 20 {
-		t.Errorf("%s shows no green connected dot (%d pixels)", path, n)
-	}
-}
-
-func rgba(img image.Image, x, y int) color.RGBA {
-	r, g, b, a := img.At(x, y).RGBA()
-	return color.RGBA{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), uint8(a >> 8)}
-}
-
-// near counts the pixels within 3 of c in each channel.
-func near(img image.Image, c color.RGBA) int {
-	b := img.Bounds()
-	n := 0
-	d := func(a, b uint8) bool { return a-b < 4 || b-a < 4 }
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			p := rgba(img, x, y)
-			if d(p.R, c.R) && d(p.G, c.G) && d(p.B, c.B) {
-				n++
-			}
-		}
-	}
-	return n
+	demotest.CheckScreenshot(t, img, path, other)
 }
 
 var tcpLine = regexp.MustCompile(`mosquitto_sub -h (\S+) -p (\d+) -t '#' -v`)
@@ -311,22 +240,4 @@ func checkTCP(t *testing.T, host *process) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
