@@ -3,7 +3,6 @@
 package mqttgame_test
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/internal/netfault"
+	"github.com/mqttgame/mqttgame/internal/syncbuf"
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
 )
@@ -129,12 +129,10 @@ func testLogger(t testing.TB) *slog.Logger { return testLoggerAt(t, slog.LevelDe
 
 // testLoggerAt is testLogger for the given level and above.
 func testLoggerAt(t testing.TB, level slog.Level) *slog.Logger {
-	w := &testLog{}
+	w := new(syncbuf.Buffer)
 	t.Cleanup(func() {
 		if t.Failed() {
-			w.mu.Lock()
-			t.Log("client log:\n" + logTail(w.buf.String(), 200))
-			w.mu.Unlock()
+			t.Log("client log:\n" + logTail(w.String(), 200))
 		}
 	})
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
@@ -147,17 +145,6 @@ func logTail(log string, n int) string {
 		return log
 	}
 	return fmt.Sprintf("(%d earlier lines left out)\n", len(lines)-n) + strings.Join(lines[len(lines)-n:], "")
-}
-
-type testLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *testLog) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
 }
 
 // waitUntil polls cond until it holds, failing the test after waitFor.

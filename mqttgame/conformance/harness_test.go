@@ -1,7 +1,6 @@
 package conformance
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqttgame/mqttgame/internal/syncbuf"
 	"github.com/mqttgame/mqttgame/mqttgame"
 )
 
@@ -121,30 +121,13 @@ func (e *env) clientAt(url, name string, edit func(*mqttgame.Options)) *peer {
 
 // logger returns a logger whose lines the test prints only if it fails.
 func (e *env) logger(name string) *slog.Logger {
-	w := &testLog{}
+	w := &syncbuf.Buffer{}
 	e.Cleanup(func() {
 		if e.Failed() {
 			e.Logf("log of %s:\n%s", name, w.String())
 		}
 	})
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *testLog) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-func (w *testLog) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
 }
 
 // tick runs one tick of the peer and keeps what it showed.

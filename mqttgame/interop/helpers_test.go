@@ -1,13 +1,12 @@
 package interop
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/mqttgame/mqttgame/internal/syncbuf"
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
 	"github.com/mqttgame/mqttgame/mqttgame/internal/mosquitto"
@@ -89,7 +88,7 @@ type goClient struct {
 
 func newClient(t *testing.T, url string, edit func(*mqttgame.Options)) *goClient {
 	t.Helper()
-	w := &testLog{}
+	w := &syncbuf.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Log("client log:\n" + w.String())
@@ -189,23 +188,6 @@ func delivered(t *testing.T, c *goClient, id mqttgame.PublishID) {
 		}
 		return false
 	}, c)
-}
-
-type testLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *testLog) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-func (w *testLog) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
 }
 
 // payloads for the byte-exact tests: text beyond ASCII, every byte value,

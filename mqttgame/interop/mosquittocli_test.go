@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqttgame/mqttgame/internal/syncbuf"
 	"github.com/mqttgame/mqttgame/mqttgame"
 )
 
@@ -53,7 +54,7 @@ func startSub(t *testing.T, r room, args ...string) *subLines {
 	host, port, _ := strings.Cut(r.tcpAddr, ":")
 	s := &subLines{done: make(chan struct{})}
 	s.cmd = exec.Command(cliPath(t, "mosquitto_sub"), append([]string{"-V", "5", "-h", host, "-p", port}, args...)...)
-	stderr := &testLog{}
+	stderr := new(syncbuf.Buffer)
 	s.cmd.Stderr = stderr
 	out, err := s.cmd.StdoutPipe()
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqttgame/mqttgame/internal/syncbuf"
 	"github.com/mqttgame/mqttgame/mqttgame"
 )
 
@@ -23,7 +24,7 @@ type jsPeer struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	stderr *testLog
+	stderr *syncbuf.Buffer
 	done   chan struct{} // closed when the process's output ended
 
 	mu     sync.Mutex
@@ -67,7 +68,7 @@ func startPeer(t *testing.T, url, clientID string, will *jsWill) *jsPeer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &jsPeer{t: t, stderr: &testLog{}, done: make(chan struct{})}
+	p := &jsPeer{t: t, stderr: new(syncbuf.Buffer), done: make(chan struct{})}
 	p.cmd = exec.Command(node, script)
 	p.cmd.Stderr = p.stderr
 	p.stdin, err = p.cmd.StdinPipe()

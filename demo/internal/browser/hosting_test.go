@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mqttgame/mqttgame/demo/internal/demotest"
+	"github.com/mqttgame/mqttgame/internal/syncbuf"
 )
 
 // buildWeb builds the browser version into dir/web as make web does:
@@ -49,7 +50,7 @@ func copyFile(t *testing.T, from, to string) {
 // the demo's access rules, and the browser version, on one address.
 type hostingProcess struct {
 	cmd    *exec.Cmd
-	output demotest.Buffer
+	output syncbuf.Buffer
 	done   chan error
 }
 

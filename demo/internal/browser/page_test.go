@@ -17,7 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/mqttgame/mqttgame/demo/game"
-	"github.com/mqttgame/mqttgame/demo/internal/demotest"
+	"github.com/mqttgame/mqttgame/internal/syncbuf"
 )
 
 // findChromium returns the path of Debian's Chromium.
@@ -37,7 +37,7 @@ func findChromium(t *testing.T) string {
 // the browser outlives the tabs the test closes.
 func startChromium(t *testing.T, chromium, dir string) context.Context {
 	t.Helper()
-	var output demotest.Buffer
+	var output syncbuf.Buffer
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium),
 		chromedp.UserDataDir(filepath.Join(dir, "profile")),
@@ -86,7 +86,7 @@ type page struct {
 	t      *testing.T
 	ctx    context.Context
 	close  context.CancelFunc
-	events demotest.Buffer // console lines and uncaught exceptions, for failures
+	events syncbuf.Buffer // console lines and uncaught exceptions, for failures
 
 	mu      sync.Mutex
 	sockets map[network.RequestID]*socket

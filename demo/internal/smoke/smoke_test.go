@@ -17,6 +17,7 @@ import (
 
 	"github.com/mqttgame/mqttgame/demo/game"
 	"github.com/mqttgame/mqttgame/demo/internal/demotest"
+	"github.com/mqttgame/mqttgame/internal/syncbuf"
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/presence"
 )
@@ -92,7 +93,7 @@ func startXvfb(t *testing.T, xvfb string) string {
 	defer r.Close()
 	cmd := exec.Command(xvfb, "-displayfd", "3", "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset")
 	cmd.ExtraFiles = []*os.File{w}
-	var stderr demotest.Buffer
+	var stderr syncbuf.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -124,7 +125,7 @@ func startXvfb(t *testing.T, xvfb string) string {
 type process struct {
 	name           string
 	cmd            *exec.Cmd
-	stdout, stderr demotest.Buffer
+	stdout, stderr syncbuf.Buffer
 	done           chan error
 }
 
@@ -150,7 +151,7 @@ func start(t *testing.T, bin, display string, args ...string) *process {
 	return p
 }
 
-func (p *process) waitFor(t *testing.T, what string, buf *demotest.Buffer) {
+func (p *process) waitFor(t *testing.T, what string, buf *syncbuf.Buffer) {
 	t.Helper()
 	deadline := time.Now().Add(waitFor)
 	for !strings.Contains(buf.String(), what) {

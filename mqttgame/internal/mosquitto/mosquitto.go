@@ -4,7 +4,6 @@
 package mosquitto
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/mqttgame/mqttgame/internal/syncbuf"
 )
 
 // Options configures a broker. The zero value is an open broker with
@@ -46,7 +47,7 @@ type Broker struct {
 	dir     string
 	tcpPort int
 	wsPort  int
-	log     *lockedBuffer
+	log     *syncbuf.Buffer
 	exited  chan struct{}
 	waitErr error
 	stop    sync.Once
@@ -97,7 +98,7 @@ func start(path string, opts *Options) (*Broker, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	b := &Broker{path: path, dir: dir, tcpPort: ports[0], wsPort: ports[1], persist: opts.Persist, log: new(lockedBuffer)}
+	b := &Broker{path: path, dir: dir, tcpPort: ports[0], wsPort: ports[1], persist: opts.Persist, log: new(syncbuf.Buffer)}
 	b.conf = filepath.Join(dir, "mosquitto.conf")
 	if err := os.WriteFile(b.conf, []byte(b.config(opts)), 0o644); err != nil {
 		os.RemoveAll(dir)
@@ -279,22 +280,4 @@ func (b *Broker) Close() error {
 		os.RemoveAll(b.dir)
 	})
 	return nil
-}
-
-// lockedBuffer collects the broker's output from the process's pipes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
