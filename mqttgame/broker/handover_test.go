@@ -122,8 +122,9 @@ func (s *handoverScene) finish(t *testing.T) {
 // being routed to the session, which the new session then gets from the
 // old one's in-flight messages, once.
 func TestTakeoverWaitsForRouting(t *testing.T) {
+	broker.SetTakeoverWait(t, time.Minute) // only routing ending lets it go on
 	s := startHandover(t)
-	deadline := time.Now().Add(300 * time.Millisecond) // well within the takeover's wait
+	deadline := time.Now().Add(300 * time.Millisecond)
 	for time.Now().Before(deadline) {
 		s.next.Update()
 		if s.next.IsConnected() {
@@ -139,6 +140,7 @@ func TestTakeoverWaitsForRouting(t *testing.T) {
 // holds a takeover up for a bounded time only; when it is routed at last,
 // into the old session, the new session gets it, once.
 func TestTakeoverPastStuckRouting(t *testing.T) {
+	broker.SetTakeoverWait(t, 200*time.Millisecond)
 	s := startHandover(t)
 	held := 0
 	var msgs []mqttgame.Message

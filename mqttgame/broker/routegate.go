@@ -6,8 +6,8 @@ import (
 )
 
 // takeoverWait bounds how long a session takeover waits for the messages
-// routing when it starts.
-const takeoverWait = time.Second
+// routing when it starts. Tests change it; nothing else does.
+var takeoverWait = time.Second
 
 // routeGate keeps message routing and session takeovers apart. Any number
 // of messages route at once; a takeover shuts the gate, so that messages
