@@ -133,27 +133,47 @@ func (c *packetConn) Read(p []byte) (int, error) {
 // peekPacketSize reads the fixed header of the next packet without
 // consuming it and returns the packet's whole size.
 func (c *packetConn) peekPacketSize() (int, error) {
-	length, mult := 0, 1
-	for i := 1; i <= 4; i++ {
-		head, err := c.r.Peek(i + 1)
+	for n := 2; ; n++ {
+		head, err := c.r.Peek(n)
 		if err != nil {
 			return 0, err
+		}
+		length, headerSize, ok := remainingLength(head)
+		if headerSize == 0 {
+			_ = c.abort()
+			return 0, fmt.Errorf("%w: remaining length longer than 4 bytes", ErrMalformedPacket)
+		}
+		if !ok {
+			continue
+		}
+		size := headerSize + length
+		if size > c.limit {
+			_ = c.abort()
+			return 0, fmt.Errorf("%w: the broker sent a %d-byte packet (type %d), over the %d-byte limit",
+				ErrPacketTooLarge, size, head[0]>>4, c.limit)
+		}
+		return size, nil
+	}
+}
+
+// remainingLength decodes the remaining length of the packet whose fixed
+// header starts head. It returns the length and the size of the fixed
+// header, with ok false while head holds only part of the field. A field
+// longer than the 4 bytes MQTT allows gives a header size of 0.
+func remainingLength(head []byte) (length, headerSize int, ok bool) {
+	mult := 1
+	for i := 1; i <= 4; i++ {
+		if i >= len(head) {
+			return 0, i + 1, false
 		}
 		b := head[i]
 		length += int(b&0x7f) * mult
 		if b&0x80 == 0 {
-			size := 1 + i + length
-			if size > c.limit {
-				_ = c.abort()
-				return 0, fmt.Errorf("%w: the broker sent a %d-byte packet (type %d), over the %d-byte limit",
-					ErrPacketTooLarge, size, head[0]>>4, c.limit)
-			}
-			return size, nil
+			return length, i + 1, true
 		}
 		mult *= 128
 	}
-	_ = c.abort()
-	return 0, fmt.Errorf("%w: remaining length longer than 4 bytes", ErrMalformedPacket)
+	return 0, 0, false
 }
 
 // Close closes the connection and ends a read waiting at the gate.

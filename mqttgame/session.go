@@ -132,12 +132,8 @@ func storedPublishID(pkt []byte) (uint16, bool) {
 	if len(pkt) < 2 || pkt[0]>>4 != byte(packets.PUBLISH) || pkt[0]>>1&3 == 0 {
 		return 0, false
 	}
-	i := 1
-	for i < len(pkt) && i < 5 && pkt[i]&0x80 != 0 {
-		i++
-	}
-	i++ // past the remaining length
-	if i+2 > len(pkt) {
+	_, i, ok := remainingLength(pkt)
+	if !ok || i+2 > len(pkt) {
 		return 0, false
 	}
 	i += 2 + (int(pkt[i])<<8 | int(pkt[i+1])) // past the topic name
@@ -214,14 +210,12 @@ func (s *sessionState) PacketReceived(recv *packets.ControlPacket, pubChan chan<
 		if p.QoS == 2 {
 			s.mu.Lock()
 			dup := s.have[p.PacketID]
+			t := ackToken(s.gen<<16 | uint64(p.PacketID))
 			s.mu.Unlock()
 			if dup {
 				// The broker sent again a QoS 2 message the game has
 				// (a connection ended before paho recorded its PUBREC):
 				// confirm it, do not deliver it twice.
-				s.mu.Lock()
-				t := ackToken(s.gen<<16 | uint64(p.PacketID))
-				s.mu.Unlock()
 				return s.ackAs(p, t)
 			}
 		}
