@@ -187,3 +187,67 @@ func quoteShort(s string) string {
 	}
 	return fmt.Sprintf("%q… (%d bytes)", s[:cut], len(s))
 }
+
+// Wildcard returns the level of topic that the first wildcard of filter
+// matches, and whether filter matches topic at all: for the filter
+// "players/+/pos" and the topic "players/ann/pos", "ann". A '#' gives the
+// rest of the topic ("" when it matches the parent level). It allocates
+// nothing; see AppendWildcards for filters with several wildcards, and
+// segment.Unescape for levels a game escaped with segment.Escape.
+func Wildcard(filter, topic string) (string, bool) {
+	var buf [1]string
+	parts, ok := appendWildcards(buf[:0], filter, topic, 1)
+	if !ok || len(parts) == 0 {
+		return "", ok
+	}
+	return parts[0], true
+}
+
+// AppendWildcards appends to dst, in order, the parts of topic that the
+// wildcards of filter match, and reports whether filter matches topic
+// (by the rules of Match; if not, dst is returned as it was). A '+' gives
+// one level; a '#' gives the rest of the topic, levels and '/' included,
+// or "" when it matches the parent level ("a/#" and "a"). The parts are
+// substrings of topic: pass a reused slice to allocate nothing.
+func AppendWildcards(dst []string, filter, topic string) ([]string, bool) {
+	return appendWildcards(dst, filter, topic, -1)
+}
+
+// appendWildcards is AppendWildcards that stops after max parts (max < 0:
+// all), still reporting whether the whole filter matches.
+func appendWildcards(dst []string, filter, topic string, max int) ([]string, bool) {
+	if !Match(filter, topic) {
+		return dst, false
+	}
+	if strings.HasPrefix(filter, sharePrefix) {
+		rest := filter[len(sharePrefix):]
+		filter = rest[strings.IndexByte(rest, '/')+1:]
+	}
+	n := 0
+	for max < 0 || n < max {
+		if filter == "#" {
+			return append(dst, topic), true
+		}
+		fEnd := strings.IndexByte(filter, '/')
+		tEnd := strings.IndexByte(topic, '/')
+		fPart, tPart := filter, topic
+		if fEnd >= 0 {
+			fPart = filter[:fEnd]
+		}
+		if tEnd >= 0 {
+			tPart = topic[:tEnd]
+		}
+		if fPart == "+" {
+			dst = append(dst, tPart)
+			n++
+		}
+		if fEnd < 0 {
+			break
+		}
+		if tEnd < 0 { // "a/#" matching "a"
+			return append(dst, ""), true
+		}
+		filter, topic = filter[fEnd+1:], topic[tEnd+1:]
+	}
+	return dst, true
+}
