@@ -1,7 +1,6 @@
 package game
 
 import (
-	"github.com/mqttgame/mqttgame/mqttgame/broker"
 	"github.com/mqttgame/mqttgame/mqttgame/segment"
 )
 
@@ -50,13 +49,22 @@ func ClientID(room, name string) string {
 	return TopicRoot + ":" + segment.Escape(room) + ":" + PlayerID(name)
 }
 
+// AccessRule grants read (subscribe), write (publish) or both on the
+// topics a filter matches, where %u stands for the client's user name. It
+// is the demo's own type, not the broker's, so that the browser build,
+// which never hosts, does not carry the broker.
+type AccessRule struct {
+	Filter      string
+	Read, Write bool
+}
+
 // AccessRules are the rules of a hosting broker, in the manner of
 // mosquitto's ACL patterns, where %u is the client's user name: a player
 // (whose user name is their player ID) writes only their own presence,
 // score and pointer, anyone may chat and mark a leaderboard snapshot, and
 // everyone reads everything (mosquitto_sub -t '#' included).
-func AccessRules() []broker.Rule {
-	return []broker.Rule{
+func AccessRules() []AccessRule {
+	return []AccessRule{
 		{Filter: TopicRoot + "/+/presence/%u", Write: true},
 		{Filter: TopicRoot + "/+/scores/%u", Write: true},
 		{Filter: TopicRoot + "/+/scores/sync/+", Write: true},

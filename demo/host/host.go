@@ -10,7 +10,7 @@ import (
 	"io"
 	"net/url"
 
-	"github.com/mqttgame/mqttgame/mqttgame/broker"
+	"github.com/mqttgame/mqttgame/demo/game"
 )
 
 // Options says where the broker is, or where to host one.
@@ -34,7 +34,7 @@ type Options struct {
 	// player then connects with the name they claimed (see Credentials),
 	// and clients without a user name (spectators, mosquitto_sub) may
 	// connect too. Defaults to nil: anyone may do anything.
-	Rules []broker.Rule
+	Rules []game.AccessRule
 }
 
 // Host is what Start set up.

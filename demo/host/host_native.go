@@ -35,7 +35,11 @@ func Start(opts Options, log *slog.Logger) (*Host, error) {
 		Logger:  log,
 	}
 	if opts.Rules != nil {
-		bo.Auth = &broker.Auth{Anonymous: true, Rules: opts.Rules}
+		rules := make([]broker.Rule, len(opts.Rules))
+		for i, r := range opts.Rules {
+			rules[i] = broker.Rule{Filter: r.Filter, Read: r.Read, Write: r.Write}
+		}
+		bo.Auth = &broker.Auth{Anonymous: true, Rules: rules}
 	}
 	b, err := broker.Start(bo)
 	if errors.Is(err, syscall.EADDRINUSE) && opts.TCP != "" && !inUse(opts.Listen) {
@@ -134,30 +138,6 @@ func joinHost(addr string) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
-}
-
-// webHandler serves the browser build from dir, or a page saying how to
-// build it.
-func webHandler(dir string) (http.Handler, string) {
-	if dir == "" {
-		return nil, ""
-	}
-	for _, f := range []string{"index.html", "game.wasm", "wasm_exec.js"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			msg := fmt.Sprintf("the browser version is not built (%s is missing): run make web", filepath.Join(dir, f))
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-				w.WriteHeader(http.StatusNotFound)
-				fmt.Fprintln(w, msg)
-			}), msg
-		}
-	}
-	files := http.FileServer(http.Dir(dir))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// A rebuilt game should load at the next reload.
-		w.Header().Set("Cache-Control", "no-cache")
-		files.ServeHTTP(w, r)
-	}), ""
 }
 
 // HasDisplay reports whether a window can be opened, and if not, why.
