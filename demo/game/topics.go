@@ -49,6 +49,10 @@ func ClientID(room, name string) string {
 	return TopicRoot + ":" + segment.Escape(room) + ":" + PlayerID(name)
 }
 
+// SandboxRoot is the level under which a hosting broker lets anyone,
+// logged in or not, read and write.
+const SandboxRoot = "sandbox"
+
 // AccessRule grants read (subscribe), write (publish) or both on the
 // topics a filter matches, where %u stands for the client's user name. It
 // is the demo's own type, not the broker's, so that the browser build,
@@ -62,9 +66,12 @@ type AccessRule struct {
 // mosquitto's ACL patterns, where %u is the client's user name: a player
 // (whose user name is their player ID) writes only their own presence,
 // score and pointer, anyone may chat and mark a leaderboard snapshot, and
-// everyone reads everything (mosquitto_sub -t '#' included).
+// everyone reads everything (mosquitto_sub -t '#' included). Topics
+// under SandboxRoot are open to anyone, for trying things out (the README's
+// quick start).
 func AccessRules() []AccessRule {
 	return []AccessRule{
+		{Filter: SandboxRoot + "/#", Read: true, Write: true},
 		{Filter: TopicRoot + "/+/presence/%u", Write: true},
 		{Filter: TopicRoot + "/+/scores/%u", Write: true},
 		{Filter: TopicRoot + "/+/scores/sync/+", Write: true},
