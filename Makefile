@@ -91,8 +91,10 @@ demo: deps
 	$(GO) build -o bin/demo ./demo
 
 # Hosts the broker and the browser version (or joins the copy that does)
-# and opens the game.
+# and opens the game; mosquitto-clients gives the mosquitto_sub it
+# suggests for watching the traffic.
 run: demo web
+	$(call apt_install,mosquitto-clients)
 	./bin/demo $(ARGS)
 
 # Where the conformance suite writes its matrix and deviation table.

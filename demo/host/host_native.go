@@ -5,13 +5,16 @@ package host
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
 )
@@ -56,8 +59,11 @@ func Start(opts Options, log *slog.Logger) (*Host, error) {
 	}
 	switch {
 	case errors.Is(err, syscall.EADDRINUSE):
-		// Someone hosts already: join them.
+		// Someone hosts already: join them, if it is a copy of the game.
 		host := joinHost(opts.Listen)
+		if err := probeHost(host); err != nil {
+			return nil, err
+		}
 		h.BrokerURL = "ws://" + host + "/mqtt"
 		h.WebURL = "http://" + host + "/"
 		return h, nil
@@ -106,10 +112,15 @@ func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	http.NotFound(w, r)
 }
 
-// withJoin serves /join with join and the rest with web.
+// withJoin serves /join with join, the host's mark on hostPath, and the
+// rest with web.
 func withJoin(join, web http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/join", join)
+	mux.HandleFunc(hostPath, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, hostMark)
+	})
 	if web != nil {
 		mux.Handle("/", web)
 	}
@@ -151,3 +162,42 @@ func HasDisplay() (bool, string) {
 // PageParam is for the browser, where the page's URL can name the player
 // and the room; natively there is no page, and it returns "".
 func PageParam(string) string { return "" }
+
+// hostPath answers hostMark on a hosting copy of the game, so that
+// another copy can tell it from any other program on the port.
+const (
+	hostPath = "/.well-known/mqttgame-host"
+	hostMark = "mqttgame demo host\n"
+)
+
+// ErrPortTaken is returned by Start when the address to host on is held
+// by a program that is not a copy of the game.
+var ErrPortTaken = errors.New("the address is taken by another program")
+
+// probeHost checks that what listens on host is a hosting copy of the
+// game, and if not, says what it is and how to pick another address.
+func probeHost(host string) error {
+	cl := &http.Client{Timeout: 5 * time.Second}
+	resp, err := cl.Get("http://" + host + hostPath)
+	what := ""
+	if err != nil {
+		what = fmt.Sprintf("it does not answer as a web server: %v", err)
+	} else {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK && string(body) == hostMark {
+			return nil
+		}
+		what = "it answers " + resp.Status
+		if server := resp.Header.Get("Server"); server != "" {
+			what += fmt.Sprintf(" as %q", server)
+		}
+	}
+	other := "127.0.0.1:8081"
+	if h, port, err := net.SplitHostPort(host); err == nil {
+		if n, err := strconv.Atoi(port); err == nil && n < 65535 {
+			other = net.JoinHostPort(h, strconv.Itoa(n+1))
+		}
+	}
+	return fmt.Errorf("%w: %s is not a copy of this game hosting the broker (%s); host on another address with -listen, for example -listen %s", ErrPortTaken, host, what, other)
+}

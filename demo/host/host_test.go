@@ -6,8 +6,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -174,5 +177,52 @@ func TestJoinerGetsCredentialsFromHost(t *testing.T) {
 	}
 	if _, _, err := (&Host{WebURL: h.WebURL}).Credentials("ann/#"); err == nil {
 		t.Fatal("a player ID with '/' and '#' was accepted")
+	}
+}
+
+// TestJoinOnlyAnotherCopy: a second copy joins the first; a port held by
+// any other program is refused with what it is and how to pick another.
+func TestJoinOnlyAnotherCopy(t *testing.T) {
+	first, err := Start(Options{Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	addr := strings.TrimSuffix(strings.TrimPrefix(first.BrokerURL, "ws://"), "/mqtt")
+	second, err := Start(Options{Listen: addr}, slog.New(slog.DiscardHandler))
+	if err != nil || second.Hosting || second.BrokerURL != first.BrokerURL {
+		t.Fatalf("a second copy on %s: %+v, %v; want it to join the first", addr, second, err)
+	}
+
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", "some-web-server")
+		http.NotFound(w, r)
+	}))
+	defer other.Close()
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	for _, tc := range []struct{ addr, says string }{
+		{strings.TrimPrefix(other.URL, "http://"), `"some-web-server"`},
+		{silent.Addr().String(), "does not answer as a web server"},
+	} {
+		h, err := Start(Options{Listen: tc.addr}, slog.New(slog.DiscardHandler))
+		if !errors.Is(err, ErrPortTaken) {
+			t.Fatalf("hosting on %s, held by another program: %+v, %v; want ErrPortTaken", tc.addr, h, err)
+		}
+		if msg := err.Error(); !strings.Contains(msg, tc.says) || !strings.Contains(msg, "-listen 127.0.0.1:") {
+			t.Fatalf("the error %q does not say what holds the port (%s) and how to pick another", msg, tc.says)
+		}
 	}
 }
