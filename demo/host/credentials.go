@@ -20,7 +20,7 @@ import (
 // trip: call it off the game loop.
 func (h *Host) Credentials(playerID string) (username, password string, err error) {
 	if h.claim == nil && h.WebURL == "" {
-		return "", "", nil
+		return h.username, h.password, nil
 	}
 	key, err := playerKey(playerID)
 	if err != nil {

@@ -23,7 +23,7 @@ import (
 // there, or just uses opts.Broker.
 func Start(opts Options, log *slog.Logger) (*Host, error) {
 	if opts.Broker != "" {
-		return &Host{BrokerURL: opts.Broker}, nil
+		return external(opts.Broker)
 	}
 	h := &Host{}
 	web, note := webHandler(opts.WebDir)

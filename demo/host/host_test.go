@@ -226,3 +226,30 @@ func TestJoinOnlyAnotherCopy(t *testing.T) {
 		}
 	}
 }
+
+// TestExternalBrokerURL: a -broker URL's user name and password are taken
+// out of it to log in with, so the URL shown holds no password; a URL the
+// client would refuse is refused at start, saying why, without the
+// password.
+func TestExternalBrokerURL(t *testing.T) {
+	h, err := Start(Options{Broker: "ws://bob:s3cret@broker.example:8080/mqtt"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.BrokerURL != "ws://broker.example:8080/mqtt" {
+		t.Errorf("BrokerURL %q, want it without the credentials", h.BrokerURL)
+	}
+	if user, pass, err := h.Credentials("ann"); user != "bob" || pass != "s3cret" || err != nil {
+		t.Errorf("Credentials = %q, %q, %v; want the URL's bob, s3cret", user, pass, err)
+	}
+	for _, bad := range []string{"http://bob:s3cret@broker.example/", "ws//broker.example", "ws://bob:s3cret@broker.example:99999/mqtt", "ws://bob:s3cret@[::1/"} {
+		_, err := Start(Options{Broker: bad}, slog.New(slog.DiscardHandler))
+		if err == nil {
+			t.Errorf("-broker %q was accepted", bad)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("the error shows the password: %v", err)
+		}
+	}
+}
