@@ -50,7 +50,7 @@ func say(dst *ebiten.Image, s string, face text.Face, x, y float64, c color.Colo
 	case right:
 		op.PrimaryAlign = text.AlignEnd
 	}
-	text.Draw(dst, s, face, op)
+	text.Draw(dst, legible(s), face, op)
 }
 
 func fill(dst *ebiten.Image, r game.Rect, c color.Color) {
