@@ -193,9 +193,15 @@ func (g *Game) Update(in *Input) {
 		g.updateJoin(in)
 	case PhaseLobby:
 		g.updateNetwork()
-		g.updateLobby(in)
+		if g.phase == PhaseLobby {
+			g.updateLobby(in)
+		}
 	case PhaseLeaving:
 		g.updateNetwork()
+		if g.phase != PhaseLeaving { // taken over by another window meanwhile
+			g.phase = PhaseLeft
+			return
+		}
 		g.cevts = g.mq.AppendEvents(g.cevts[:0])
 		for _, e := range g.cevts {
 			if e.Kind == mqttgame.EventDisconnected {
@@ -341,6 +347,13 @@ func (g *Game) enter(name, room, username, password string) error {
 
 func (g *Game) updateNetwork() {
 	g.mq.Update()
+	g.cevts = g.mq.AppendEvents(g.cevts[:0])
+	for _, e := range g.cevts {
+		if e.Kind == mqttgame.EventConnectionLost && errors.Is(e.Err, mqttgame.SessionTakenOver) {
+			g.takenOver()
+			return
+		}
+	}
 	g.roster.Update()
 	g.board.Update()
 	g.status.Update()
@@ -363,6 +376,10 @@ func (g *Game) updateNetwork() {
 		switch e.Kind {
 		case presence.Joined:
 			g.log.Info("player online", "name", p.Name, "self", p.Self)
+			if p.Self && e.Replay {
+				// Our own online record, from before this window joined.
+				g.system(fmt.Sprintf("%s was already in this room (another window, or before a reload): this window takes the place.", g.name))
+			}
 			if !e.Replay && !p.Self {
 				g.system(p.Name + " joined.")
 			}
@@ -562,6 +579,23 @@ func (g *Game) Leave() {
 			g.phase = PhaseLeft
 		}
 	}
+}
+
+// takenOver goes back to the join screen when another window joined the
+// room under the same name: the broker gave it this window's session,
+// and the client does not take it back (they would push each other off
+// forever). Nothing of the room is kept.
+func (g *Game) takenOver() {
+	name, room := g.name, g.room
+	g.log.Warn("another window took over the player", "name", name, "room", room)
+	g.mq.Close() // the connection is gone already: this only ends its goroutines
+	g.mq, g.roster, g.board, g.status = nil, nil, nil, nil
+	g.chat = Chat{}
+	g.cursors, g.scores, g.fresh = nil, nil, nil
+	g.round, g.hasResult, g.everConnected = nil, false, false
+	g.name, g.room, g.id = "", "", ""
+	g.phase = PhaseJoin
+	g.joinErr = fmt.Sprintf("Another window joined room %q as %s and took this window's place. Join again to take it back, or pick another name to play in both.", room, name)
 }
 
 // Close releases the client; call it after Leave, once Phase is
