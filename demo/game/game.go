@@ -324,7 +324,7 @@ func (g *Game) enter(name, room, username, password string) error {
 		mq.Close()
 		return err
 	}
-	if err := mq.SubscribeWith(g.topics.Chat, mqttgame.SubscribeOptions{QoS: chatPublishQoS, DataLoss: mqttgame.FIFO}); err != nil {
+	if err := mq.SubscribeWith(g.topics.Chat+"/+", mqttgame.SubscribeOptions{QoS: chatPublishQoS, DataLoss: mqttgame.FIFO}); err != nil {
 		mq.Close()
 		return err
 	}
@@ -381,32 +381,34 @@ func (g *Game) updateNetwork() {
 				g.system(fmt.Sprintf("%s was already in this room (another window, or before a reload): this window takes the place.", g.name))
 			}
 			if !e.Replay && !p.Self {
-				g.system(p.Name + " joined.")
+				g.system(NameOf(p.ID) + " joined.")
 			}
 		case presence.Left:
 			g.log.Info("player offline", "name", p.Name, "self", p.Self)
 			if !p.Self {
-				g.system(p.Name + " left.")
+				g.system(NameOf(p.ID) + " left.")
 			}
 			delete(g.cursors, p.ID)
 		}
 	}
 
-	g.msgs = g.mq.AppendMessages(g.msgs[:0], g.topics.Chat)
+	g.msgs = g.mq.AppendMessages(g.msgs[:0], g.topics.Chat+"/+")
 	for i := range g.msgs {
+		id, _ := mqttgame.Wildcard(g.topics.Chat+"/+", g.msgs[i].Topic)
 		if m, ok := decodeChat(g.msgs[i].Payload); ok {
+			name := NameOf(id) // the topic's, not the payload's
 			c, ok := ParseHex(m.Color)
 			if !ok {
-				c = ColorOf(m.Name)
+				c = ColorOf(name)
 			}
-			g.chat.add(ChatLine{Kind: SaidLine, Name: m.Name, Color: c, Text: m.Text, Time: time.UnixMilli(m.Time), Self: m.ID == g.id})
+			g.chat.add(ChatLine{Kind: SaidLine, Name: name, Color: c, Text: m.Text, Time: time.UnixMilli(m.Time), Self: id == g.id})
 		}
 	}
 
 	g.msgs = g.mq.AppendMessages(g.msgs[:0], g.topics.Cursors+"/+")
 	for i := range g.msgs {
 		m := &g.msgs[i]
-		id := m.Topic[len(g.topics.Cursors)+1:]
+		id, _ := mqttgame.Wildcard(g.topics.Cursors+"/+", m.Topic)
 		x, y, ok := decodeCursor(m.Text())
 		if !ok || id == g.id {
 			continue
@@ -448,8 +450,8 @@ func (g *Game) watchRecords() {
 			continue // the snapshot: not news
 		}
 		g.fresh[e.ID] = g.now.Add(4 * time.Second)
-		g.system(fmt.Sprintf("%s scored %d, a new best!", e.Name, e.Score))
-		g.log.Info("record", "name", e.Name, "score", e.Score)
+		g.system(fmt.Sprintf("%s scored %d, a new best!", NameOf(e.ID), e.Score))
+		g.log.Info("record", "name", NameOf(e.ID), "score", e.Score)
 	}
 }
 
@@ -506,8 +508,8 @@ func (g *Game) publishCursor(in *Input) {
 	}
 }
 
-// SendChat publishes a chat line (QoS 1; the room's one chat topic keeps
-// the order). Blank lines are ignored; long ones are cut.
+// SendChat publishes a chat line (QoS 1) on the player's own chat topic.
+// Blank lines are ignored; long ones are cut.
 func (g *Game) SendChat(text string) error {
 	if g.phase != PhaseLobby {
 		return errors.New("game: not in a room")
@@ -520,7 +522,7 @@ func (g *Game) SendChat(text string) error {
 	if err != nil {
 		return err
 	}
-	_, err = g.mq.PublishMessage(&mqttgame.Message{Topic: g.topics.Chat, Payload: payload, QoS: chatPublishQoS, ContentType: "application/json", PayloadUTF8: true})
+	_, err = g.mq.PublishMessage(&mqttgame.Message{Topic: g.topics.Chat + "/" + g.id, Payload: payload, QoS: chatPublishQoS, ContentType: "application/json", PayloadUTF8: true})
 	if err != nil {
 		g.system("Could not send: " + overlay.Describe(err))
 	}
@@ -686,7 +688,7 @@ func (g *Game) AppendTop(dst []ScoreRow) []ScoreRow {
 	g.top = g.board.AppendTop(g.top[:0])
 	for i, e := range g.top {
 		dst = append(dst, ScoreRow{
-			Rank: i + 1, Name: e.Name, Color: ColorOf(e.Name), Score: e.Score, Date: e.Date,
+			Rank: i + 1, Name: NameOf(e.ID), Color: ColorOf(NameOf(e.ID)), Score: e.Score, Date: e.Date,
 			Self: e.ID == g.id, Fresh: g.now.Before(g.fresh[e.ID]),
 		})
 	}
@@ -705,7 +707,7 @@ func (g *Game) AppendPlayers(dst []PlayerRow) []PlayerRow {
 			if p.Online != (pass == 0) {
 				continue
 			}
-			row := PlayerRow{Name: p.Name, Color: colorOf(p), Online: p.Online, Self: p.Self, Since: p.Since, Alpha: 1}
+			row := PlayerRow{Name: NameOf(p.ID), Color: colorOf(p), Online: p.Online, Self: p.Self, Since: p.Since, Alpha: 1}
 			if !p.Online {
 				if p.Seen.IsZero() {
 					continue // gone before we came
@@ -726,7 +728,7 @@ func colorOf(p presence.Player) color.RGBA {
 	if c, ok := ParseHex(p.Color); ok {
 		return c
 	}
-	return ColorOf(p.Name)
+	return ColorOf(NameOf(p.ID))
 }
 
 // OnlineCount returns how many players are online, the player included.
@@ -744,10 +746,7 @@ func (g *Game) AppendCursors(dst []Cursor) []Cursor {
 		if ok && !p.Online {
 			continue
 		}
-		name := p.Name
-		if !ok {
-			name = "?"
-		}
+		name := NameOf(id)
 		alpha := 1.0
 		if idle := g.tick - c.lastTick; idle > cursorFade {
 			alpha = 1 - float64(idle-cursorFade)/float64(cursorGone-cursorFade)

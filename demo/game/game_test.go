@@ -293,9 +293,10 @@ func TestNicknameCannotInjectTopics(t *testing.T) {
 		return n == len(names) && len(bob.AppendTop(nil)) == len(names)
 	}, all...)
 
-	allowed := map[string]bool{topics.Chat: true}
+	allowed := map[string]bool{}
 	for _, n := range append(names, "bob") {
 		id := PlayerID(n)
+		allowed[topics.Chat+"/"+id] = true
 		allowed[topics.Presence+"/"+id] = true
 		allowed[topics.Cursors+"/"+id] = true
 		allowed[topics.Scores+"/"+id] = true

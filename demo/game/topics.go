@@ -14,7 +14,7 @@ const TopicRoot = "mqttgame-demo"
 type Topics struct {
 	Room     string // TopicRoot/room
 	Presence string // Room/presence: a retained record per player
-	Chat     string // Room/chat: one topic, so the broker keeps one order
+	Chat     string // Room/chat: a topic per player below it, Room/chat/<PlayerID>
 	Cursors  string // Room/cursor: a topic per player, QoS 0
 	Scores   string // Room/scores: a retained best per player
 }
@@ -38,6 +38,18 @@ const PersistFilter = TopicRoot + "/+/scores/+"
 
 // PlayerID is the topic level of a player: their name, escaped.
 func PlayerID(name string) string { return segment.Escape(name) }
+
+// NameOf is the name of the player whose ID is id. Who a chat line, a
+// score or a presence record is from is the level of its topic, which a
+// hosting broker lets only that player write: not a name written in the
+// payload, which anyone could write.
+func NameOf(id string) string {
+	name, err := segment.Unescape(id)
+	if err != nil {
+		return "?" + clean(id, MaxNameLength-1)
+	}
+	return clean(name, MaxNameLength)
+}
 
 // ClientID is the MQTT client ID of a player in a room. It is the same
 // each time the player comes back, so a reload within the will delay
@@ -65,8 +77,8 @@ type AccessRule struct {
 // AccessRules are the rules of a hosting broker, in the manner of
 // mosquitto's ACL patterns, where %u is the client's user name: a player
 // (whose user name is their player ID) writes only their own presence,
-// score and pointer, anyone may chat and mark a leaderboard snapshot, and
-// everyone reads everything (mosquitto_sub -t '#' included). Topics
+// score, pointer and chat lines, anyone may mark a leaderboard snapshot,
+// and everyone reads everything (mosquitto_sub -t '#' included). Topics
 // under SandboxRoot are open to anyone, for trying things out (the README's
 // quick start).
 func AccessRules() []AccessRule {
@@ -76,7 +88,7 @@ func AccessRules() []AccessRule {
 		{Filter: TopicRoot + "/+/scores/%u", Write: true},
 		{Filter: TopicRoot + "/+/scores/sync/+", Write: true},
 		{Filter: TopicRoot + "/+/cursor/%u", Write: true},
-		{Filter: TopicRoot + "/+/chat", Write: true},
+		{Filter: TopicRoot + "/+/chat/%u", Write: true},
 		{Filter: "#", Read: true},
 	}
 }

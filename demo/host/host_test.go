@@ -97,12 +97,12 @@ func TestHostedAccessControl(t *testing.T) {
 	tickUntil(t, "ann connected", ann.IsConnected, ann)
 
 	room := game.TopicsOf("lobby")
-	for _, own := range []string{room.Presence + "/ann", room.Scores + "/ann", room.Chat} {
+	for _, own := range []string{room.Presence + "/ann", room.Scores + "/ann", room.Chat + "/ann"} {
 		if err := publishOutcome(t, ann, own); err != nil {
 			t.Errorf("ann writing %s: %v", own, err)
 		}
 	}
-	for _, forged := range []string{room.Presence + "/bob", room.Scores + "/bob"} {
+	for _, forged := range []string{room.Presence + "/bob", room.Scores + "/bob", room.Chat + "/bob", room.Chat} {
 		if err := publishOutcome(t, ann, forged); !errors.Is(err, mqttgame.NotAuthorized) {
 			t.Errorf("ann writing %s: err = %v, want NotAuthorized", forged, err)
 		}
@@ -137,8 +137,10 @@ func TestHostedAccessControl(t *testing.T) {
 	spectator.Connect()
 	spectator.Subscribe("#", 0)
 	tickUntil(t, "spectator subscribed to #", func() bool { return spectator.IsSubscribed("#") }, spectator)
-	if err := publishOutcome(t, spectator, room.Presence+"/ann"); !errors.Is(err, mqttgame.NotAuthorized) {
-		t.Fatalf("spectator writing ann's presence: %v, want NotAuthorized", err)
+	for _, forged := range []string{room.Presence + "/ann", room.Chat + "/ann", room.Chat, room.Scores + "/Bot"} {
+		if err := publishOutcome(t, spectator, forged); !errors.Is(err, mqttgame.NotAuthorized) {
+			t.Fatalf("spectator writing %s: %v, want NotAuthorized", forged, err)
+		}
 	}
 	ann.Close()
 	eve.Close()
