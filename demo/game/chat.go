@@ -25,6 +25,7 @@ const (
 // never in a topic. Who sent it is the topic's level: ID and Name say it
 // again for tools that show payloads alone, and readers ignore them.
 type ChatMessage struct {
+	V     int    `json:"v"`            // ProtocolVersion
 	ID    string `json:"id,omitempty"` // the sender's PlayerID
 	Name  string `json:"name,omitempty"`
 	Color string `json:"color"`

@@ -518,7 +518,7 @@ func (g *Game) SendChat(text string) error {
 	if text == "" {
 		return nil
 	}
-	payload, err := json.Marshal(ChatMessage{ID: g.id, Name: g.name, Color: Hex(g.color), Text: text, Time: g.now.UnixMilli()})
+	payload, err := json.Marshal(ChatMessage{V: ProtocolVersion, ID: g.id, Name: g.name, Color: Hex(g.color), Text: text, Time: g.now.UnixMilli()})
 	if err != nil {
 		return err
 	}

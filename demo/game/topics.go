@@ -7,6 +7,12 @@ import (
 // TopicRoot is the first level of every topic of the demo.
 const TopicRoot = "mqttgame-demo"
 
+// ProtocolVersion is the version of the room protocol (docs/protocol.md)
+// this game speaks: in every chat line and in the host's answer to /join.
+// A change old readers can ignore (a new JSON field) keeps it; a change
+// they cannot read raises it.
+const ProtocolVersion = 1
+
 // Topics are where a room's messages go. Every level that comes from what
 // a player typed (the room, the player's name) is escaped with
 // segment.Escape, so a '/', '+' or '#' in it never changes which topic is

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/mqttgame/mqttgame/demo/game"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
 )
 
@@ -102,6 +103,6 @@ func (p *players) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 	default:
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]string{"username": id})
+		json.NewEncoder(w).Encode(map[string]any{"username": id, "protocol": game.ProtocolVersion})
 	}
 }
