@@ -29,17 +29,25 @@ func TestQuickStartAgainstDemoHost(t *testing.T) {
 	}
 	defer mq.Close()
 	g := &game{mq: mq}
+	untilShown(t, g, "only the hello", func(text string) bool {
+		if strings.Contains(text, "error") {
+			t.Fatalf("the window shows an error: %q", text)
+		}
+		return text == "chat: hello from Go!"
+	})
+}
 
+// untilShown runs the game's ticks as they come, until what its window
+// shows passes ok, for at most 30 seconds.
+func untilShown(t *testing.T, g *game, what string, ok func(string) bool) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for g.text() != "chat: hello from Go!" {
-		if err := mq.Wait(ctx); err != nil {
-			t.Fatalf("the window shows %q, want only the hello", g.text())
+	for !ok(g.text()) {
+		if err := g.mq.Wait(ctx); err != nil {
+			t.Fatalf("the window shows %q, want %s", g.text(), what)
 		}
 		g.Update()
-		if strings.Contains(g.text(), "error") {
-			t.Fatalf("the window shows an error: %q", g.text())
-		}
 	}
 }
 
@@ -52,14 +60,7 @@ func TestQuickStartShowsErrors(t *testing.T) {
 	}
 	defer mq.Close()
 	g := &game{mq: mq}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for !strings.Contains(g.text(), "error: ") {
-		if err := mq.Wait(ctx); err != nil {
-			t.Fatalf("the window shows %q, want the error", g.text())
-		}
-		g.Update()
-	}
+	untilShown(t, g, "the error", func(text string) bool { return strings.Contains(text, "error: ") })
 	if !strings.Contains(g.text(), "connecting to ws://127.0.0.1:1/mqtt") {
 		t.Fatalf("the window shows %q, want it to say where it is connecting", g.text())
 	}
