@@ -163,7 +163,7 @@ func New(opts *Options) (*Client, error) {
 	c.in = newInbox(&o)
 	c.in.arrived = c.arrived
 	c.out = newOutbox(o.OutboxSize, c.ev.emit)
-	c.subs = newSubscriptions(c.in.setRules, c.out.resume)
+	c.subs = newSubscriptions(c.in.setRules, c.out.resume, c.ev.emit, o.AckTimeout)
 	c.sess = newSessionState(c.out, &c.wg, c.log)
 	c.in.acks = c.sess
 	c.gate = newReadGate()
@@ -290,7 +290,12 @@ func (c *Client) serve(r *run, prev *run) {
 	subsDone := make(chan struct{})
 	go func() {
 		defer close(subsDone)
-		c.subs.serve(subsCtx, cm, c.ev.emit)
+		c.subs.serve(subsCtx, cm)
+	}()
+	acksDone := make(chan struct{})
+	go func() {
+		defer close(acksDone)
+		c.watchAcks(subsCtx)
 	}()
 
 	graceful := false
@@ -307,6 +312,7 @@ func (c *Client) serve(r *run, prev *run) {
 	}
 	endSubs()
 	<-subsDone
+	<-acksDone
 	<-cm.Done()
 	endLife()
 	c.out.pause()
@@ -533,6 +539,7 @@ func (c *Client) onUp(ca *paho.Connack) {
 		url = c.attempt.url
 	}
 	c.mu.Unlock()
+	c.subs.limit(l.maxPacket)
 	c.subs.connected(true)
 	c.log.Info("mqttgame: connected", "broker", url, "sessionPresent", ca.SessionPresent)
 	c.ev.emitAlways(Event{Kind: EventConnected, URL: url, SessionPresent: ca.SessionPresent})
@@ -572,12 +579,10 @@ func (c *Client) onDown(r *run) bool {
 		blame, limit = be.Code.blamesPacket(), maxStrikes
 	} else if a != nil {
 		cause = a.firstErr()
-		blame = !errors.Is(cause, errKeepAlive)
+		blame = !errors.Is(cause, errKeepAlive) && !errors.Is(cause, ErrTimeout)
 	}
 	if upFor < 5*time.Second && blame {
-		if m, n := c.out.strike(limit); m != nil {
-			c.log.Debug("mqttgame: connection lost right after a message was sent", "topic", m.msg.Topic, "id", m.id, "times", n)
-		}
+		c.strike(limit)
 	}
 	c.mu.Lock()
 	switch {
@@ -887,8 +892,7 @@ func (c *Client) SubscribeWith(filter string, opts SubscribeOptions) error {
 		return fmt.Errorf("mqttgame: cannot subscribe to %s: %w", quoteShort(filter), err)
 	}
 	opts.UserProperties = append([]UserProperty(nil), opts.UserProperties...)
-	c.subs.add(filter, opts)
-	return nil
+	return c.subs.add(filter, opts)
 }
 
 // Unsubscribe removes a subscription; EventUnsubscribed follows once the
@@ -897,8 +901,7 @@ func (c *Client) Unsubscribe(filter string) error {
 	if err := ValidateFilter(filter); err != nil {
 		return err
 	}
-	c.subs.remove(filter)
-	return nil
+	return c.subs.remove(filter)
 }
 
 // UnsubscribeAll removes every subscription the game made.

@@ -15,7 +15,8 @@ var (
 	ErrInvalidFilter = errors.New("mqttgame: invalid filter")
 	// ErrInvalidQoS: a QoS outside 0..2, or above what the broker supports.
 	ErrInvalidQoS = errors.New("mqttgame: invalid QoS")
-	// ErrPayloadTooLarge: a message that would not fit the broker's maximum packet size.
+	// ErrPayloadTooLarge: a message, subscription or will that would not
+	// fit the broker's maximum packet size (see LimitError).
 	ErrPayloadTooLarge = errors.New("mqttgame: message too large")
 	// ErrRetainUnavailable: a retained publish to a broker that has no retained messages.
 	ErrRetainUnavailable = errors.New("mqttgame: broker does not support retained messages")
@@ -28,7 +29,8 @@ var (
 	ErrBadURL = errors.New("mqttgame: bad broker URL")
 	// ErrBadOption: an option out of range (see OptionError).
 	ErrBadOption = errors.New("mqttgame: bad option")
-	// ErrTimeout: a connection attempt or an acknowledgement took longer than allowed.
+	// ErrTimeout: a connection attempt or an acknowledgement (SUBACK,
+	// UNSUBACK, PUBACK, PUBCOMP) took longer than allowed.
 	ErrTimeout = errors.New("mqttgame: timed out")
 	// ErrUnreachable: the broker could not be reached (refused, name not
 	// found, network down, TLS failure).
@@ -41,8 +43,9 @@ var (
 	// ErrMalformedPacket: the broker sent bytes that are not a valid MQTT packet.
 	ErrMalformedPacket = errors.New("mqttgame: malformed packet")
 	// ErrDropsConnection: the broker ended the connection each time a
-	// message was sent, so the client gave up on it: it breaks a limit the
-	// broker did not announce (size, topic, permission). Only an end the
+	// message, SUBSCRIBE or UNSUBSCRIBE was sent, so the client gave up on
+	// it: it breaks a limit the broker did not announce (size, topic,
+	// permission). Only an end the
 	// message may have caused counts: a broker that closes silently or
 	// says a packet was at fault, not one shutting down or timing out.
 	ErrDropsConnection = errors.New("mqttgame: the broker drops the connection whenever this message is sent")
@@ -76,20 +79,33 @@ func (e *OptionError) Error() string {
 // Is makes an OptionError match ErrBadOption.
 func (e *OptionError) Is(target error) bool { return target == ErrBadOption }
 
-// LimitError reports a publish refused because it breaks a limit: the
-// payload or packet size, the QoS, or retain support. It matches
-// ErrPayloadTooLarge, ErrInvalidQoS or ErrRetainUnavailable with errors.Is.
+// LimitError reports a publish, subscription or will refused because it
+// breaks a limit: the payload or packet size, the QoS, or retain support.
+// It matches ErrPayloadTooLarge, ErrInvalidQoS or ErrRetainUnavailable
+// with errors.Is.
 type LimitError struct {
-	Topic string
+	Op    string // "publish" (also when empty), "subscribe", "unsubscribe" or "will"
+	Topic string // the topic or filter
 	Limit error  // ErrPayloadTooLarge, ErrInvalidQoS or ErrRetainUnavailable
 	Got   int    // the offending value: packet size in bytes, or QoS
 	Max   int    // the limit it broke
 	What  string // what the limit is, in words
 }
 
-// Error names the topic, the value and the limit it broke.
+// Error names the operation, the topic, the value and the limit it broke.
 func (e *LimitError) Error() string {
-	return fmt.Sprintf("mqttgame: cannot publish to %s: %s is %d, %s is %d", quoteShort(e.Topic), e.What, e.Got, limitName(e.Limit), e.Max)
+	var op string
+	switch e.Op {
+	case "subscribe":
+		op = "subscribe to"
+	case "unsubscribe":
+		op = "unsubscribe from"
+	case "will":
+		op = "send the will to"
+	default:
+		op = "publish to"
+	}
+	return fmt.Sprintf("mqttgame: cannot %s %s: %s is %d, %s is %d", op, quoteShort(e.Topic), e.What, e.Got, limitName(e.Limit), e.Max)
 }
 
 func limitName(err error) string {
