@@ -55,6 +55,7 @@ type Client struct {
 
 	alias     *topicAliases
 	keepAlive atomic.Int64 // the keepalive in force, a time.Duration
+	will      willWatch
 
 	mu          sync.Mutex // guards the fields below
 	run         *run
@@ -413,6 +414,7 @@ func (c *Client) config(r *run, life context.Context) autopaho.ClientConfig {
 				n := uint16(o.TopicAliases)
 				cp.Properties.TopicAliasMaximum = &n
 			}
+			c.will.built(cp)
 			return cp, nil
 		},
 		DisconnectPacketBuilder: func() *paho.Disconnect {
@@ -527,6 +529,7 @@ func (c *Client) onUp(ca *paho.Connack) {
 		}
 	}
 	c.out.connected(l)
+	c.will.connected()
 	c.keepAlive.Store(int64(keepAlive))
 	c.mu.Lock()
 	c.connectedAt = time.Now()
@@ -625,6 +628,7 @@ func (c *Client) onConnectError(err error) {
 	if inner := errors.Unwrap(err); inner != nil {
 		cause = inner // drop autopaho's "failed to connect to URL" prefix
 	}
+	willErr := c.will.refused(cause)
 	var ce *autopaho.ConnackError
 	switch {
 	case errors.As(err, &ce) && ce.ReasonCode == byte(Success):
@@ -641,6 +645,8 @@ func (c *Client) onConnectError(err error) {
 	case a != nil && (errors.Is(a.firstErr(), ErrPacketTooLarge) || errors.Is(a.firstErr(), ErrMalformedPacket)):
 		// The broker broke the protocol; the rest followed from it.
 		cause = a.firstErr()
+	case willErr != nil:
+		cause, weight = willErr, refusal
 	case isTimeout(err):
 		// The connection was closed for the timeout; say so, not what
 		// the closing did to the reads.

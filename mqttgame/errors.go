@@ -45,10 +45,16 @@ var (
 	// ErrDropsConnection: the broker ended the connection each time a
 	// message, SUBSCRIBE or UNSUBSCRIBE was sent, so the client gave up on
 	// it: it breaks a limit the broker did not announce (size, topic,
-	// permission). Only an end the
-	// message may have caused counts: a broker that closes silently or
-	// says a packet was at fault, not one shutting down or timing out.
+	// permission). Only an end the packet may have caused counts: a broker
+	// that closes silently or says a packet was at fault, not one shutting
+	// down or timing out.
 	ErrDropsConnection = errors.New("mqttgame: the broker drops the connection whenever this message is sent")
+	// ErrWillRefused: the broker closed the connection at the CONNECT,
+	// without a CONNACK, on three attempts in a row, which is what a
+	// broker does with a will larger than its maximum packet size. The
+	// error names the will's topic and the sizes; the client goes on
+	// trying, slowly.
+	ErrWillRefused = errors.New("mqttgame: the broker closes the connection at every CONNECT with the will")
 )
 
 // URLError reports a broker URL that New refused, and why.
