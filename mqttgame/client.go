@@ -885,11 +885,13 @@ func (c *Client) Subscribe(filter string, qos QoS) error {
 
 // SubscribeWith subscribes with every option, including the data-loss
 // mode of the topics the filter matches. It checks the filter and options
-// and returns an error naming the problem; otherwise it returns at once,
-// and the subscription is sent when connected. EventSubscribed or
-// EventSubscribeFailed (with the broker's reason code) follow. The
-// subscription is restored after every reconnect. Subscribing again to
-// the same filter replaces its options.
+// and returns an error naming the problem (a *LimitError when, connected,
+// the broker's maximum packet size has no room for the filter);
+// otherwise it returns at once, and the subscription is sent when
+// connected, in SUBSCRIBE packets that fit that size. Exactly one of
+// EventSubscribed or EventSubscribeFailed follows (see its Err for the
+// reasons, timeouts included). The subscription is restored after every
+// reconnect. Subscribing again to the same filter replaces its options.
 func (c *Client) SubscribeWith(filter string, opts SubscribeOptions) error {
 	if err := ValidateFilter(filter); err != nil {
 		return err
@@ -902,7 +904,9 @@ func (c *Client) SubscribeWith(filter string, opts SubscribeOptions) error {
 }
 
 // Unsubscribe removes a subscription; EventUnsubscribed follows once the
-// broker confirms. Messages already waiting are still shown.
+// broker confirms, or EventUnsubscribeFailed. Like SubscribeWith, it
+// refuses a filter the connected broker's maximum packet size has no room
+// for. Messages already waiting are still shown.
 func (c *Client) Unsubscribe(filter string) error {
 	if err := ValidateFilter(filter); err != nil {
 		return err

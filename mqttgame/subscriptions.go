@@ -418,10 +418,22 @@ func (s *subscriptions) fail(ops []subOp, err func(subOp) error) {
 	}
 }
 
-// sending records ops as the request awaiting its acknowledgement.
-func (s *subscriptions) sending(ops []subOp) {
+// sending records ops as the request awaiting its acknowledgement, and
+// returns the one it replaces.
+func (s *subscriptions) sending(ops []subOp) request {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev := s.flight
 	s.flight = request{ops: ops, conn: s.conns, at: time.Now()}
+	return prev
+}
+
+// unsent records that the request in flight was not sent after all: the
+// one before it, prev, is still the one the connection's end may be the
+// doing of.
+func (s *subscriptions) unsent(prev request) {
+	s.mu.Lock()
+	s.flight = prev
 	s.mu.Unlock()
 }
 
@@ -564,7 +576,7 @@ func requestSize(ops []subOp) int {
 // send sends one packet's worth of operations and reports the outcome as
 // events. It returns false if the connection failed before an answer.
 func (s *subscriptions) send(ctx context.Context, cm *autopaho.ConnectionManager, ops []subOp) bool {
-	s.sending(ops)
+	prev := s.sending(ops)
 	if ops[0].sub == nil {
 		u := &paho.Unsubscribe{Topics: make([]string, len(ops))}
 		for i, op := range ops {
@@ -572,7 +584,7 @@ func (s *subscriptions) send(ctx context.Context, cm *autopaho.ConnectionManager
 		}
 		ua, err := cm.Unsubscribe(ctx, u)
 		if ua == nil {
-			return s.unanswered(ctx, ops, err, "UNSUBACK")
+			return s.unanswered(ctx, ops, prev, err, "UNSUBACK")
 		}
 		s.answered()
 		for i, op := range ops {
@@ -614,7 +626,7 @@ func (s *subscriptions) send(ctx context.Context, cm *autopaho.ConnectionManager
 			})
 			return true
 		}
-		return s.unanswered(ctx, ops, err, "SUBACK")
+		return s.unanswered(ctx, ops, prev, err, "SUBACK")
 	}
 	s.answered()
 	var busy []subOp
@@ -655,7 +667,7 @@ func (s *subscriptions) send(ctx context.Context, cm *autopaho.ConnectionManager
 // live connection, it fails with ErrTimeout and is not sent again: a
 // broker that ignores a request is not going to answer its resend. When
 // the connection failed, it is sent again on the next.
-func (s *subscriptions) unanswered(ctx context.Context, ops []subOp, err error, ack string) bool {
+func (s *subscriptions) unanswered(ctx context.Context, ops []subOp, prev request, err error, ack string) bool {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
 		s.answered()
@@ -664,7 +676,7 @@ func (s *subscriptions) unanswered(ctx context.Context, ops []subOp, err error, 
 		})
 		return true
 	case errors.Is(err, autopaho.ConnectionDownError), errors.Is(err, session.ErrNoConnection):
-		s.answered() // never sent
+		s.unsent(prev)
 	}
 	return err == nil
 }
