@@ -15,8 +15,9 @@ var (
 	ErrInvalidFilter = errors.New("mqttgame: invalid filter")
 	// ErrInvalidQoS: a QoS outside 0..2, or above what the broker supports.
 	ErrInvalidQoS = errors.New("mqttgame: invalid QoS")
-	// ErrPayloadTooLarge: a message, subscription or will that would not
-	// fit the broker's maximum packet size (see LimitError).
+	// ErrPayloadTooLarge: a message, or a filter to subscribe to or
+	// unsubscribe from, that would not fit the broker's maximum packet
+	// size (see LimitError).
 	ErrPayloadTooLarge = errors.New("mqttgame: message too large")
 	// ErrRetainUnavailable: a retained publish to a broker that has no retained messages.
 	ErrRetainUnavailable = errors.New("mqttgame: broker does not support retained messages")
@@ -85,12 +86,12 @@ func (e *OptionError) Error() string {
 // Is makes an OptionError match ErrBadOption.
 func (e *OptionError) Is(target error) bool { return target == ErrBadOption }
 
-// LimitError reports a publish, subscription or will refused because it
-// breaks a limit: the payload or packet size, the QoS, or retain support.
+// LimitError reports a publish, subscribe or unsubscribe refused because
+// it breaks a limit: the payload or packet size, the QoS, or retain support.
 // It matches ErrPayloadTooLarge, ErrInvalidQoS or ErrRetainUnavailable
 // with errors.Is.
 type LimitError struct {
-	Op    string // "publish" (also when empty), "subscribe", "unsubscribe" or "will"
+	Op    string // "publish" (also when empty), "subscribe" or "unsubscribe"
 	Topic string // the topic or filter
 	Limit error  // ErrPayloadTooLarge, ErrInvalidQoS or ErrRetainUnavailable
 	Got   int    // the offending value: packet size in bytes, or QoS
@@ -106,8 +107,6 @@ func (e *LimitError) Error() string {
 		op = "subscribe to"
 	case "unsubscribe":
 		op = "unsubscribe from"
-	case "will":
-		op = "send the will to"
 	default:
 		op = "publish to"
 	}
