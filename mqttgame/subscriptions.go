@@ -94,7 +94,8 @@ type request struct {
 // the connection is up, and marks everything dirty again after each
 // reconnect, so subscriptions survive a broker that lost the session.
 //
-// Every Subscribe and Unsubscribe ends in an event: the broker's answer,
+// Every Subscribe and Unsubscribe ends in an event, unless a later call
+// for the same filter replaced it first: the broker's answer,
 // a LimitError for a filter that can never fit the broker's maximum
 // packet size, ErrTimeout when no acknowledgement came within AckTimeout,
 // or ErrDropsConnection when the broker ended the connection each time
