@@ -55,6 +55,7 @@ type Client struct {
 
 	alias     *topicAliases
 	keepAlive atomic.Int64 // the keepalive in force, a time.Duration
+	will      willWatch
 
 	mu          sync.Mutex // guards the fields below
 	run         *run
@@ -163,7 +164,7 @@ func New(opts *Options) (*Client, error) {
 	c.in = newInbox(&o)
 	c.in.arrived = c.arrived
 	c.out = newOutbox(o.OutboxSize, c.ev.emit)
-	c.subs = newSubscriptions(c.in.setRules, c.out.resume)
+	c.subs = newSubscriptions(c.in.setRules, c.out.resume, c.ev.emit, o.AckTimeout)
 	c.sess = newSessionState(c.out, &c.wg, c.log)
 	c.in.acks = c.sess
 	c.gate = newReadGate()
@@ -290,7 +291,12 @@ func (c *Client) serve(r *run, prev *run) {
 	subsDone := make(chan struct{})
 	go func() {
 		defer close(subsDone)
-		c.subs.serve(subsCtx, cm, c.ev.emit)
+		c.subs.serve(subsCtx, cm)
+	}()
+	acksDone := make(chan struct{})
+	go func() {
+		defer close(acksDone)
+		c.watchAcks(subsCtx)
 	}()
 
 	graceful := false
@@ -307,6 +313,7 @@ func (c *Client) serve(r *run, prev *run) {
 	}
 	endSubs()
 	<-subsDone
+	<-acksDone
 	<-cm.Done()
 	endLife()
 	c.out.pause()
@@ -407,6 +414,7 @@ func (c *Client) config(r *run, life context.Context) autopaho.ClientConfig {
 				n := uint16(o.TopicAliases)
 				cp.Properties.TopicAliasMaximum = &n
 			}
+			c.will.built(cp)
 			return cp, nil
 		},
 		DisconnectPacketBuilder: func() *paho.Disconnect {
@@ -521,6 +529,7 @@ func (c *Client) onUp(ca *paho.Connack) {
 		}
 	}
 	c.out.connected(l)
+	c.will.connected()
 	c.keepAlive.Store(int64(keepAlive))
 	c.mu.Lock()
 	c.connectedAt = time.Now()
@@ -533,6 +542,7 @@ func (c *Client) onUp(ca *paho.Connack) {
 		url = c.attempt.url
 	}
 	c.mu.Unlock()
+	c.subs.limit(l.maxPacket)
 	c.subs.connected(true)
 	c.log.Info("mqttgame: connected", "broker", url, "sessionPresent", ca.SessionPresent)
 	c.ev.emitAlways(Event{Kind: EventConnected, URL: url, SessionPresent: ca.SessionPresent})
@@ -572,12 +582,10 @@ func (c *Client) onDown(r *run) bool {
 		blame, limit = be.Code.blamesPacket(), maxStrikes
 	} else if a != nil {
 		cause = a.firstErr()
-		blame = !errors.Is(cause, errKeepAlive)
+		blame = !errors.Is(cause, errKeepAlive) && !errors.Is(cause, ErrTimeout)
 	}
 	if upFor < 5*time.Second && blame {
-		if m, n := c.out.strike(limit); m != nil {
-			c.log.Debug("mqttgame: connection lost right after a message was sent", "topic", m.msg.Topic, "id", m.id, "times", n)
-		}
+		c.strike(limit)
 	}
 	c.mu.Lock()
 	switch {
@@ -620,6 +628,7 @@ func (c *Client) onConnectError(err error) {
 	if inner := errors.Unwrap(err); inner != nil {
 		cause = inner // drop autopaho's "failed to connect to URL" prefix
 	}
+	willErr := c.will.refused(cause)
 	var ce *autopaho.ConnackError
 	switch {
 	case errors.As(err, &ce) && ce.ReasonCode == byte(Success):
@@ -636,6 +645,8 @@ func (c *Client) onConnectError(err error) {
 	case a != nil && (errors.Is(a.firstErr(), ErrPacketTooLarge) || errors.Is(a.firstErr(), ErrMalformedPacket)):
 		// The broker broke the protocol; the rest followed from it.
 		cause = a.firstErr()
+	case willErr != nil:
+		cause, weight = willErr, refusal
 	case isTimeout(err):
 		// The connection was closed for the timeout; say so, not what
 		// the closing did to the reads.
@@ -874,11 +885,13 @@ func (c *Client) Subscribe(filter string, qos QoS) error {
 
 // SubscribeWith subscribes with every option, including the data-loss
 // mode of the topics the filter matches. It checks the filter and options
-// and returns an error naming the problem; otherwise it returns at once,
-// and the subscription is sent when connected. EventSubscribed or
-// EventSubscribeFailed (with the broker's reason code) follow. The
-// subscription is restored after every reconnect. Subscribing again to
-// the same filter replaces its options.
+// and returns an error naming the problem (a *LimitError when, connected,
+// the broker's maximum packet size has no room for the filter);
+// otherwise it returns at once, and the subscription is sent when
+// connected, in SUBSCRIBE packets that fit that size. Exactly one of
+// EventSubscribed or EventSubscribeFailed follows (see its Err for the
+// reasons, timeouts included). The subscription is restored after every
+// reconnect. Subscribing again to the same filter replaces its options.
 func (c *Client) SubscribeWith(filter string, opts SubscribeOptions) error {
 	if err := ValidateFilter(filter); err != nil {
 		return err
@@ -887,18 +900,18 @@ func (c *Client) SubscribeWith(filter string, opts SubscribeOptions) error {
 		return fmt.Errorf("mqttgame: cannot subscribe to %s: %w", quoteShort(filter), err)
 	}
 	opts.UserProperties = append([]UserProperty(nil), opts.UserProperties...)
-	c.subs.add(filter, opts)
-	return nil
+	return c.subs.add(filter, opts)
 }
 
 // Unsubscribe removes a subscription; EventUnsubscribed follows once the
-// broker confirms. Messages already waiting are still shown.
+// broker confirms, or EventUnsubscribeFailed. Like SubscribeWith, it
+// refuses a filter the connected broker's maximum packet size has no room
+// for. Messages already waiting are still shown.
 func (c *Client) Unsubscribe(filter string) error {
 	if err := ValidateFilter(filter); err != nil {
 		return err
 	}
-	c.subs.remove(filter)
-	return nil
+	return c.subs.remove(filter)
 }
 
 // UnsubscribeAll removes every subscription the game made.

@@ -15,7 +15,9 @@ var (
 	ErrInvalidFilter = errors.New("mqttgame: invalid filter")
 	// ErrInvalidQoS: a QoS outside 0..2, or above what the broker supports.
 	ErrInvalidQoS = errors.New("mqttgame: invalid QoS")
-	// ErrPayloadTooLarge: a message that would not fit the broker's maximum packet size.
+	// ErrPayloadTooLarge: a message, or a filter to subscribe to or
+	// unsubscribe from, that would not fit the broker's maximum packet
+	// size (see LimitError).
 	ErrPayloadTooLarge = errors.New("mqttgame: message too large")
 	// ErrRetainUnavailable: a retained publish to a broker that has no retained messages.
 	ErrRetainUnavailable = errors.New("mqttgame: broker does not support retained messages")
@@ -28,7 +30,8 @@ var (
 	ErrBadURL = errors.New("mqttgame: bad broker URL")
 	// ErrBadOption: an option out of range (see OptionError).
 	ErrBadOption = errors.New("mqttgame: bad option")
-	// ErrTimeout: a connection attempt or an acknowledgement took longer than allowed.
+	// ErrTimeout: a connection attempt or an acknowledgement (SUBACK,
+	// UNSUBACK, PUBACK, PUBCOMP) took longer than allowed.
 	ErrTimeout = errors.New("mqttgame: timed out")
 	// ErrUnreachable: the broker could not be reached (refused, name not
 	// found, network down, TLS failure).
@@ -41,11 +44,18 @@ var (
 	// ErrMalformedPacket: the broker sent bytes that are not a valid MQTT packet.
 	ErrMalformedPacket = errors.New("mqttgame: malformed packet")
 	// ErrDropsConnection: the broker ended the connection each time a
-	// message was sent, so the client gave up on it: it breaks a limit the
-	// broker did not announce (size, topic, permission). Only an end the
-	// message may have caused counts: a broker that closes silently or
-	// says a packet was at fault, not one shutting down or timing out.
+	// message, SUBSCRIBE or UNSUBSCRIBE was sent, so the client gave up on
+	// it: it breaks a limit the broker did not announce (size, topic,
+	// permission). Only an end the packet may have caused counts: a broker
+	// that closes silently or says a packet was at fault, not one shutting
+	// down or timing out.
 	ErrDropsConnection = errors.New("mqttgame: the broker drops the connection whenever this message is sent")
+	// ErrWillRefused: the broker closed the connection at the CONNECT,
+	// without a CONNACK, on three attempts in a row, which is what a
+	// broker does with a will larger than its maximum packet size. The
+	// error names the will's topic and the sizes; the client goes on
+	// trying, slowly.
+	ErrWillRefused = errors.New("mqttgame: the broker closes the connection at every CONNECT with the will")
 )
 
 // URLError reports a broker URL that New refused, and why.
@@ -76,20 +86,31 @@ func (e *OptionError) Error() string {
 // Is makes an OptionError match ErrBadOption.
 func (e *OptionError) Is(target error) bool { return target == ErrBadOption }
 
-// LimitError reports a publish refused because it breaks a limit: the
-// payload or packet size, the QoS, or retain support. It matches
-// ErrPayloadTooLarge, ErrInvalidQoS or ErrRetainUnavailable with errors.Is.
+// LimitError reports a publish, subscribe or unsubscribe refused because
+// it breaks a limit: the payload or packet size, the QoS, or retain support.
+// It matches ErrPayloadTooLarge, ErrInvalidQoS or ErrRetainUnavailable
+// with errors.Is.
 type LimitError struct {
-	Topic string
+	Op    string // "publish" (also when empty), "subscribe" or "unsubscribe"
+	Topic string // the topic or filter
 	Limit error  // ErrPayloadTooLarge, ErrInvalidQoS or ErrRetainUnavailable
 	Got   int    // the offending value: packet size in bytes, or QoS
 	Max   int    // the limit it broke
 	What  string // what the limit is, in words
 }
 
-// Error names the topic, the value and the limit it broke.
+// Error names the operation, the topic, the value and the limit it broke.
 func (e *LimitError) Error() string {
-	return fmt.Sprintf("mqttgame: cannot publish to %s: %s is %d, %s is %d", quoteShort(e.Topic), e.What, e.Got, limitName(e.Limit), e.Max)
+	var op string
+	switch e.Op {
+	case "subscribe":
+		op = "subscribe to"
+	case "unsubscribe":
+		op = "unsubscribe from"
+	default:
+		op = "publish to"
+	}
+	return fmt.Sprintf("mqttgame: cannot %s %s: %s is %d, %s is %d", op, quoteShort(e.Topic), e.What, e.Got, limitName(e.Limit), e.Max)
 }
 
 func limitName(err error) string {

@@ -138,7 +138,13 @@ type Options struct {
 	// handshake and CONNACK. Defaults to 10s.
 	ConnectTimeout time.Duration
 
-	// AckTimeout bounds the wait for SUBACK and UNSUBACK. Defaults to 10s.
+	// AckTimeout bounds the wait for an acknowledgement. A SUBSCRIBE or
+	// UNSUBSCRIBE not acknowledged in time fails with ErrTimeout and is not
+	// sent again (a subscription is forgotten: Subscribe again to retry).
+	// A QoS 1 or 2 message not acknowledged in time ends the connection,
+	// since MQTT allows a resend only on a new one; it is sent again after
+	// the reconnect, and fails with ErrTimeout when three connections in a
+	// row did not acknowledge it. Defaults to 10s.
 	AckTimeout time.Duration
 
 	// ReconnectDelay is the wait before the first reconnection attempt; it
