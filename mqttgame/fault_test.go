@@ -288,6 +288,11 @@ func runFaults(t *testing.T, target faultTarget, perQoS, resets, restarts int) {
 	var subErr error
 	stopSub := make(chan struct{})
 	subDone := make(chan struct{})
+	var stopSubOnce sync.Once
+	endSub := func() {
+		stopSubOnce.Do(func() { close(stopSub) })
+		<-subDone
+	}
 	complete := make(chan struct{})
 	go func() {
 		defer close(subDone)
@@ -327,6 +332,14 @@ func runFaults(t *testing.T, target faultTarget, perQoS, resets, restarts int) {
 	var faultLog []string      // the fault goroutine's until faultsDone is closed
 	var faultsRun atomic.Int64 // len(faultLog), for the publisher's messages
 	var faultFailed atomic.Bool
+	stopFaults := make(chan struct{})
+	// A run that fails ends its goroutines before the broker and the
+	// clients go: a restart must not race the broker's cleanup.
+	t.Cleanup(func() {
+		close(stopFaults)
+		<-faultsDone
+		endSub()
+	})
 	go func() {
 		defer close(faultsDone)
 		total := 2 * perQoS
@@ -334,7 +347,11 @@ func runFaults(t *testing.T, target faultTarget, perQoS, resets, restarts int) {
 		for i := range faults {
 			due := (i + 1) * total / (faults + 1)
 			for progress() < due {
-				time.Sleep(time.Millisecond)
+				select {
+				case <-stopFaults:
+					return
+				case <-time.After(time.Millisecond):
+				}
 			}
 			if i%(faults/restarts) == faults/restarts-1 {
 				if err := target.restart(); err != nil {
@@ -411,8 +428,7 @@ func runFaults(t *testing.T, target faultTarget, perQoS, resets, restarts int) {
 		}
 		break // complete, or stuck
 	}
-	close(stopSub)
-	<-subDone
+	endSub()
 	if subErr != nil {
 		fatalf("%v", subErr)
 	}
