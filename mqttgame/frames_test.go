@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/eclipse/paho.golang/packets"
 
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame"
 )
 
@@ -177,10 +178,11 @@ func TestOneWebSocketMessagePerPacket(t *testing.T) {
 	tickUntil(t, "every publish delivered", func() bool { return pub.Stats().Delivered == uint64(sent) }, pub, sub)
 	// The clients are silent after the traffic: their keepalives ping,
 	// one keepalive after their last packet.
-	deadline := time.Now().Add(keepAlive + waitFor)
+	limit := keepAlive + mqtttest.Scale(waitFor)
+	deadline := time.Now().Add(limit)
 	for proxy.snapshot("up").byType[packets.PINGREQ] == 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("no PINGREQ within %v of the traffic's end", keepAlive+waitFor)
+			t.Fatalf("no PINGREQ within %v of the traffic's end", limit)
 		}
 		update(pub)
 		update(sub)
