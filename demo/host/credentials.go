@@ -41,7 +41,7 @@ func (h *Host) Credentials(playerID string) (username, password string, err erro
 // host on a busy machine (or a page still busy loading the game) can take
 // seconds to answer; a claim is safe to ask again, as the same key gets
 // the same answer. A host that refuses the connection is not asked again.
-const (
+var (
 	joinTimeout  = 20 * time.Second
 	joinPatience = time.Minute
 	joinPause    = time.Second
