@@ -101,12 +101,14 @@ run: demo web
 ARTIFACTS := $(CURDIR)/testdata/artifacts
 
 # Most tests wait on the network; -parallel lets the conformance cases
-# wait together. The whole output is kept in $(ARTIFACTS)/unit.log; when a test fails,
+# wait together. A package's tests may take much longer than go test's
+# 10-minute default on a machine busy with other work (the fault runs fail
+# by themselves when stuck), hence -timeout. The whole output is kept in $(ARTIFACTS)/unit.log; when a test fails,
 # the failures and any data race reports are repeated at the end, where a
 # long log's tail shows them.
 unit: deps deps-test deps-peers
 	@mkdir -p $(ARTIFACTS)
-	@{ MQTTGAME_ARTIFACTS=$(ARTIFACTS) $(GO) test -race -count=1 -parallel 8 ./... 2>&1; echo $$? > $(ARTIFACTS)/unit.status; } | tee $(ARTIFACTS)/unit.log
+	@{ MQTTGAME_ARTIFACTS=$(ARTIFACTS) $(GO) test -race -count=1 -parallel 8 -timeout 40m ./... 2>&1; echo $$? > $(ARTIFACTS)/unit.status; } | tee $(ARTIFACTS)/unit.log
 	@if [ "$$(cat $(ARTIFACTS)/unit.status)" != 0 ]; then \
 	  echo "=== the failures again (the whole output: $(ARTIFACTS)/unit.log)"; \
 	  grep -E -- '^(\s*--- FAIL|FAIL|panic:)' $(ARTIFACTS)/unit.log; \

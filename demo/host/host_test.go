@@ -4,6 +4,7 @@ package host
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -253,5 +255,38 @@ func TestExternalBrokerURL(t *testing.T) {
 		if strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("the error shows the password: %v", err)
 		}
+	}
+}
+
+// TestJoinAsksAgainAfterTimeout: a host too busy to answer /join in time
+// is asked again, and a host that refuses the connection is not.
+func TestJoinAsksAgainAfterTimeout(t *testing.T) {
+	defer func(timeout, patience, pause time.Duration) {
+		joinTimeout, joinPatience, joinPause = timeout, patience, pause
+	}(joinTimeout, joinPatience, joinPause)
+	joinTimeout, joinPatience, joinPause = 100*time.Millisecond, 5*time.Second, 10*time.Millisecond
+
+	var asked atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if asked.Add(1) < 3 {
+			time.Sleep(300 * time.Millisecond) // busy: past the client's timeout
+		}
+		fmt.Fprintf(w, `{"username":%q}`, r.URL.Query().Get("player"))
+	}))
+	defer srv.Close()
+	user, _, err := joinRemote(srv.URL, "ann", "a-key-of-sixteen-chars")
+	if err != nil || user != "ann" || asked.Load() != 3 {
+		t.Fatalf("joinRemote = %q, %v after %d requests; want ann after 3", user, err, asked.Load())
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + ln.Addr().String()
+	ln.Close()
+	start := time.Now()
+	if _, _, err := joinRemote(refused, "ann", "a-key-of-sixteen-chars"); err == nil || time.Since(start) > time.Second {
+		t.Fatalf("joinRemote to a closed port: %v after %v; want an error at once", err, time.Since(start))
 	}
 }

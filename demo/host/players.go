@@ -29,10 +29,14 @@ var ErrNameTaken = errors.New("that name is taken: pick another")
 // only that key in under that name. So no one else can write their
 // presence or their scores.
 type players struct {
-	mu   sync.Mutex
-	keys map[string]string // player ID → key, which is also their password
-	file string            // "" keeps them in memory
-	b    *broker.Broker
+	mu      sync.Mutex
+	keys    map[string]string // player ID → key, which is also their password
+	version int               // changes of keys so far
+	file    string            // "" keeps them in memory
+	b       *broker.Broker
+
+	saveMu sync.Mutex // orders writes of the file
+	saved  int        // the version the file holds
 }
 
 func openPlayers(dir string, b *broker.Broker) (*players, error) {
@@ -70,15 +74,43 @@ func (p *players) claim(id, key string) error {
 		return nil
 	}
 	p.keys[id] = key
+	p.version++
 	p.b.AddUser(id, key)
 	if p.file == "" {
 		return nil
 	}
+	return p.saveLocked()
+}
+
+// saveLocked writes the register to its file, with mu held on entry and
+// released meanwhile: a disk that is slow to take the write (a busy
+// machine) holds up only the claims that wait for it, not the others'
+// answers. A claim answered before its write lands is lost only if the
+// host stops first, and then its player claims the name again with the
+// same key. The file is replaced whole, so a stop mid-write leaves the
+// previous register.
+func (p *players) saveLocked() error {
 	data, err := json.Marshal(p.keys)
+	version := p.version
+	p.mu.Unlock()
+	defer p.mu.Lock()
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(p.file, data, 0o600)
+	p.saveMu.Lock()
+	defer p.saveMu.Unlock()
+	if p.saved >= version {
+		return nil // a later claim's write holds this one too
+	}
+	tmp := p.file + ".new"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, p.file); err != nil {
+		return err
+	}
+	p.saved = version
+	return nil
 }
 
 func checkClaim(id, key string) error {
