@@ -29,6 +29,7 @@ func Start(opts Options, log *slog.Logger) (*Host, error) {
 	web, note := webHandler(opts.WebDir)
 	// /join needs the broker, which needs the handler: bound once started.
 	join := &lateHandler{}
+	logins := &loginRelay{} // likewise the register, told of each login
 	bo := &broker.Options{
 		Addr:    opts.Listen,
 		TCPAddr: opts.TCP,
@@ -42,7 +43,7 @@ func Start(opts Options, log *slog.Logger) (*Host, error) {
 		for i, r := range opts.Rules {
 			rules[i] = broker.Rule{Filter: r.Filter, Read: r.Read, Write: r.Write}
 		}
-		bo.Auth = &broker.Auth{Anonymous: true, Rules: rules}
+		bo.Auth = &broker.Auth{Anonymous: true, Rules: rules, OnLogin: logins.tell}
 	}
 	b, err := broker.Start(bo)
 	if errors.Is(err, syscall.EADDRINUSE) && opts.TCP != "" && !inUse(opts.Listen) {
@@ -90,10 +91,31 @@ func Start(opts Options, log *slog.Logger) (*Host, error) {
 			return nil, err
 		}
 		join.set(p)
-		h.claim = p.claim
+		logins.set(p.used)
+		h.claim = func(id, key string) error { return p.claim(id, key, "") }
+		h.stop = func() error {
+			err := b.Close()
+			p.close()
+			return err
+		}
+		return h, nil
 	}
 	h.stop = b.Close
 	return h, nil
+}
+
+// loginRelay passes the broker's logins on to a function set after the
+// broker started.
+type loginRelay struct {
+	to atomic.Pointer[func(string)]
+}
+
+func (l *loginRelay) set(f func(string)) { l.to.Store(&f) }
+
+func (l *loginRelay) tell(user string) {
+	if f := l.to.Load(); f != nil {
+		(*f)(user)
+	}
 }
 
 // lateHandler serves with a handler set after it was handed out; 404
