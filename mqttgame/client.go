@@ -489,13 +489,49 @@ func backoffDelay(n int, base, max time.Duration, jitter float64) time.Duration 
 	return d - d/5 + time.Duration(float64(d)*2/5*jitter)
 }
 
-// Failure weights: a refusal, or a connection the broker ends at once,
-// counts as three failures, so a broker that keeps refusing the client
-// sees at most five attempts in the first minute, then about two a minute.
+// Failure weights. A refusal, or a connection the broker ends with a
+// failure code before it was stable, counts as three failures, so a
+// broker that keeps refusing the client sees at most five attempts in the
+// first minute, then about two a minute. A connection that ended by
+// itself before it was stable counts as two: a broker that accepts and
+// then drops the client within seconds sees about as few.
 const (
 	networkFailure = 1
+	shortLived     = 2
 	refusal        = 3
 )
+
+// minStable is the least time a connection must hold to count as stable;
+// see stableAfter.
+const minStable = 30 * time.Second
+
+// stableAfter is how long a connection must hold before its loss starts
+// the backoff over: 30 s, and at least two keepalive intervals, so that
+// the connection has carried traffic both ways (a ping) and outlived a
+// broker that drops clients after a few seconds.
+func stableAfter(keepAlive time.Duration) time.Duration {
+	return max(minStable, 2*keepAlive)
+}
+
+// failuresAfterLoss is the count of weighted failures after a connection
+// ended: started over after a stable one (at a refusal's weight if the
+// broker ended it with a failure code), grown after one that was not.
+func failuresAfterLoss(failures int, stable, kicked, shuttingDown bool) int {
+	switch {
+	case shuttingDown:
+		// A restarting broker: try again at once, then back off while
+		// it is away.
+		return 0
+	case stable && kicked:
+		return refusal
+	case stable:
+		return 0
+	case kicked:
+		return failures + refusal
+	default:
+		return failures + shortLived
+	}
+}
 
 func (c *Client) onUp(ca *paho.Connack) {
 	l := limits{maxQoS: ExactlyOnce}
@@ -579,21 +615,9 @@ func (c *Client) onDown(r *run) bool {
 			c.log.Debug("mqttgame: connection lost right after a message was sent", "topic", m.msg.Topic, "id", m.id, "times", n)
 		}
 	}
+	stable := upFor >= stableAfter(time.Duration(c.keepAlive.Load()))
 	c.mu.Lock()
-	switch {
-	case errors.Is(cause, ServerShuttingDown):
-		// A restarting broker: try again at once, then back off while
-		// it is away.
-		c.failures = 0
-	case kicked && upFor < time.Minute:
-		c.failures += refusal
-	case kicked:
-		c.failures = refusal
-	case upFor < time.Second:
-		c.failures += networkFailure
-	default:
-		c.failures = 0
-	}
+	c.failures = failuresAfterLoss(c.failures, stable, kicked, errors.Is(cause, ServerShuttingDown))
 	c.mu.Unlock()
 
 	err := &LostError{Err: cause}
