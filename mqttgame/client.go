@@ -447,6 +447,7 @@ func (c *Client) dial(ctx, life context.Context, u *url.URL) (net.Conn, error) {
 	}
 	pc := newPacketConn(conn, c.opts.MaxPacketSize, c.gate, a.setErr)
 	pc.redirect = c.sess.redirect
+	pc.proto = newProtocolCheck(c.opts.TopicAliases)
 	return pc, nil
 }
 
@@ -557,6 +558,7 @@ func (c *Client) onUp(ca *paho.Connack) {
 		}
 	}
 	c.out.connected(l)
+	c.subs.features.Store(featuresOf(ca))
 	c.keepAlive.Store(int64(keepAlive))
 	c.mu.Lock()
 	c.connectedAt = time.Now()
@@ -608,7 +610,10 @@ func (c *Client) onDown(r *run) bool {
 		blame, limit = be.Code.blamesPacket(), maxStrikes
 	} else if a != nil {
 		cause = a.firstErr()
-		blame = !errors.Is(cause, errKeepAlive)
+		// A broker that broke the protocol is backed off from as one that
+		// refuses the client; what the client sent last did not cause it.
+		kicked = brokeProtocol(cause)
+		blame = !errors.Is(cause, errKeepAlive) && !kicked
 	}
 	if upFor < 5*time.Second && blame {
 		if m, n := c.out.strike(limit); m != nil {
@@ -657,8 +662,12 @@ func (c *Client) onConnectError(err error) {
 		}
 		cause = &BrokerError{Op: "connect", Code: code, Reason: ce.Reason}
 		weight = refusal
-	case a != nil && (errors.Is(a.firstErr(), ErrPacketTooLarge) || errors.Is(a.firstErr(), ErrMalformedPacket)):
-		// The broker broke the protocol; the rest followed from it.
+	case a != nil && brokeProtocol(a.firstErr()):
+		// The broker broke the protocol, or is no MQTT v5 broker; the
+		// rest followed from it. Retrying soon will not help.
+		cause = a.firstErr()
+		weight = refusal
+	case a != nil && errors.Is(a.firstErr(), ErrNoConnack):
 		cause = a.firstErr()
 	case isTimeout(err):
 		// The connection was closed for the timeout; say so, not what
@@ -898,8 +907,12 @@ func (c *Client) Subscribe(filter string, qos QoS) error {
 
 // SubscribeWith subscribes with every option, including the data-loss
 // mode of the topics the filter matches. It checks the filter and options
-// and returns an error naming the problem; otherwise it returns at once,
-// and the subscription is sent when connected. EventSubscribed or
+// and returns an error naming the problem; while connected to a broker
+// that announced it has no shared subscriptions, no wildcards or no
+// subscription identifiers, it refuses a subscription that needs them
+// with a *BrokerError (SharedSubNotSupported, WildcardSubNotSupported,
+// SubIDNotSupported). Otherwise it returns at once, and the subscription
+// is sent when connected. EventSubscribed or
 // EventSubscribeFailed (with the broker's reason code) follow. The
 // subscription is restored after every reconnect. Subscribing again to
 // the same filter replaces its options.
@@ -909,6 +922,11 @@ func (c *Client) SubscribeWith(filter string, opts SubscribeOptions) error {
 	}
 	if err := opts.check(); err != nil {
 		return fmt.Errorf("mqttgame: cannot subscribe to %s: %w", quoteShort(filter), err)
+	}
+	if c.isUp() {
+		if code := c.subs.features.Load().refusal(filter, opts); code != Success {
+			return refusedByConnack(filter, code)
+		}
 	}
 	opts.UserProperties = append([]UserProperty(nil), opts.UserProperties...)
 	c.subs.add(filter, opts)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eclipse/paho.golang/autopaho"
@@ -97,6 +98,8 @@ type subscriptions struct {
 
 	conn    context.Context // ends with the connection the operations are for
 	connEnd context.CancelFunc
+
+	features atomic.Pointer[brokerFeatures] // of the connection up, or the last one; see features.go
 }
 
 func newSubscriptions(rules func([]modeRule), ready func()) *subscriptions {
@@ -338,6 +341,9 @@ func (s *subscriptions) send(ctx context.Context, cm *autopaho.ConnectionManager
 				emit(Event{Kind: EventUnsubscribed, Topic: op.filter})
 			}
 		}
+		return true
+	}
+	if ops = s.dropUnsupported(ops, emit); len(ops) == 0 {
 		return true
 	}
 	sp := &paho.Subscribe{Subscriptions: make([]paho.SubscribeOptions, len(ops))}
