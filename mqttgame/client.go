@@ -687,6 +687,7 @@ func (c *Client) onPublish(pr paho.PublishReceived) (bool, error) {
 	p := pr.Packet
 	topic, ok := c.alias.incoming(p)
 	if !ok {
+		// protocolCheck ends the connection before such a packet gets here.
 		c.log.Warn("mqttgame: message dropped: the broker used a topic alias it never set", "alias", *p.Properties.TopicAlias)
 		return true, nil
 	}
@@ -795,7 +796,8 @@ func (c *Client) ConnectFailed() bool { return c.tick.connectFailed }
 // attempt, a lost connection, a refused subscription or publish), until
 // ClearErr. Match it with errors.Is against ReasonCode values
 // (NotAuthorized, BadUsernameOrPassword, …) or sentinels (ErrTimeout,
-// ErrUnreachable, ErrConnectionLost), or errors.As with *BrokerError.
+// ErrUnreachable, ErrConnectionLost, ErrNotMQTT, ErrProtocolViolation),
+// or errors.As with *BrokerError or *ViolationError.
 func (c *Client) Err() error { return c.tick.err }
 
 // ClearErr forgets the current error, once the game has dealt with it.
