@@ -170,11 +170,11 @@ func (c *packetConn) nextPacket() error {
 	if err != nil {
 		return err
 	}
-	c.remaining = size
 	if c.proto == nil {
+		c.remaining = size
 		return nil
 	}
-	var pkt []byte
+	var pkt, whole []byte
 	head, _ := c.r.Peek(1)
 	switch {
 	case !needsWhole(head[0]):
@@ -184,17 +184,17 @@ func (c *packetConn) nextPacket() error {
 			return err
 		}
 	default:
-		c.whole = make([]byte, size)
-		if _, err := io.ReadFull(c.r, c.whole); err != nil {
+		whole = make([]byte, size)
+		if _, err := io.ReadFull(c.r, whole); err != nil {
 			return err
 		}
-		pkt = c.whole
+		pkt = whole
 	}
 	if err := c.proto.check(pkt); err != nil {
-		c.remaining, c.whole = 0, nil
 		c.refuse(err)
 		return err
 	}
+	c.remaining, c.whole = size, whole
 	return nil
 }
 
