@@ -147,10 +147,14 @@ type Options struct {
 	// row did not acknowledge it. Defaults to 10s.
 	AckTimeout time.Duration
 
-	// ReconnectDelay is the wait before the first reconnection attempt; it
-	// doubles (with jitter) after each failed attempt, and after each
-	// connection the broker ends within seconds, up to MaxReconnectDelay.
-	// Defaults to 250ms.
+	// ReconnectDelay is the wait after a failed attempt; it doubles (with
+	// jitter) after each further one, and twice over after each connection
+	// that ended before it was stable, up to MaxReconnectDelay. A
+	// connection is stable once it has held for 30s and two keepalive
+	// intervals (1 minute with the default keepalive); after losing one,
+	// the client tries again at once. So a broker that accepts the client
+	// and drops it within seconds sees a handful of attempts a minute, not
+	// dozens. Defaults to 250ms.
 	ReconnectDelay time.Duration
 
 	// MaxReconnectDelay caps the wait between reconnection attempts.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eclipse/paho.golang/autopaho"
@@ -122,6 +123,8 @@ type subscriptions struct {
 
 	conn    context.Context // ends with the connection the operations are for
 	connEnd context.CancelFunc
+
+	features atomic.Pointer[brokerFeatures] // of the connection up, or the last one; see features.go
 }
 
 func newSubscriptions(rules func([]modeRule), ready func(), emit func(Event), ackTimeout time.Duration) *subscriptions {
@@ -577,6 +580,12 @@ func requestSize(ops []subOp) int {
 // send sends one packet's worth of operations and reports the outcome as
 // events. It returns false if the connection failed before an answer.
 func (s *subscriptions) send(ctx context.Context, cm *autopaho.ConnectionManager, ops []subOp) bool {
+	if ops[0].sub != nil {
+		// What the broker's CONNACK rules out fails alone, unsent.
+		if ops = s.dropUnsupported(ops); len(ops) == 0 {
+			return true
+		}
+	}
 	prev := s.sending(ops)
 	if ops[0].sub == nil {
 		u := &paho.Unsubscribe{Topics: make([]string, len(ops))}
