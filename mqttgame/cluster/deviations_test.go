@@ -24,7 +24,7 @@ type deviation struct {
 var deviations = []deviation{
 	{"retained", "ejabberd", "", "keeps retained messages per node: a client that subscribes on B is not sent one set on A (a subscriber already on B gets the message itself); the case checks that A sends it and B does not"},
 	{"shared_subscription", "ejabberd", "", "has no shared subscriptions: its CONNACK says Shared Subscription Available 0, and paho refuses such a SUBSCRIBE without sending it; the case checks that the subscription fails (EventSubscribeFailed)"},
-	{"takeover", "ejabberd", "", "picks which of two sessions with one client ID stays by when each started on its own node's clock; on a freshly started pair it once kept the older one, on A, and pushed the newer one off; the case checks that exactly one is pushed off with 0x8E and that it does not come back"},
+	{"takeover", "ejabberd", "", "does not always keep the newer of two connections with one client ID: once, on a freshly started pair, it kept the one on A and pushed the newer one, on B, off with 0x8E; the case checks that exactly one is pushed off with 0x8E and that it does not come back"},
 	{"shared_subscription", "mosquitto", "", "a bridge joins no groups: each broker has its own $share group, so a message reaches one member on each broker; the case checks that both members receive every message once"},
 	{"session_resumed", "mosquitto", "", "each broker keeps its own sessions: B does not know the session left on A (session present 0) and the messages queued for it stay on A; the case checks that B sends none of them"},
 	{"takeover", "mosquitto", "", "each broker keeps its own sessions: one client ID on both makes two sessions, and neither is pushed off; the case checks that both stay connected"},
@@ -138,7 +138,7 @@ func table(outcome map[cell]string) string {
 		if d.transport != "" {
 			tr = d.transport
 		}
-		fmt.Fprintf(&b, "C%d. `%s`, %s (%s): %s\n", i+1, d.caseName, d.bed, tr, d.why)
+		fmt.Fprintf(&b, "- C%d. `%s`, %s (%s): %s\n", i+1, d.caseName, d.bed, tr, d.why)
 	}
 	return b.String()
 }
