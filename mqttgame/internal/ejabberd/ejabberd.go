@@ -114,7 +114,6 @@ func (c *Cluster) start(limit time.Duration) error {
 		return err
 	}
 	c.epmd = exec.Command("epmd", "-port", strconv.Itoa(c.port), "-address", "127.0.0.1")
-	c.epmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := c.epmd.Start(); err != nil {
 		return fmt.Errorf("ejabberd: epmd: %w", err)
 	}
@@ -218,8 +217,9 @@ func (c *Cluster) env(n *Node) []string {
 	return env
 }
 
-// launch runs the node in the foreground of a new process group: what
-// `ejabberdctl foreground` runs, without its switch to the ejabberd user.
+// launch runs the node in the foreground: what `ejabberdctl foreground`
+// runs, without its switch to the ejabberd user. (erl execs the Erlang VM,
+// so the process started is the node.)
 func (n *Node) launch() error {
 	c := n.c
 	cmd := exec.Command(c.erl, "-sname", n.name, "-setcookie", c.cookie, "-start_epmd", "false",
@@ -231,7 +231,6 @@ func (n *Node) launch() error {
 	cmd.Env = c.env(n)
 	cmd.Stdout = n.out
 	cmd.Stderr = n.out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("ejabberd: %w", err)
 	}
@@ -291,7 +290,6 @@ func (n *Node) ctl(deadline time.Time, args ...string) (string, error) {
 	cmd := exec.Command(c.erl, argv...)
 	cmd.Dir = c.dir
 	cmd.Env = c.env(nil)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var out syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -310,7 +308,7 @@ func (n *Node) ctl(deadline time.Time, args ...string) (string, error) {
 		}
 		return out.String(), nil
 	case <-time.After(wait):
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Process.Kill()
 		<-done
 		return out.String(), fmt.Errorf("ejabberdctl %s on %s: no answer in %v", strings.Join(args, " "), n.name, wait)
 	}
@@ -380,7 +378,7 @@ func (n *Node) Kill() {
 	if cmd == nil || cmd.Process == nil {
 		return
 	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	_ = cmd.Process.Kill()
 	<-exited
 }
 
@@ -409,7 +407,7 @@ func (n *Node) stopNode() {
 	case <-exited:
 	case <-time.After(5 * time.Second):
 	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	_ = cmd.Process.Kill()
 	<-exited
 }
 
@@ -425,7 +423,7 @@ func (c *Cluster) Close() error {
 		}
 		wg.Wait()
 		if c.epmd != nil && c.epmd.Process != nil {
-			_ = syscall.Kill(-c.epmd.Process.Pid, syscall.SIGKILL)
+			_ = c.epmd.Process.Kill()
 			_ = c.epmd.Wait()
 		}
 		os.RemoveAll(c.dir)
