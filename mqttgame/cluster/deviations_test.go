@@ -28,6 +28,7 @@ var deviations = []deviation{
 	{"shared_subscription", "mosquitto", "", "a bridge joins no groups: each broker has its own $share group, so a message reaches one member on each broker; the case checks that both members receive every message once"},
 	{"session_resumed", "mosquitto", "", "each broker keeps its own sessions: B does not know the session left on A (session present 0) and the messages queued for it stay on A; the case checks that B sends none of them"},
 	{"takeover", "mosquitto", "", "each broker keeps its own sessions: one client ID on both makes two sessions, and neither is pushed off; the case checks that both stay connected"},
+	{"qos1_in_flight_at_kill", "mosquitto", "", "a message A acknowledged but had not yet passed over the bridge dies with A (in 3 runs of 7: 46, 8 and 7 of about 220; none in the others): once acknowledged, it was A's to deliver; the case checks that every message lost had been acknowledged by A before the kill, and that every other reached B"},
 	{"will_of_killed_node", "ejabberd", "", "the will of a client on the killed node is never published: the session that held it died with its node; the case checks that none arrives on B within 5 s"},
 	{"will_of_killed_node", "mosquitto", "", "the will of a client on the killed node is never published: the session that held it died with its node; the case checks that none arrives on B within 5 s"},
 }
