@@ -248,27 +248,27 @@ func (n *Node) launch() error {
 	return nil
 }
 
-// waitStarted waits until ejabberd runs on the node and both MQTT
-// listeners accept connections.
+// waitStarted waits until both MQTT listeners accept connections and
+// ejabberd says it runs on the node. (The listeners open last; each
+// ejabberdctl call starts an Erlang VM, so it is asked only then.)
 func (n *Node) waitStarted(deadline time.Time) error {
-	for {
-		if n.Exited() {
-			return fmt.Errorf("ejabberd: %s exited at start:\n%s", n.name, n.Log())
-		}
-		if _, err := n.ctl(deadline, "status"); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("ejabberd: %s did not start in time:\n%s", n.name, n.Log())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 	for _, addr := range []string{n.TCPAddr(), n.WSAddr()} {
 		if err := waitListening(addr, deadline, n.exitedChan()); err != nil {
 			return fmt.Errorf("ejabberd: %s: %w:\n%s", n.name, err, n.Log())
 		}
 	}
-	return nil
+	for {
+		if n.Exited() {
+			return fmt.Errorf("ejabberd: %s exited at start:\n%s", n.name, n.Log())
+		}
+		if _, err := n.ctl(deadline, "status"); err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("ejabberd: %s did not start in time:\n%s", n.name, n.Log())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 var ctlSeq struct {
