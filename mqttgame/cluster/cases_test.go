@@ -27,6 +27,7 @@ var cases = []caseDef{
 	{"shared_subscription", sharedSubscription},
 	{"will", func(e *env) { will(e, 0) }},
 	{"will_delay", func(e *env) { will(e, 2*time.Second) }},
+	{"will_delay_back_on_b", willDelayBackOnB},
 	{"session_resumed", sessionResumed},
 	{"takeover", takeover},
 }
@@ -243,6 +244,55 @@ func will(e *env, delay time.Duration) {
 		e.Errorf("the will came %v after the cut, before its %v delay", took.Round(time.Millisecond), delay)
 	}
 	e.Logf("the will reached B %v after the cut", took.Round(time.Millisecond))
+}
+
+// willDelayBackOnB: w on A, with a will delayed 3 s and its session
+// kept, loses its connection and is back within the delay, on B (as a
+// reloaded page may land on another node): its will is not published.
+func willDelayBackOnB(e *env) {
+	proxy, err := netfault.New(e.bed.addr(0, e.transport))
+	if err != nil {
+		e.Fatal(err)
+	}
+	defer proxy.Close()
+	url := "mqtt://" + proxy.Addr()
+	if e.transport == "ws" {
+		url = "ws://" + proxy.Addr() + "/mqtt"
+	}
+	const delay = 3 * time.Second
+	topic := e.topic("will")
+	w := e.clientAt([]string{url, e.bed.url(1, e.transport)}, "w", func(o *mqttgame.Options) {
+		o.Will = &mqttgame.Will{Topic: topic, Payload: []byte("gone"), QoS: 1, Delay: delay}
+		o.SessionExpiry = 30 * time.Second
+	})
+	b := e.client(1, "b", nil)
+	e.connect(w, b)
+	e.subscribe(b, topic, 1)
+	e.ready(w, b, topic)
+	cut := time.Now()
+	proxy.Close()
+	e.until(waitFor, "w back on B", func() bool {
+		ev, ok := w.last(mqttgame.EventConnected)
+		return ok && ev.URL == e.bed.url(1, e.transport) && w.IsConnected()
+	}, w, b)
+	if back := time.Since(cut); back > delay-time.Second {
+		e.Fatalf("w took %v to come back, too close to its %v will delay for the case to mean anything", back, delay)
+	}
+	ev, _ := w.last(mqttgame.EventConnected)
+	if e.deviates() {
+		e.until(waitFor+delay, "the will, from A", func() bool { return len(b.payloads(topic)) > 0 }, w, b)
+		if took := time.Since(cut); took < delay-time.Second/2 {
+			e.Errorf("the will came %v after the cut, before its %v delay", took, delay)
+		}
+		return
+	}
+	if !ev.SessionPresent {
+		e.Errorf("B did not resume w's session (session present 0)")
+	}
+	e.idle(delay+2*time.Second, w, b)
+	if got := b.payloads(topic); len(got) != 0 {
+		e.Errorf("the will was published (%v) though w came back within its delay", got)
+	}
 }
 
 // sessionResumed: s leaves A with its session kept; messages published
