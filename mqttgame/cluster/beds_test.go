@@ -171,6 +171,11 @@ func getBed(t testing.TB, name string) bed {
 			s.err = fmt.Errorf("no bed %q", name)
 		}
 		s.started = time.Since(start)
+		if s.err == nil {
+			results.mu.Lock()
+			results.timing = append(results.timing, fmt.Sprintf("%s: both nodes started in %v", name, s.started.Round(100*time.Millisecond)))
+			results.mu.Unlock()
+		}
 	})
 	if s.err != nil {
 		t.Fatalf("start %s: %v", name, s.err)

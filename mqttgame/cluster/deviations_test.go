@@ -63,7 +63,7 @@ type runResults struct {
 	mu       sync.Mutex
 	outcome  map[cell]string
 	met      map[deviation]bool
-	failover []string // measured failover times, one line each
+	timing   []string // measured start and failover times, one line each
 }
 
 func (r *runResults) record(e *env, failed bool) {
@@ -192,14 +192,14 @@ func between(s, begin, end string) (string, bool) {
 	return s[i+len(begin) : j], true
 }
 
-// writeArtifacts writes the run's table, its deviations and the failover
-// times into dir, and, if every case passed and MQTTGAME_README names a
+// writeArtifacts writes the run's table, its deviations and the start
+// and failover times into dir, and, if every case passed and MQTTGAME_README names a
 // file, replaces the table in it.
 func writeArtifacts(dir string, passed bool) error {
 	results.mu.Lock()
 	m := table(results.outcome)
 	dev := deviationTable(results.met)
-	fo := strings.Join(results.failover, "\n") + "\n"
+	fo := strings.Join(results.timing, "\n") + "\n"
 	results.mu.Unlock()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

@@ -234,7 +234,7 @@ func (r *failoverRun) checkFailover() {
 	e := r.envs["failover"]
 	e.Logf("connected to B with %d subscriptions back %v after the kill", len(failoverFilters), r.back.Round(time.Millisecond))
 	results.mu.Lock()
-	results.failover = append(results.failover, fmt.Sprintf("%s %s: connected to B with every subscription back %v after node A was killed", e.bedName, e.transport, r.back.Round(time.Millisecond)))
+	results.timing = append(results.timing, fmt.Sprintf("%s %s: connected to B with every subscription back %v after node A was killed", e.bedName, e.transport, r.back.Round(time.Millisecond)))
 	results.mu.Unlock()
 	if r.back > failoverBound {
 		e.Errorf("back after %v, over the %v bound", r.back, failoverBound)
@@ -255,7 +255,7 @@ func (r *failoverRun) checkSessionKept() {
 	ev, _ := r.k.last(mqttgame.EventConnected)
 	e.Logf("k: connected to B (session present %v) with %d subscriptions back %v after the kill", ev.SessionPresent, len(failoverFilters), r.backK.Round(time.Millisecond))
 	results.mu.Lock()
-	results.failover = append(results.failover, fmt.Sprintf("%s %s: with a session kept, connected to B (session present %v) with every subscription back %v after node A was killed", e.bedName, e.transport, ev.SessionPresent, r.backK.Round(time.Millisecond)))
+	results.timing = append(results.timing, fmt.Sprintf("%s %s: with a session kept, connected to B (session present %v) with every subscription back %v after node A was killed", e.bedName, e.transport, ev.SessionPresent, r.backK.Round(time.Millisecond)))
 	results.mu.Unlock()
 	if r.backK > failoverBound {
 		e.Errorf("back after %v, over the %v bound", r.backK, failoverBound)
@@ -307,7 +307,7 @@ func (r *failoverRun) checkInFlight() {
 	line := fmt.Sprintf("%s %s: %d QoS 1 messages streamed, %d in flight and %d queued at the kill; %d written again after it; %d lost (each acknowledged by A before the kill), %d received twice", e.bedName, e.transport, r.sent, r.atKill.InFlight, r.atKill.Queued, resent, len(missing), len(got)-len(d))
 	e.Log(line)
 	results.mu.Lock()
-	results.failover = append(results.failover, line)
+	results.timing = append(results.timing, line)
 	results.mu.Unlock()
 	if r.atKill.InFlight+r.atKill.Queued == 0 {
 		e.Errorf("no message was in flight or queued at the kill: the case proved nothing")
