@@ -60,10 +60,10 @@ var results = &runResults{outcome: map[cell]string{}, met: map[deviation]bool{}}
 type cell struct{ caseName, bed, transport string }
 
 type runResults struct {
-	mu       sync.Mutex
-	outcome  map[cell]string
-	met      map[deviation]bool
-	timing   []string // measured start and failover times, one line each
+	mu      sync.Mutex
+	outcome map[cell]string
+	met     map[deviation]bool
+	timing  []string // measured start and failover times, one line each
 }
 
 func (r *runResults) record(e *env, failed bool) {
