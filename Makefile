@@ -34,10 +34,11 @@ EBITEN_DEBS := gcc libc6-dev libgl1-mesa-dev libxcursor-dev libxi-dev libxineram
 TEST_DEBS := xvfb libgl1-mesa-dri chromium
 
 # The peers the tests play against: mosquitto and its command-line
-# clients (Debian), and MQTT.js (npm, pinned by package-lock.json). The
+# clients, and ejabberd for a two-node cluster (Debian), and MQTT.js
+# (npm, pinned by package-lock.json). The
 # MQTT.js peer and the WebAssembly tests also need Node.js 20 or later,
 # newer than Debian's: it comes with the machine.
-PEER_DEBS := mosquitto mosquitto-clients
+PEER_DEBS := mosquitto mosquitto-clients ejabberd
 
 deps-go:
 	$(GO) mod download
@@ -116,12 +117,17 @@ unit: deps deps-test deps-peers
 	  exit 1; \
 	fi
 	@echo "Deviations the conformance suite met (see README.md):"; cat $(ARTIFACTS)/conformance-deviations.txt
+	@echo "What the multi-broker beds cannot do (see README.md):"; cat $(ARTIFACTS)/cluster-deviations.txt
+	@echo "Failover:"; cat $(ARTIFACTS)/cluster-failover.txt
 
-# matrix runs the conformance suite and, if every case passed, rewrites
-# the compatibility matrix in README.md from its outcome.
+# matrix runs the conformance suite and the multi-broker cases and, if
+# every case passed, rewrites the compatibility matrix and the cluster
+# table in README.md from their outcome.
 matrix: deps deps-peers
 	MQTTGAME_ARTIFACTS=$(ARTIFACTS) MQTTGAME_README=$(CURDIR)/README.md \
 		$(GO) test -count=1 -parallel 8 -run 'TestConformance$$' ./mqttgame/conformance/
+	MQTTGAME_ARTIFACTS=$(ARTIFACTS) MQTTGAME_README=$(CURDIR)/README.md \
+		$(GO) test -count=1 -parallel 8 -run 'TestCluster$$|TestFailover$$' ./mqttgame/cluster/
 
 # bench runs every benchmark natively and compiled to WebAssembly under
 # Node, in BENCH_ROUNDS interleaved rounds (benchstat reads the raw
