@@ -298,6 +298,10 @@ func (g *Game) enter(name, room, username, password string) error {
 	opts := mqttgame.Options{
 		Brokers:  []string{g.cfg.Broker},
 		ClientID: ClientID(room, name),
+		// The session of the same player's other window, or of this one
+		// before a reload, is taken over rather than ended: its will is
+		// not published, and SessionPresent tells this window.
+		ResumeSession: true,
 		Username: username,
 		Password: password,
 		DataLoss: g.cfg.DataLoss,
@@ -349,7 +353,12 @@ func (g *Game) updateNetwork() {
 	g.mq.Update()
 	g.cevts = g.mq.AppendEvents(g.cevts[:0])
 	for _, e := range g.cevts {
-		if e.Kind == mqttgame.EventConnectionLost && errors.Is(e.Err, mqttgame.SessionTakenOver) {
+		switch {
+		case e.Kind == mqttgame.EventConnected && e.SessionPresent && !g.everConnected:
+			// The broker had this player's session: another window's,
+			// which it has just pushed off, or this one's before a reload.
+			g.system(fmt.Sprintf("%s was already in this room (another window, or before a reload): this window takes the place.", g.name))
+		case e.Kind == mqttgame.EventConnectionLost && errors.Is(e.Err, mqttgame.SessionTakenOver):
 			g.takenOver()
 			return
 		}
@@ -376,10 +385,6 @@ func (g *Game) updateNetwork() {
 		switch e.Kind {
 		case presence.Joined:
 			g.log.Info("player online", "name", p.Name, "self", p.Self)
-			if p.Self && e.Replay {
-				// Our own online record, from before this window joined.
-				g.system(fmt.Sprintf("%s was already in this room (another window, or before a reload): this window takes the place.", g.name))
-			}
 			if !e.Replay && !p.Self {
 				g.system(NameOf(p.ID) + " joined.")
 			}
