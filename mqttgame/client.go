@@ -733,6 +733,7 @@ func (c *Client) Update() {
 	t.stats.Held = ic.held
 	t.stats.Waiting = ic.waiting
 	t.stats.WaitingBytes = ic.waitingBytes
+	t.stats.BufferedBytes = ic.bufferedBytes
 	t.stats.DroppedEvents = dropped
 	c.out.mu.Lock()
 	t.stats.Sent = c.out.counts.sent
