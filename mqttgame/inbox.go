@@ -245,13 +245,17 @@ func (in *inbox) put(m Message, token ackToken) {
 	size := messageSize(&m)
 	canHold := token != 0 && in.acks != nil
 	b := in.boxes[m.Topic]
+	latest := false
 	if b != nil {
 		b.lastActive = in.arrival
-		if in.modeOf(b) == LatestWins {
-			in.supersede(b) // only the newest counts
+		if latest = in.modeOf(b) == LatestWins; latest {
+			in.dropWaiting(b) // only the newest counts
 		}
 	}
 	if canHold && len(in.held) > 0 {
+		if latest {
+			in.supersedeHeld(b)
+		}
 		in.hold(b, m, size, token) // behind the held ones, in order
 		return
 	}
@@ -279,6 +283,9 @@ func (in *inbox) put(m Message, token ackToken) {
 	}
 	if !in.room(b, size) {
 		if canHold {
+			if latest {
+				in.supersedeHeld(b)
+			}
 			in.hold(b, m, size, token)
 			return
 		}
@@ -289,18 +296,27 @@ func (in *inbox) put(m Message, token ackToken) {
 		}
 		return
 	}
+	if latest {
+		in.supersedeHeld(b)
+	}
 	in.push(b, m, in.arrival, size)
 	in.queue(b)
 }
 
-// supersede drops b's waiting and held messages for a newer one (latest
-// wins). Acknowledging a held one loses nothing more. Called with mu held.
-func (in *inbox) supersede(b *box) {
+// dropWaiting drops b's waiting messages for a newer one (latest wins).
+// Called with mu held.
+func (in *inbox) dropWaiting(b *box) {
 	for b.n > 0 {
 		in.dropHead(b)
 		in.counts.replaced++
 		b.drops++
 	}
+}
+
+// supersedeHeld drops b's held messages for a newer one that is kept
+// (latest wins): acknowledging them loses nothing more. Called with mu
+// held.
+func (in *inbox) supersedeHeld(b *box) {
 	if b.heldN == 0 {
 		return
 	}
@@ -632,11 +648,7 @@ func (in *inbox) accept() {
 		}
 		in.unhold(h)
 		if mode == LatestWins {
-			for b.n > 0 { // only the newest counts
-				in.dropHead(b)
-				in.counts.replaced++
-				b.drops++
-			}
+			in.dropWaiting(b)
 		}
 		in.push(b, h.msg, h.seq, h.size)
 		in.queue(b)

@@ -29,7 +29,7 @@ import (
 // kept is visible.
 func TestFloodHeapBounded(t *testing.T) {
 	const (
-		limit = 4 << 20
+		limit = 2 << 20
 		// slack is what the heap holds beside the inbox: the client's and
 		// the broker's buffers and goroutines, which the same test with no
 		// flood also shows, and the runtime's own.
@@ -48,20 +48,20 @@ func TestFloodHeapBounded(t *testing.T) {
 		msg       func(i int) *packets.Publish
 		largest   int // bytes of the largest message, as counted
 	}{
-		{"long topics", 400, 0, func(i int) *packets.Publish {
-			return &packets.Publish{Topic: fmt.Sprintf("flood/t/%d/%s", i%50, long)}
+		{"long topics", 200, 0, func(i int) *packets.Publish {
+			return &packets.Publish{Topic: fmt.Sprintf("flood/t/%d/%s", i%25, long)}
 		}, 70_000},
-		{"big properties", 120, 0, func(i int) *packets.Publish {
-			p := &packets.Publish{Topic: fmt.Sprintf("flood/p/%d", i%50), Properties: &packets.Properties{}}
+		{"big properties", 60, 0, func(i int) *packets.Publish {
+			p := &packets.Publish{Topic: fmt.Sprintf("flood/p/%d", i%25), Properties: &packets.Properties{}}
 			for _, u := range bigProps {
 				p.Properties.User = append(p.Properties.User, *u)
 			}
 			return p
 		}, 220_000},
-		{"many tiny messages", 20_000, 0, func(i int) *packets.Publish {
+		{"many tiny messages", 10_000, 0, func(i int) *packets.Publish {
 			return &packets.Publish{Topic: fmt.Sprintf("flood/m/%d", i%1000)}
 		}, 2_000},
-		{"many topics", 20_000, 1_000_000, func(i int) *packets.Publish {
+		{"many topics", 10_000, 1_000_000, func(i int) *packets.Publish {
 			return &packets.Publish{Topic: fmt.Sprintf("flood/n/%d", i), Payload: []byte("0123456789")}
 		}, 2_000},
 	}
@@ -136,7 +136,7 @@ func flood(t *testing.T, brokerURL string, n int, msg func(i int) *packets.Publi
 	if ack, err := packets.ReadPacket(r); err != nil || ack.Type != packets.CONNACK {
 		t.Fatalf("flood publisher: %v %v", ack, err)
 	}
-	const batch = 2000
+	const batch = 1000
 	w := bufio.NewWriter(conn)
 	for i := range n {
 		p := msg(i)

@@ -80,9 +80,9 @@ func TestCompleteWithEveryScoreMosquitto(t *testing.T) {
 			joinThenPause(t, p, tc.afterMarker, func() {
 				// What is asserted holds however long the game is away
 				// (mosquitto gives no sign of what it sent); 2 s is what the
-				// report of lost scores used, and more than mosquitto needs
+				// report of lost scores used for 1,200, and more than mosquitto needs
 				// to send what the client lets it here.
-				time.Sleep(2 * time.Second)
+				time.Sleep(time.Second)
 			})
 			checkComplete(t, p, manyScores)
 		})
