@@ -146,14 +146,13 @@ func joinThenPause(t *testing.T, p *player, afterMarker bool, away func()) {
 func checkComplete(t *testing.T, p *player, n int) {
 	t.Helper()
 	var top []leaderboard.Entry
-	mqtttest.TickUntil(t, "the board complete", p.tick, func() bool {
+	mqtttest.TickUntil(t, "the board complete", p.tick, p.b.IsComplete, func() {
 		top = p.b.AppendTop(top[:0])
-		return p.b.IsComplete()
-	}, func() {
 		st := p.c.Stats()
 		t.Logf("not complete, with %d scores; client: received %d, held %d, dropped %d (topics %d, bytes %d)",
 			len(top), st.Received, st.Held, st.Dropped(), st.DroppedTopicLimit, st.DroppedBytesLimit)
 	})
+	top = p.b.AppendTop(top[:0])
 	st := p.c.Stats()
 	t.Logf("complete with %d scores; client: received %d, held %d, dropped %d (topics %d, bytes %d), topics forgotten %d",
 		len(top), st.Received, st.Held, st.Dropped(), st.DroppedTopicLimit, st.DroppedBytesLimit, st.TopicsForgotten)
