@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/eclipse/paho.golang/autopaho"
+	"github.com/eclipse/paho.golang/paho"
 )
 
 // TestBackoffAgainstRefusingBroker replays a broker that refuses every
@@ -95,5 +97,104 @@ func TestConnectErrorAfterAcceptedConnack(t *testing.T) {
 		if !tc.refusal && !errors.Is(c.Err(), lost) {
 			t.Errorf("reason 0x%02X: err %v does not carry the network failure", tc.code, c.Err())
 		}
+	}
+}
+
+// TestBackoffAgainstDroppingBroker replays, on a fake clock, a broker that
+// accepts every connection and drops it silently after a few seconds,
+// through the client's own onUp, onDown and backoff with the default
+// options: it sees a handful of attempts in the first minute and about
+// two a minute after. A broker that holds connections for minutes gets
+// the client back at once after each loss.
+func TestBackoffAgainstDroppingBroker(t *testing.T) {
+	testCases := []struct {
+		dropAfter           time.Duration
+		maxFirst, maxPerMin int
+		immediateReconnect  bool
+	}{
+		{dropAfter: 1500 * time.Millisecond, maxFirst: 5, maxPerMin: 3},
+		{dropAfter: 4 * time.Second, maxFirst: 5, maxPerMin: 3},
+		{dropAfter: 2 * time.Minute, maxFirst: 1, maxPerMin: 1, immediateReconnect: true},
+	}
+	for _, tc := range testCases {
+		t.Run(tc.dropAfter.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c, err := New(&Options{Brokers: []string{"ws://localhost/mqtt"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				r := &run{stop: make(chan struct{}), done: make(chan struct{}), down: make(chan struct{}, 1)}
+				start := time.Now()
+				var attempts []time.Duration
+				for time.Since(start) < 10*time.Minute {
+					attempts = append(attempts, time.Since(start))
+					c.onUp(&paho.Connack{Properties: &paho.ConnackProperties{}})
+					time.Sleep(tc.dropAfter)
+					c.onDown(r)
+					c.Update()
+					wait := c.backoff(0)
+					if tc.immediateReconnect && wait != 0 {
+						t.Fatalf("after a connection held %v, the client waits %v", tc.dropAfter, wait)
+					}
+					time.Sleep(wait)
+				}
+				first, most := perMinute(attempts)
+				t.Logf("broker dropping after %v: %d attempts in the first minute, at most %d in any later minute, %.1f a minute over 10 minutes",
+					tc.dropAfter, first, most, float64(len(attempts))/10)
+				if first > tc.maxFirst || most > tc.maxPerMin {
+					t.Errorf("%d attempts in the first minute (want at most %d), %d in a later minute (want at most %d): at %v",
+						first, tc.maxFirst, most, tc.maxPerMin, attempts)
+				}
+			})
+		})
+	}
+}
+
+// perMinute returns how many attempts fell in the first minute, and the
+// most that fell in any minute-long window starting after it.
+func perMinute(attempts []time.Duration) (first, most int) {
+	for i, at := range attempts {
+		if at < time.Minute {
+			first++
+			continue
+		}
+		n := 0
+		for _, later := range attempts[i:] {
+			if later-at < time.Minute {
+				n++
+			}
+		}
+		most = max(most, n)
+	}
+	return first, most
+}
+
+// TestFailuresAfterLoss: a stable connection starts the count over (at a
+// refusal's weight when the broker ended it with a failure code); one
+// that was not stable adds to it; a broker shutting down resets it.
+func TestFailuresAfterLoss(t *testing.T) {
+	testCases := []struct {
+		name                         string
+		before                       int
+		stable, kicked, shuttingDown bool
+		want                         int
+	}{
+		{"stable", 7, true, false, false, 0},
+		{"stable, kicked", 7, true, true, false, refusal},
+		{"short-lived", 2, false, false, false, 2 + shortLived},
+		{"short-lived, kicked", 2, false, true, false, 2 + refusal},
+		{"shutting down", 7, false, true, true, 0},
+	}
+	for _, tc := range testCases {
+		if got := failuresAfterLoss(tc.before, tc.stable, tc.kicked, tc.shuttingDown); got != tc.want {
+			t.Errorf("%s: %d failures, want %d", tc.name, got, tc.want)
+		}
+	}
+	if got := stableAfter(30 * time.Second); got != time.Minute {
+		t.Errorf("stable after %v with a 30s keepalive, want 1m", got)
+	}
+	if got := stableAfter(0); got != minStable {
+		t.Errorf("stable after %v with no keepalive, want %v", got, minStable)
 	}
 }

@@ -55,6 +55,7 @@ type Client struct {
 
 	alias     *topicAliases
 	keepAlive atomic.Int64 // the keepalive in force, a time.Duration
+	will      willWatch
 
 	mu          sync.Mutex // guards the fields below
 	run         *run
@@ -163,7 +164,7 @@ func New(opts *Options) (*Client, error) {
 	c.in = newInbox(&o)
 	c.in.arrived = c.arrived
 	c.out = newOutbox(o.OutboxSize, c.ev.emit)
-	c.subs = newSubscriptions(c.in.setRules, c.out.resume)
+	c.subs = newSubscriptions(c.in.setRules, c.out.resume, c.ev.emit, o.AckTimeout)
 	c.sess = newSessionState(c.out, &c.wg, c.log)
 	c.in.acks = c.sess
 	c.gate = newReadGate()
@@ -290,7 +291,12 @@ func (c *Client) serve(r *run, prev *run) {
 	subsDone := make(chan struct{})
 	go func() {
 		defer close(subsDone)
-		c.subs.serve(subsCtx, cm, c.ev.emit)
+		c.subs.serve(subsCtx, cm)
+	}()
+	acksDone := make(chan struct{})
+	go func() {
+		defer close(acksDone)
+		c.watchAcks(subsCtx)
 	}()
 
 	graceful := false
@@ -307,6 +313,7 @@ func (c *Client) serve(r *run, prev *run) {
 	}
 	endSubs()
 	<-subsDone
+	<-acksDone
 	<-cm.Done()
 	endLife()
 	c.out.pause()
@@ -407,6 +414,7 @@ func (c *Client) config(r *run, life context.Context) autopaho.ClientConfig {
 				n := uint16(o.TopicAliases)
 				cp.Properties.TopicAliasMaximum = &n
 			}
+			c.will.built(cp)
 			return cp, nil
 		},
 		DisconnectPacketBuilder: func() *paho.Disconnect {
@@ -447,6 +455,7 @@ func (c *Client) dial(ctx, life context.Context, u *url.URL) (net.Conn, error) {
 	}
 	pc := newPacketConn(conn, c.opts.MaxPacketSize, c.gate, a.setErr)
 	pc.redirect = c.sess.redirect
+	pc.proto = newProtocolCheck(c.opts.TopicAliases)
 	return pc, nil
 }
 
@@ -489,13 +498,49 @@ func backoffDelay(n int, base, max time.Duration, jitter float64) time.Duration 
 	return d - d/5 + time.Duration(float64(d)*2/5*jitter)
 }
 
-// Failure weights: a refusal, or a connection the broker ends at once,
-// counts as three failures, so a broker that keeps refusing the client
-// sees at most five attempts in the first minute, then about two a minute.
+// Failure weights. A refusal, or a connection the broker ends with a
+// failure code before it was stable, counts as three failures, so a
+// broker that keeps refusing the client sees at most five attempts in the
+// first minute, then about two a minute. A connection that ended by
+// itself before it was stable counts as two: a broker that accepts and
+// then drops the client within seconds sees about as few.
 const (
 	networkFailure = 1
+	shortLived     = 2
 	refusal        = 3
 )
+
+// minStable is the least time a connection must hold to count as stable;
+// see stableAfter.
+const minStable = 30 * time.Second
+
+// stableAfter is how long a connection must hold before its loss starts
+// the backoff over: 30 s, and at least two keepalive intervals, so that
+// the connection has carried traffic both ways (a ping) and outlived a
+// broker that drops clients after a few seconds.
+func stableAfter(keepAlive time.Duration) time.Duration {
+	return max(minStable, 2*keepAlive)
+}
+
+// failuresAfterLoss is the count of weighted failures after a connection
+// ended: started over after a stable one (at a refusal's weight if the
+// broker ended it with a failure code), grown after one that was not.
+func failuresAfterLoss(failures int, stable, kicked, shuttingDown bool) int {
+	switch {
+	case shuttingDown:
+		// A restarting broker: try again at once, then back off while
+		// it is away.
+		return 0
+	case stable && kicked:
+		return refusal
+	case stable:
+		return 0
+	case kicked:
+		return failures + refusal
+	default:
+		return failures + shortLived
+	}
+}
 
 func (c *Client) onUp(ca *paho.Connack) {
 	l := limits{maxQoS: ExactlyOnce}
@@ -521,6 +566,8 @@ func (c *Client) onUp(ca *paho.Connack) {
 		}
 	}
 	c.out.connected(l)
+	c.will.connected()
+	c.subs.features.Store(featuresOf(ca))
 	c.keepAlive.Store(int64(keepAlive))
 	c.mu.Lock()
 	c.connectedAt = time.Now()
@@ -533,6 +580,7 @@ func (c *Client) onUp(ca *paho.Connack) {
 		url = c.attempt.url
 	}
 	c.mu.Unlock()
+	c.subs.limit(l.maxPacket)
 	c.subs.connected(true)
 	c.log.Info("mqttgame: connected", "broker", url, "sessionPresent", ca.SessionPresent)
 	c.ev.emitAlways(Event{Kind: EventConnected, URL: url, SessionPresent: ca.SessionPresent})
@@ -572,28 +620,17 @@ func (c *Client) onDown(r *run) bool {
 		blame, limit = be.Code.blamesPacket(), maxStrikes
 	} else if a != nil {
 		cause = a.firstErr()
-		blame = !errors.Is(cause, errKeepAlive)
+		// A broker that broke the protocol is backed off from as one that
+		// refuses the client; what the client sent last did not cause it.
+		kicked = brokeProtocol(cause)
+		blame = !errors.Is(cause, errKeepAlive) && !errors.Is(cause, ErrTimeout) && !kicked
 	}
 	if upFor < 5*time.Second && blame {
-		if m, n := c.out.strike(limit); m != nil {
-			c.log.Debug("mqttgame: connection lost right after a message was sent", "topic", m.msg.Topic, "id", m.id, "times", n)
-		}
+		c.strike(limit)
 	}
+	stable := upFor >= stableAfter(time.Duration(c.keepAlive.Load()))
 	c.mu.Lock()
-	switch {
-	case errors.Is(cause, ServerShuttingDown):
-		// A restarting broker: try again at once, then back off while
-		// it is away.
-		c.failures = 0
-	case kicked && upFor < time.Minute:
-		c.failures += refusal
-	case kicked:
-		c.failures = refusal
-	case upFor < time.Second:
-		c.failures += networkFailure
-	default:
-		c.failures = 0
-	}
+	c.failures = failuresAfterLoss(c.failures, stable, kicked, errors.Is(cause, ServerShuttingDown))
 	c.mu.Unlock()
 
 	err := &LostError{Err: cause}
@@ -620,6 +657,7 @@ func (c *Client) onConnectError(err error) {
 	if inner := errors.Unwrap(err); inner != nil {
 		cause = inner // drop autopaho's "failed to connect to URL" prefix
 	}
+	willErr := c.will.refused(cause)
 	var ce *autopaho.ConnackError
 	switch {
 	case errors.As(err, &ce) && ce.ReasonCode == byte(Success):
@@ -633,8 +671,15 @@ func (c *Client) onConnectError(err error) {
 		}
 		cause = &BrokerError{Op: "connect", Code: code, Reason: ce.Reason}
 		weight = refusal
-	case a != nil && (errors.Is(a.firstErr(), ErrPacketTooLarge) || errors.Is(a.firstErr(), ErrMalformedPacket)):
-		// The broker broke the protocol; the rest followed from it.
+	case a != nil && brokeProtocol(a.firstErr()):
+		// The broker broke the protocol, or is no MQTT v5 broker; the
+		// rest followed from it. Retrying soon will not help.
+		cause = a.firstErr()
+		weight = refusal
+	case willErr != nil:
+		// Closed without a CONNACK, again and again, with a will set.
+		cause, weight = willErr, refusal
+	case a != nil && errors.Is(a.firstErr(), ErrNoConnack):
 		cause = a.firstErr()
 	case isTimeout(err):
 		// The connection was closed for the timeout; say so, not what
@@ -654,6 +699,7 @@ func (c *Client) onPublish(pr paho.PublishReceived) (bool, error) {
 	p := pr.Packet
 	topic, ok := c.alias.incoming(p)
 	if !ok {
+		// protocolCheck ends the connection before such a packet gets here.
 		c.log.Warn("mqttgame: message dropped: the broker used a topic alias it never set", "alias", *p.Properties.TopicAlias)
 		return true, nil
 	}
@@ -763,7 +809,8 @@ func (c *Client) ConnectFailed() bool { return c.tick.connectFailed }
 // attempt, a lost connection, a refused subscription or publish), until
 // ClearErr. Match it with errors.Is against ReasonCode values
 // (NotAuthorized, BadUsernameOrPassword, …) or sentinels (ErrTimeout,
-// ErrUnreachable, ErrConnectionLost), or errors.As with *BrokerError.
+// ErrUnreachable, ErrConnectionLost, ErrNotMQTT, ErrProtocolViolation),
+// or errors.As with *BrokerError or *ViolationError.
 func (c *Client) Err() error { return c.tick.err }
 
 // ClearErr forgets the current error, once the game has dealt with it.
@@ -875,11 +922,17 @@ func (c *Client) Subscribe(filter string, qos QoS) error {
 
 // SubscribeWith subscribes with every option, including the data-loss
 // mode of the topics the filter matches. It checks the filter and options
-// and returns an error naming the problem; otherwise it returns at once,
-// and the subscription is sent when connected. EventSubscribed or
-// EventSubscribeFailed (with the broker's reason code) follow. The
-// subscription is restored after every reconnect. Subscribing again to
-// the same filter replaces its options.
+// and returns an error naming the problem: a *LimitError when,
+// connected, the broker's maximum packet size has no room for the filter;
+// a *BrokerError (SharedSubNotSupported, WildcardSubNotSupported,
+// SubIDNotSupported) when, connected, the broker announced it has no
+// shared subscriptions, wildcards or subscription identifiers and the
+// subscription needs them. Otherwise it returns at once, and the
+// subscription is sent when connected, in SUBSCRIBE packets that fit the
+// broker's maximum size. Exactly one of EventSubscribed or
+// EventSubscribeFailed follows (see its Err for the reasons, timeouts
+// included). The subscription is restored after every reconnect.
+// Subscribing again to the same filter replaces its options.
 func (c *Client) SubscribeWith(filter string, opts SubscribeOptions) error {
 	if err := ValidateFilter(filter); err != nil {
 		return err
@@ -887,19 +940,24 @@ func (c *Client) SubscribeWith(filter string, opts SubscribeOptions) error {
 	if err := opts.check(); err != nil {
 		return fmt.Errorf("mqttgame: cannot subscribe to %s: %w", quoteShort(filter), err)
 	}
+	if c.isUp() {
+		if code := c.subs.features.Load().refusal(filter, opts); code != Success {
+			return refusedByConnack(filter, code)
+		}
+	}
 	opts.UserProperties = append([]UserProperty(nil), opts.UserProperties...)
-	c.subs.add(filter, opts)
-	return nil
+	return c.subs.add(filter, opts)
 }
 
 // Unsubscribe removes a subscription; EventUnsubscribed follows once the
-// broker confirms. Messages already waiting are still shown.
+// broker confirms, or EventUnsubscribeFailed. Like SubscribeWith, it
+// refuses a filter the connected broker's maximum packet size has no room
+// for. Messages already waiting are still shown.
 func (c *Client) Unsubscribe(filter string) error {
 	if err := ValidateFilter(filter); err != nil {
 		return err
 	}
-	c.subs.remove(filter)
-	return nil
+	return c.subs.remove(filter)
 }
 
 // UnsubscribeAll removes every subscription the game made.

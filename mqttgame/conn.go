@@ -3,9 +3,11 @@ package mqttgame
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // packetConn carries MQTT packets over a transport connection, one packet
@@ -19,7 +21,9 @@ import (
 // Reading: a buffered reader serves paho's small reads, and the fixed
 // header of each packet is checked before paho reads the body: a packet
 // larger than the limit announced to the broker ends the connection
-// before anything is allocated for it.
+// before anything is allocated for it. With a protocolCheck, each packet
+// is also checked against MQTT v5 before paho reads any of it; a
+// violation sends DISCONNECT and ends the connection.
 type packetConn struct {
 	net.Conn
 
@@ -29,8 +33,13 @@ type packetConn struct {
 	werr   error // the first failed flush; later writes fail with it
 
 	r         *bufio.Reader
-	remaining int // bytes of the current incoming packet not yet read
-	limit     int // largest incoming packet, in bytes
+	remaining int    // bytes of the current incoming packet not yet read
+	whole     []byte // the rest of a packet larger than r's buffer, read whole to be checked
+	limit     int    // largest incoming packet, in bytes
+	anyRead   bool   // a packet began to arrive
+
+	// proto, if set, checks what the broker sends against MQTT v5.
+	proto *protocolCheck
 
 	onError func(error) // told of the first read or write failure
 	failed  atomic.Bool
@@ -45,12 +54,15 @@ type packetConn struct {
 	closeOnce sync.Once
 }
 
-const maxKeptWriteBuffer = 64 << 10
+const (
+	maxKeptWriteBuffer = 64 << 10
+	readBufferSize     = 16 << 10
+)
 
 func newPacketConn(c net.Conn, limit int, gate *readGate, onError func(error)) *packetConn {
 	pc := &packetConn{
 		Conn:    c,
-		r:       bufio.NewReaderSize(c, 16<<10),
+		r:       bufio.NewReaderSize(c, readBufferSize),
 		limit:   limit,
 		onError: onError,
 		abort:   c.Close,
@@ -112,15 +124,22 @@ func (c *packetConn) Read(p []byte) (int, error) {
 		if err := c.gate.wait(c.done); err != nil {
 			return 0, err
 		}
-		size, err := c.peekPacketSize()
-		if err != nil {
+		if err := c.nextPacket(); err != nil {
 			c.fail(err)
 			return 0, err
 		}
-		c.remaining = size
 	}
 	if len(p) > c.remaining {
 		p = p[:c.remaining]
+	}
+	if c.whole != nil {
+		n := copy(p, c.whole)
+		c.whole = c.whole[n:]
+		c.remaining -= n
+		if c.remaining == 0 {
+			c.whole = nil
+		}
+		return n, nil
 	}
 	n, err := c.r.Read(p)
 	c.remaining -= n
@@ -128,6 +147,78 @@ func (c *packetConn) Read(p []byte) (int, error) {
 		c.fail(err)
 	}
 	return n, err
+}
+
+// nextPacket reads the fixed header of the next packet without consuming
+// it, sets remaining to the packet's size, and checks the packet.
+func (c *packetConn) nextPacket() error {
+	if c.proto != nil {
+		head, err := c.r.Peek(1)
+		if err != nil {
+			if !c.anyRead && err == io.EOF {
+				return fmt.Errorf("%w: %w", ErrNoConnack, err)
+			}
+			return err
+		}
+		c.anyRead = true
+		if err := c.proto.first(head[0], c.peekBuffered()); err != nil {
+			_ = c.abort()
+			return err
+		}
+	}
+	size, err := c.peekPacketSize()
+	if err != nil {
+		return err
+	}
+	if c.proto == nil {
+		c.remaining = size
+		return nil
+	}
+	var pkt, whole []byte
+	head, _ := c.r.Peek(1)
+	switch {
+	case !needsWhole(head[0]):
+		pkt = head
+	case size <= c.r.Size():
+		if pkt, err = c.r.Peek(size); err != nil {
+			return err
+		}
+	default:
+		whole = make([]byte, size)
+		if _, err := io.ReadFull(c.r, whole); err != nil {
+			return err
+		}
+		pkt = whole
+	}
+	if err := c.proto.check(pkt); err != nil {
+		c.refuse(err)
+		return err
+	}
+	c.remaining, c.whole = size, whole
+	return nil
+}
+
+// peekBuffered returns the bytes read but not consumed, at least one.
+func (c *packetConn) peekBuffered() []byte {
+	b, _ := c.r.Peek(max(1, c.r.Buffered()))
+	return b
+}
+
+// refuse ends the connection for a packet the broker should not have
+// sent: with a DISCONNECT saying why for a protocol violation, as MQTT v5
+// asks, then at once.
+func (c *packetConn) refuse(err error) {
+	c.fail(err) // before the DISCONNECT's write can fail
+	if v, ok := err.(*ViolationError); ok {
+		// A write stuck on a broker that reads nothing must not hold the
+		// reader: give it a second.
+		t := time.AfterFunc(time.Second, func() { _ = c.abort() })
+		c.Lock()
+		c.wbuf = append(c.wbuf, 0xE0, 1, byte(v.Code)) // DISCONNECT, reason code only
+		c.Unlock()
+		t.Stop()
+	}
+	_ = c.abort()
 }
 
 // peekPacketSize reads the fixed header of the next packet without

@@ -229,3 +229,56 @@ func TestReadGate(t *testing.T) {
 	}
 	b.Close()
 }
+
+// TestPacketConnChecksLargePackets: a PUBLISH larger than the read buffer
+// is read whole to be checked, then handed to paho intact; one that breaks
+// the protocol is refused with a DISCONNECT like a small one.
+func TestPacketConnChecksLargePackets(t *testing.T) {
+	testCases := []struct {
+		topic string
+		want  error
+	}{
+		{"big/ok", nil},
+		{"big/+", ErrProtocolViolation},
+	}
+	for _, tc := range testCases {
+		t.Run(tc.topic, func(t *testing.T) {
+			pc, srv := wsPair(t, 1<<20)
+			pc.proto = newProtocolCheck(0)
+			payload := bytes.Repeat([]byte("0123456789"), 10_000)
+			var stream bytes.Buffer
+			stream.Write([]byte{0x20, 0x03, 0x00, 0x00, 0x00})
+			(&packets.Publish{Topic: tc.topic, QoS: 1, PacketID: 7, Payload: payload, Properties: &packets.Properties{}}).WriteTo(&stream)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			go func() {
+				b := stream.Bytes()
+				for len(b) > 0 { // in pieces, as a broker may send them
+					n := min(7000, len(b))
+					if srv.Write(ctx, websocket.MessageBinary, b[:n]) != nil {
+						return
+					}
+					b = b[n:]
+				}
+			}()
+			if _, err := packets.ReadPacket(pc); err != nil {
+				t.Fatalf("CONNACK: %v", err)
+			}
+			cp, err := packets.ReadPacket(pc)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("ReadPacket error = %v, want %v", err, tc.want)
+			}
+			if tc.want != nil {
+				_, msg, err := srv.Read(ctx)
+				if err != nil || !bytes.Equal(msg, []byte{0xE0, 0x01, byte(ProtocolError)}) {
+					t.Fatalf("the broker read % x, %v; want a DISCONNECT 0x82", msg, err)
+				}
+				return
+			}
+			p := cp.Content.(*packets.Publish)
+			if p.Topic != tc.topic || p.PacketID != 7 || !bytes.Equal(p.Payload, payload) {
+				t.Fatalf("read topic %q, id %d, %d payload bytes; want %q, 7, %d", p.Topic, p.PacketID, len(p.Payload), tc.topic, len(payload))
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 )
 
 // Errors to match with errors.Is.
@@ -15,7 +16,9 @@ var (
 	ErrInvalidFilter = errors.New("mqttgame: invalid filter")
 	// ErrInvalidQoS: a QoS outside 0..2, or above what the broker supports.
 	ErrInvalidQoS = errors.New("mqttgame: invalid QoS")
-	// ErrPayloadTooLarge: a message that would not fit the broker's maximum packet size.
+	// ErrPayloadTooLarge: a message, or a filter to subscribe to or
+	// unsubscribe from, that would not fit the broker's maximum packet
+	// size (see LimitError).
 	ErrPayloadTooLarge = errors.New("mqttgame: message too large")
 	// ErrRetainUnavailable: a retained publish to a broker that has no retained messages.
 	ErrRetainUnavailable = errors.New("mqttgame: broker does not support retained messages")
@@ -28,7 +31,8 @@ var (
 	ErrBadURL = errors.New("mqttgame: bad broker URL")
 	// ErrBadOption: an option out of range (see OptionError).
 	ErrBadOption = errors.New("mqttgame: bad option")
-	// ErrTimeout: a connection attempt or an acknowledgement took longer than allowed.
+	// ErrTimeout: a connection attempt or an acknowledgement (SUBACK,
+	// UNSUBACK, PUBACK, PUBCOMP) took longer than allowed.
 	ErrTimeout = errors.New("mqttgame: timed out")
 	// ErrUnreachable: the broker could not be reached (refused, name not
 	// found, network down, TLS failure).
@@ -40,12 +44,31 @@ var (
 	ErrPacketTooLarge = errors.New("mqttgame: incoming packet too large")
 	// ErrMalformedPacket: the broker sent bytes that are not a valid MQTT packet.
 	ErrMalformedPacket = errors.New("mqttgame: malformed packet")
+	// ErrProtocolViolation: the broker sent a packet MQTT v5 forbids (see
+	// ViolationError); the client closed the connection.
+	ErrProtocolViolation = errors.New("mqttgame: protocol violation")
+	// ErrNotMQTT: the server answered the CONNECT with something other than
+	// an MQTT v5 CONNACK: it is not an MQTT broker, or one that speaks only
+	// MQTT 3.1.1 (then the error also matches UnsupportedProtocolVersion).
+	ErrNotMQTT = errors.New("mqttgame: not an MQTT v5 broker")
+	// ErrNoConnack: the server closed the connection without answering the
+	// CONNECT. A broker for MQTT 3.1.1 only may do so, as may one starting
+	// or stopping, or a proxy with no broker behind it. It also matches
+	// ErrUnreachable.
+	ErrNoConnack = errors.New("mqttgame: the server closed the connection without answering CONNECT")
 	// ErrDropsConnection: the broker ended the connection each time a
-	// message was sent, so the client gave up on it: it breaks a limit the
-	// broker did not announce (size, topic, permission). Only an end the
-	// message may have caused counts: a broker that closes silently or
-	// says a packet was at fault, not one shutting down or timing out.
+	// message, SUBSCRIBE or UNSUBSCRIBE was sent, so the client gave up on
+	// it: it breaks a limit the broker did not announce (size, topic,
+	// permission). Only an end the packet may have caused counts: a broker
+	// that closes silently or says a packet was at fault, not one shutting
+	// down or timing out.
 	ErrDropsConnection = errors.New("mqttgame: the broker drops the connection whenever this message is sent")
+	// ErrWillRefused: the broker closed the connection at the CONNECT,
+	// without a CONNACK, on three attempts in a row, which is what a
+	// broker does with a will larger than its maximum packet size. The
+	// error names the will's topic and the sizes; the client goes on
+	// trying, slowly.
+	ErrWillRefused = errors.New("mqttgame: the broker closes the connection at every CONNECT with the will")
 )
 
 // URLError reports a broker URL that New refused, and why.
@@ -76,20 +99,31 @@ func (e *OptionError) Error() string {
 // Is makes an OptionError match ErrBadOption.
 func (e *OptionError) Is(target error) bool { return target == ErrBadOption }
 
-// LimitError reports a publish refused because it breaks a limit: the
-// payload or packet size, the QoS, or retain support. It matches
-// ErrPayloadTooLarge, ErrInvalidQoS or ErrRetainUnavailable with errors.Is.
+// LimitError reports a publish, subscribe or unsubscribe refused because
+// it breaks a limit: the payload or packet size, the QoS, or retain support.
+// It matches ErrPayloadTooLarge, ErrInvalidQoS or ErrRetainUnavailable
+// with errors.Is.
 type LimitError struct {
-	Topic string
+	Op    string // "publish" (also when empty), "subscribe" or "unsubscribe"
+	Topic string // the topic or filter
 	Limit error  // ErrPayloadTooLarge, ErrInvalidQoS or ErrRetainUnavailable
 	Got   int    // the offending value: packet size in bytes, or QoS
 	Max   int    // the limit it broke
 	What  string // what the limit is, in words
 }
 
-// Error names the topic, the value and the limit it broke.
+// Error names the operation, the topic, the value and the limit it broke.
 func (e *LimitError) Error() string {
-	return fmt.Sprintf("mqttgame: cannot publish to %s: %s is %d, %s is %d", quoteShort(e.Topic), e.What, e.Got, limitName(e.Limit), e.Max)
+	var op string
+	switch e.Op {
+	case "subscribe":
+		op = "subscribe to"
+	case "unsubscribe":
+		op = "unsubscribe from"
+	default:
+		op = "publish to"
+	}
+	return fmt.Sprintf("mqttgame: cannot %s %s: %s is %d, %s is %d", op, quoteShort(e.Topic), e.What, e.Got, limitName(e.Limit), e.Max)
 }
 
 func limitName(err error) string {
@@ -158,10 +192,12 @@ const (
 
 // blamesPacket reports whether a broker that ends a connection with this
 // code says a packet the client sent was at fault, as opposed to the
-// broker going away, the network, or the client's timing.
+// broker going away, the network, or the client's timing. An
+// implementation specific error (0x83) does not: it is what a broker node
+// failing says, whatever the client sent last.
 func (c ReasonCode) blamesPacket() bool {
 	switch c {
-	case UnspecifiedError, MalformedPacket, ProtocolError, ImplementationSpecificError,
+	case UnspecifiedError, MalformedPacket, ProtocolError,
 		NotAuthorized, TopicNameInvalid, TopicAliasInvalid, PacketTooLarge,
 		PayloadFormatInvalid, RetainNotSupported, QoSNotSupported:
 		return true
@@ -281,9 +317,49 @@ func (e *BrokerError) Is(target error) bool {
 	return ok && c == e.Code
 }
 
+// ViolationError reports a packet from the broker that MQTT v5 forbids: a
+// PUBLISH with QoS 3, an invalid topic name or an unknown topic alias, a
+// second CONNACK, Receive Maximum 0, … The client answered with a
+// DISCONNECT carrying Code and closed the connection; the packet reached
+// neither the game nor the session, and a message in it was not
+// acknowledged. It matches ErrProtocolViolation, Code, and, for a
+// malformed packet, ErrMalformedPacket.
+type ViolationError struct {
+	Packet  string     // the packet: "PUBLISH", "CONNACK", "second CONNACK", …
+	Problem string     // what was wrong with it, ending the sentence: "with QoS 3"; "" if its coming was
+	Code    ReasonCode // sent in the client's DISCONNECT: MalformedPacket, ProtocolError or TopicAliasInvalid
+}
+
+// Error names the packet and what was wrong with it.
+func (e *ViolationError) Error() string {
+	article := "a "
+	if strings.HasPrefix(e.Packet, "A") || strings.HasPrefix(e.Packet, "U") {
+		article = "an "
+	}
+	s := "mqttgame: protocol violation: broker sent " + article + e.Packet
+	if e.Problem != "" {
+		s += " " + e.Problem
+	}
+	return s
+}
+
+// Is matches ErrProtocolViolation, the reason code the client sent, and
+// ErrMalformedPacket when that code is MalformedPacket.
+func (e *ViolationError) Is(target error) bool {
+	switch target {
+	case ErrProtocolViolation:
+		return true
+	case ErrMalformedPacket:
+		return e.Code == MalformedPacket
+	}
+	c, ok := target.(ReasonCode)
+	return ok && c == e.Code
+}
+
 // ConnectError reports a failed attempt to connect to one broker URL. Its
 // Err is a *BrokerError when the broker refused the connection; otherwise
-// it matches ErrTimeout, ErrUnreachable or ErrMalformedPacket.
+// it matches ErrTimeout, ErrUnreachable (ErrNoConnack among them),
+// ErrNotMQTT, ErrProtocolViolation, ErrPacketTooLarge or ErrMalformedPacket.
 type ConnectError struct {
 	URL string
 	Err error
@@ -304,7 +380,7 @@ func (e *ConnectError) Is(target error) bool {
 		return isTimeout(e.Err)
 	case ErrUnreachable:
 		var be *BrokerError
-		return !errors.As(e.Err, &be) && !isTimeout(e.Err) && !errors.Is(e.Err, ErrMalformedPacket) && !errors.Is(e.Err, context.Canceled)
+		return !errors.As(e.Err, &be) && !isTimeout(e.Err) && !brokeProtocol(e.Err) && !errors.Is(e.Err, context.Canceled)
 	}
 	return false
 }
@@ -330,6 +406,13 @@ func (e *LostError) Unwrap() error { return e.Err }
 
 // Is makes a LostError match ErrConnectionLost.
 func (e *LostError) Is(target error) bool { return target == ErrConnectionLost }
+
+// brokeProtocol reports whether err says the broker did not speak MQTT
+// v5 as it must (as found by packetConn), rather than the network failing.
+func brokeProtocol(err error) bool {
+	return errors.Is(err, ErrMalformedPacket) || errors.Is(err, ErrPacketTooLarge) ||
+		errors.Is(err, ErrProtocolViolation) || errors.Is(err, ErrNotMQTT)
+}
 
 func isTimeout(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrTimeout) {

@@ -24,18 +24,27 @@ const (
 	EventDisconnected
 	// EventSubscribed: the broker granted the subscription to Topic at QoS.
 	EventSubscribed
-	// EventSubscribeFailed: the broker refused the subscription to Topic
-	// with Err (a *BrokerError); the client forgot the subscription.
+	// EventSubscribeFailed: the subscription to Topic failed and the
+	// client forgot it. Err says why: a *BrokerError with the broker's
+	// reason code; a *LimitError when the filter cannot fit the broker's
+	// maximum packet size; ErrTimeout when no SUBACK came within
+	// Options.AckTimeout; ErrDropsConnection when the broker ended the
+	// connection each time it was sent.
 	EventSubscribeFailed
 	// EventUnsubscribed: the broker confirmed the unsubscription from Topic.
 	EventUnsubscribed
-	// EventUnsubscribeFailed: the broker refused to unsubscribe from Topic.
+	// EventUnsubscribeFailed: the unsubscription from Topic failed, with
+	// Err as for EventSubscribeFailed (ErrTimeout: no UNSUBACK). The broker
+	// may still send the filter's messages.
 	EventUnsubscribeFailed
 	// EventDelivered: the broker acknowledged the QoS 1 or 2 message ID.
 	EventDelivered
 	// EventPublishFailed: the message ID to Topic was not delivered: Err
-	// says why (a *BrokerError with the broker's reason code, or a
-	// *LimitError when it broke a limit the broker set in CONNACK).
+	// says why (a *BrokerError with the broker's reason code, a
+	// *LimitError when it broke a limit the broker set in CONNACK,
+	// ErrDropsConnection, or ErrTimeout when three connections in a row
+	// did not acknowledge it within Options.AckTimeout: the broker may or
+	// may not have it).
 	EventPublishFailed
 )
 

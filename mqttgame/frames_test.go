@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/eclipse/paho.golang/packets"
 
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame"
 )
 
@@ -146,10 +147,13 @@ func TestOneWebSocketMessagePerPacket(t *testing.T) {
 	// A publisher and a subscriber: mochi-mqtt keeps one client's packet
 	// identifiers of both directions in one table, and a client that
 	// publishes and receives at QoS 2 at once meets its collisions.
-	// mochi-mqtt drops a client silent for 1 s with a 1 s keepalive
-	// (README, deviations): 2 s leaves the ping time to go.
+	// The keepalive is long enough that a busy machine cannot end a
+	// connection while the traffic goes (a reconnection resends, and the
+	// counts below would be off): the client gives the broker half of it
+	// to answer a ping, and mochi-mqtt waits 1.5 times it.
+	const keepAlive = 10 * time.Second
 	edit := func(o *mqttgame.Options) {
-		o.KeepAlive = 2 * time.Second
+		o.KeepAlive = keepAlive
 		o.DataLoss = mqttgame.FIFO
 		o.TopicQueueSize = 1024
 	}
@@ -172,8 +176,21 @@ func TestOneWebSocketMessagePerPacket(t *testing.T) {
 		tickUntil(t, fmt.Sprintf("QoS %d messages back", q), func() bool { return sub.Stats().Received == uint64(sent) }, pub, sub)
 	}
 	tickUntil(t, "every publish delivered", func() bool { return pub.Stats().Delivered == uint64(sent) }, pub, sub)
-	// The clients are silent after the traffic: their keepalives ping.
-	waitUntil(t, "a PINGREQ", func() bool { return proxy.snapshot("up").byType[packets.PINGREQ] > 0 })
+	// The clients are silent after the traffic: their keepalives ping,
+	// one keepalive after their last packet.
+	limit := keepAlive + mqtttest.Scale(waitFor)
+	deadline := time.Now().Add(limit)
+	for proxy.snapshot("up").byType[packets.PINGREQ] == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no PINGREQ within %v of the traffic's end", limit)
+		}
+		update(pub)
+		update(sub)
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := pub.Stats().ConnectionsLost + sub.Stats().ConnectionsLost; n != 0 {
+		t.Fatalf("%d connections lost during the traffic", n)
+	}
 	if err := sub.Unsubscribe("frames/#"); err != nil {
 		t.Fatal(err)
 	}

@@ -138,13 +138,23 @@ type Options struct {
 	// handshake and CONNACK. Defaults to 10s.
 	ConnectTimeout time.Duration
 
-	// AckTimeout bounds the wait for SUBACK and UNSUBACK. Defaults to 10s.
+	// AckTimeout bounds the wait for an acknowledgement. A SUBSCRIBE or
+	// UNSUBSCRIBE not acknowledged in time fails with ErrTimeout and is not
+	// sent again (a subscription is forgotten: Subscribe again to retry).
+	// A QoS 1 or 2 message not acknowledged in time ends the connection,
+	// since MQTT allows a resend only on a new one; it is sent again after
+	// the reconnect, and fails with ErrTimeout when three connections in a
+	// row did not acknowledge it. Defaults to 10s.
 	AckTimeout time.Duration
 
-	// ReconnectDelay is the wait before the first reconnection attempt; it
-	// doubles (with jitter) after each failed attempt, and after each
-	// connection the broker ends within seconds, up to MaxReconnectDelay.
-	// Defaults to 250ms.
+	// ReconnectDelay is the wait after a failed attempt; it doubles (with
+	// jitter) after each further one, and twice over after each connection
+	// that ended before it was stable, up to MaxReconnectDelay. A
+	// connection is stable once it has held for 30s and two keepalive
+	// intervals (1 minute with the default keepalive); after losing one,
+	// the client tries again at once. So a broker that accepts the client
+	// and drops it within seconds sees a handful of attempts a minute, not
+	// dozens. Defaults to 250ms.
 	ReconnectDelay time.Duration
 
 	// MaxReconnectDelay caps the wait between reconnection attempts.

@@ -28,6 +28,8 @@ type outMsg struct {
 	sentConn uint64    // the connection it was last sent on
 	sentAt   time.Time // when it was last sent
 	strikes  int       // consecutive connections lost right after it was sent
+	timeouts int       // connections on which it went unacknowledged for AckTimeout
+	overConn uint64    // the connection it last went unacknowledged on
 }
 
 // maxStrikes is how many times the broker may end the connection right
@@ -392,7 +394,45 @@ func (o *outbox) released(packetID uint16) {
 	defer o.mu.Unlock()
 	if m := o.inflight[packetID]; m != nil {
 		m.released = true
+		m.sentAt = time.Now() // the PUBREL, which awaits PUBCOMP
 	}
+}
+
+// maxAckTimeouts is how many connections may let a QoS 1 or 2 message go
+// unacknowledged for AckTimeout before the client stops sending it.
+const maxAckTimeouts = 3
+
+// overdue checks the oldest message in flight on the current connection:
+// if the broker has not acknowledged it (PUBACK, PUBREC, or PUBCOMP after
+// PUBREL) within timeout, that connection has failed it. MQTT v5 forbids
+// sending it again on the same connection, so the caller ends the
+// connection and paho resends it on the next one (or the outbox, if the
+// broker lost the session). On the limit-th connection that fails it,
+// the message fails with ErrTimeout instead: unconfirmed, which the
+// broker may or may not have. It returns the message and whether it
+// failed, or nil.
+func (o *outbox) overdue(timeout time.Duration, limit int) (m *outMsg, failed bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, x := range o.inflight {
+		if x.sentConn == o.conn && (m == nil || x.id < m.id) {
+			m = x
+		}
+	}
+	if m == nil || time.Since(m.sentAt) < timeout || m.overConn == o.conn {
+		return nil, false
+	}
+	m.overConn = o.conn
+	m.timeouts++
+	if m.timeouts < limit {
+		return m, false
+	}
+	delete(o.inflight, m.packetID)
+	if o.forget != nil {
+		o.forget(m.packetID)
+	}
+	o.failLocked(m, fmt.Errorf("%w: no acknowledgement of the message within %v, on %d connections", ErrTimeout, timeout, m.timeouts))
+	return m, true
 }
 
 // sessionLost is called when paho drops its session state (the broker
@@ -440,19 +480,8 @@ func (o *outbox) sessionLost() {
 func (o *outbox) strike(limit int) (suspect *outMsg, strikes int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for _, m := range o.inflight {
-		// A QoS 2 message the broker confirmed with PUBREC is not it.
-		if !m.released && (suspect == nil || m.id < suspect.id) {
-			suspect = m
-		}
-	}
-	if o.head < len(o.queue) {
-		// Only a message put back at the front can be older.
-		if m := o.queue[o.head]; m.sends > 0 && (suspect == nil || m.id < suspect.id) {
-			suspect = m
-		}
-	}
-	if suspect == nil || suspect.sentConn != o.conn || time.Since(suspect.sentAt) > time.Second {
+	suspect = o.suspectLocked()
+	if suspect == nil {
 		o.suspect = nil
 		return nil, 0
 	}
@@ -474,6 +503,46 @@ func (o *outbox) strike(limit int) (suspect *outMsg, strikes int) {
 	}
 	o.failLocked(suspect, fmt.Errorf("%w (%d times)", ErrDropsConnection, suspect.strikes))
 	return suspect, suspect.strikes
+}
+
+// suspectSince reports when the message strike would blame was sent, if
+// there is one.
+func (o *outbox) suspectSince() (time.Time, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if m := o.suspectLocked(); m != nil {
+		return m.sentAt, true
+	}
+	return time.Time{}, false
+}
+
+// noStrike records a lost connection that strike does not blame on a
+// message: the next strike starts a new count.
+func (o *outbox) noStrike() {
+	o.mu.Lock()
+	o.suspect = nil
+	o.mu.Unlock()
+}
+
+// suspectLocked returns the oldest unacknowledged message if it was sent
+// on the current connection within the last second, or nil.
+func (o *outbox) suspectLocked() (suspect *outMsg) {
+	for _, m := range o.inflight {
+		// A QoS 2 message the broker confirmed with PUBREC is not it.
+		if !m.released && (suspect == nil || m.id < suspect.id) {
+			suspect = m
+		}
+	}
+	if o.head < len(o.queue) {
+		// Only a message put back at the front can be older.
+		if m := o.queue[o.head]; m.sends > 0 && (suspect == nil || m.id < suspect.id) {
+			suspect = m
+		}
+	}
+	if suspect == nil || suspect.sentConn != o.conn || time.Since(suspect.sentAt) > time.Second {
+		return nil
+	}
+	return suspect
 }
 
 // idle reports whether nothing is waiting or in flight.

@@ -30,7 +30,12 @@ func TestHalfOpenDetected(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer proxy.Close()
-	c := newClient(t, "ws://"+proxy.Addr()+"/mqtt", func(o *mqttgame.Options) { o.KeepAlive = keepAlive })
+	c := newClient(t, "ws://"+proxy.Addr()+"/mqtt", func(o *mqttgame.Options) {
+		o.KeepAlive = keepAlive
+		// Five connections lost within seconds back the client off; the
+		// test measures detection, not that wait.
+		o.ReconnectDelay, o.MaxReconnectDelay = 50*time.Millisecond, 200*time.Millisecond
+	})
 	connect(t, c)
 	subscribe(t, c, "alive", mqttgame.SubscribeOptions{QoS: 1})
 

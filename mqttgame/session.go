@@ -32,6 +32,7 @@ type sessionState struct {
 	have       map[uint16]bool          // QoS 2 messages the inbox took, until their PUBREL
 	held2      map[ackToken]bool        // QoS 2 messages the inbox holds
 	relGen     map[uint16]uint64        // the generation each packet identifier last got a PUBREL in
+	unwritten  map[uint16]bool          // publishes stored in the session and not yet written anywhere
 
 	// ackMu orders paho's recording of a QoS 2 acknowledgement against the
 	// PUBREL that ends the exchange (see ackAs).
@@ -51,8 +52,17 @@ var _ session.SessionManager = (*sessionState)(nil)
 
 func newSessionState(out *outbox, wg *sync.WaitGroup, log *slog.Logger) *sessionState {
 	s := &sessionState{out: out, wg: wg, log: log, limbo: make(map[ackToken]*pendingAck), tokens: make(map[uint16]ackToken),
-		have: make(map[uint16]bool), held2: make(map[ackToken]bool), relGen: make(map[uint16]uint64)}
-	store := &watchedStore{Store: memory.New(), onReset: out.sessionLost, onGet: out.resent}
+		have: make(map[uint16]bool), held2: make(map[ackToken]bool), relGen: make(map[uint16]uint64),
+		unwritten: make(map[uint16]bool)}
+	store := &watchedStore{Store: memory.New(), onReset: func() {
+		s.mu.Lock()
+		clear(s.unwritten)
+		s.mu.Unlock()
+		out.sessionLost()
+	}, onGet: func(id uint16) {
+		s.written(id)
+		out.resent(id)
+	}, onPut: s.stored}
 	s.State = state.New(store, memory.New())
 	out.forget = func(id uint16) { _ = store.Store.Delete(id) }
 	return s
@@ -60,11 +70,20 @@ func newSessionState(out *outbox, wg *sync.WaitGroup, log *slog.Logger) *session
 
 // watchedStore is paho's memory store for outgoing packets. A Reset means
 // paho forgot every unacknowledged publish; a Get, that paho is sending
-// one again after reconnecting.
+// one again after reconnecting; a Put, that paho stored a publish it is
+// about to send, or the PUBREL that follows its PUBREC.
 type watchedStore struct {
 	*memory.Store
 	onReset func()
 	onGet   func(uint16)
+	onPut   func(id uint16, packetType byte)
+}
+
+// Put records the packet before storing it: a Get that finds it comes
+// after.
+func (w *watchedStore) Put(id uint16, packetType byte, p io.WriterTo) error {
+	w.onPut(id, packetType)
+	return w.Store.Put(id, packetType, p)
 }
 
 func (w *watchedStore) Get(id uint16) (io.ReadCloser, error) {
@@ -104,9 +123,14 @@ func (s *sessionState) ConAckReceived(conn io.Writer, cp *packets.Connect, ca *p
 // next one is up: a QoS 1 or 2 publish it then stores goes into the
 // session, which is shared, but is written to the dead connection, and
 // paho would only send it again after yet another reconnect. Such a
-// publish goes out on the connection that is up instead. If paho's
-// resend on connecting sent it too, the broker gets it twice, as after
-// any resend: QoS 2 still delivers it once.
+// publish goes out on the connection that is up instead.
+//
+// Only if nothing sent it yet: when the sender was held up between
+// storing the publish and writing it (a busy machine), the next
+// connection's resend of the session may have sent it already, and the
+// broker may have finished the exchange since. Sent again then, with
+// its packet identifier released at both ends, it is a new message to
+// the broker: a QoS 2 duplicate (TestStalePublishAfterResendIsNotSentAgain).
 func (s *sessionState) redirect(from *packetConn, pkt []byte) bool {
 	id, ok := storedPublishID(pkt)
 	if !ok {
@@ -114,9 +138,15 @@ func (s *sessionState) redirect(from *packetConn, pkt []byte) bool {
 	}
 	s.mu.Lock()
 	cur := s.current
+	first := s.unwritten[id]
+	delete(s.unwritten, id)
 	s.mu.Unlock()
 	if cur == nil || cur == from {
 		return false
+	}
+	if !first {
+		s.log.Debug("mqttgame: publish from a lost connection already resent on the current one", "packetID", id)
+		return true
 	}
 	s.out.redirected(id)
 	s.log.Debug("mqttgame: publish from a lost connection sent on the current one", "packetID", id)
@@ -124,6 +154,27 @@ func (s *sessionState) redirect(from *packetConn, pkt []byte) bool {
 	_, _ = cur.Write(pkt)
 	cur.Unlock()
 	return true
+}
+
+// stored records a packet paho put in the session: a publish before it
+// is written (it is unwritten until then, or until paho resends it), or
+// the PUBREL that replaces it.
+func (s *sessionState) stored(id uint16, packetType byte) {
+	s.mu.Lock()
+	if packetType == packets.PUBLISH {
+		s.unwritten[id] = true
+	} else {
+		delete(s.unwritten, id)
+	}
+	s.mu.Unlock()
+}
+
+// written records that a publish stored in the session went out: paho
+// resent it on connecting.
+func (s *sessionState) written(id uint16) {
+	s.mu.Lock()
+	delete(s.unwritten, id)
+	s.mu.Unlock()
 }
 
 // storedPublishID returns the packet identifier of pkt if it is a whole

@@ -2,6 +2,7 @@ package mqttgame
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -186,13 +187,17 @@ func TestPublishOnLostConnectionGoesToCurrent(t *testing.T) {
 		}()
 		return ch
 	}
-	pub := &packets.Publish{QoS: 1, PacketID: 5, Topic: "t", Payload: []byte("x"), Properties: &packets.Properties{}}
+	// Stored by the lost connection's sender, still to be written.
+	pub := &packets.Publish{QoS: 1, Topic: "t", Payload: []byte("x"), Properties: &packets.Properties{}}
+	if err := s.AddToSession(context.Background(), pub, make(chan packets.ControlPacket, 1)); err != nil {
+		t.Fatal(err)
+	}
 	atCur := read(curPeer)
 	if _, err := pub.WriteTo(old); err != nil {
 		t.Fatal(err)
 	}
-	if id, ok := storedPublishID(<-atCur); !ok || id != 5 {
-		t.Fatalf("the current connection got packet %d (%v), want the publish 5", id, ok)
+	if id, ok := storedPublishID(<-atCur); !ok || id != pub.PacketID {
+		t.Fatalf("the current connection got packet %d (%v), want the publish %d", id, ok, pub.PacketID)
 	}
 	atOld := read(oldPeer)
 	ping := &packets.ControlPacket{FixedHeader: packets.FixedHeader{Type: packets.PINGREQ}, Content: &packets.Pingreq{}}
@@ -225,6 +230,95 @@ func TestLateAckAfterPubrelDoesNotSwallowNext(t *testing.T) {
 	}
 	if !resentShown(s, 21) {
 		t.Fatal("a new message under a released identifier was taken for a duplicate: lost")
+	}
+	wg.Wait()
+}
+
+// TestStalePublishAfterResendIsNotSentAgain: autopaho's sender stores a
+// QoS 2 publish while a connection is up and is held up (a busy machine)
+// before writing it; the connection is lost, the next one comes up, paho
+// resends the session's publish on it and the broker completes the
+// exchange: PUBREC, PUBREL, PUBCOMP. When the sender finally writes the
+// publish to the lost connection, nothing may go out on the current one:
+// the broker would take the same message, under a packet identifier it
+// released, for a new one and deliver it twice.
+func TestStalePublishAfterResendIsNotSentAgain(t *testing.T) {
+	var wg sync.WaitGroup
+	s := newSessionState(newOutbox(10, func(Event) {}), &wg, slog.New(slog.DiscardHandler))
+	expiry := uint32(60)
+	connect := &packets.Connect{Properties: &packets.Properties{SessionExpiryInterval: &expiry}}
+	pipe := func() (*packetConn, net.Conn) {
+		a, b := net.Pipe()
+		t.Cleanup(func() { a.Close(); b.Close() })
+		pc := newPacketConn(a, 1<<20, nil, func(error) {})
+		pc.redirect = s.redirect
+		return pc, b
+	}
+	// The broker's end of a connection: every packet it reads, in order.
+	broker := func(c net.Conn) chan *packets.ControlPacket {
+		ch := make(chan *packets.ControlPacket, 16)
+		go func() {
+			defer close(ch)
+			for {
+				p, err := packets.ReadPacket(c)
+				if err != nil {
+					return
+				}
+				ch <- p
+			}
+		}()
+		return ch
+	}
+	next := func(ch chan *packets.ControlPacket, want byte) *packets.ControlPacket {
+		t.Helper()
+		p := <-ch
+		if p == nil || p.Type != want {
+			t.Fatalf("the broker read %v, want packet type %d", p, want)
+		}
+		return p
+	}
+
+	old, oldPeer := pipe()
+	if err := s.ConAckReceived(old, connect, &packets.Connack{Properties: &packets.Properties{}}); err != nil {
+		t.Fatal(err)
+	}
+	pub := &packets.Publish{QoS: 2, Topic: "t", Payload: []byte("once"), Properties: &packets.Properties{}}
+	if err := s.AddToSession(context.Background(), pub, make(chan packets.ControlPacket, 1)); err != nil {
+		t.Fatal(err)
+	}
+	// The connection is lost before the sender writes; the next one
+	// resends the session's publish, and the broker completes it.
+	oldPeer.Close()
+	s.ConnectionLost(nil)
+	cur, curPeer := pipe()
+	atCur := broker(curPeer)
+	if err := s.ConAckReceived(cur, connect, &packets.Connack{SessionPresent: true, Properties: &packets.Properties{}}); err != nil {
+		t.Fatal(err)
+	}
+	if p := next(atCur, packets.PUBLISH).Content.(*packets.Publish); p.PacketID != pub.PacketID || !p.Duplicate {
+		t.Fatalf("the resend: publish %d dup %v, want %d dup true", p.PacketID, p.Duplicate, pub.PacketID)
+	}
+	recv := func(cp *packets.ControlPacket) {
+		if err := s.PacketReceived(cp, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := packets.NewControlPacket(packets.PUBREC)
+	rec.Content.(*packets.Pubrec).PacketID = pub.PacketID
+	recv(rec)
+	next(atCur, packets.PUBREL)
+	comp := packets.NewControlPacket(packets.PUBCOMP)
+	comp.Content.(*packets.Pubcomp).PacketID = pub.PacketID
+	recv(comp)
+
+	// The held-up sender writes at last.
+	pub.WriteTo(old)
+	ping := &packets.ControlPacket{FixedHeader: packets.FixedHeader{Type: packets.PINGREQ}, Content: &packets.Pingreq{}}
+	if _, err := ping.WriteTo(cur); err != nil {
+		t.Fatal(err)
+	}
+	if p := <-atCur; p == nil || p.Type != packets.PINGREQ {
+		t.Fatalf("after the exchange ended, the current connection carried %v: the message went to the broker twice", p)
 	}
 	wg.Wait()
 }

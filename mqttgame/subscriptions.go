@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/eclipse/paho.golang/paho/session"
 )
 
 // RetainHandling says when the broker sends the retained messages that
@@ -76,36 +79,66 @@ type subOp struct {
 	filter string
 	sub    *subscription // nil: unsubscribe
 	opts   SubscribeOptions
-	gen    uint64
+	gen    uint64 // which Subscribe or Unsubscribe call asked for it
+	alone  bool   // sent in a packet of its own (see strike)
+}
+
+// request is a SUBSCRIBE or UNSUBSCRIBE sent and not answered yet.
+type request struct {
+	ops  []subOp
+	conn uint64    // the connection it went out on
+	at   time.Time // when
 }
 
 // subscriptions is the set of filters the game wants. Changes mark
 // filters dirty; a goroutine per connection run sends what is dirty while
 // the connection is up, and marks everything dirty again after each
 // reconnect, so subscriptions survive a broker that lost the session.
+//
+// Every Subscribe and Unsubscribe ends in an event, unless a later call
+// for the same filter replaced it first: the broker's answer,
+// a LimitError for a filter that can never fit the broker's maximum
+// packet size, ErrTimeout when no acknowledgement came within AckTimeout,
+// or ErrDropsConnection when the broker ended the connection each time
+// the request was sent (see strike).
 type subscriptions struct {
-	mu      sync.Mutex
-	table   map[string]*subscription
-	order   []*subscription // in order of first subscribe
-	dirty   []string        // filters to send, in order
-	isDirty map[string]bool //
-	gen     uint64
-	up      bool          // connected
-	wake    chan struct{} // signalled when there is work
-	rules   func([]modeRule)
-	ready   func() // called when a connection has every subscription sent
+	mu         sync.Mutex
+	table      map[string]*subscription
+	order      []*subscription   // in order of first subscribe
+	dirty      []string          // filters to send, in order
+	isDirty    map[string]bool   //
+	unsubGen   map[string]uint64 // filters to unsubscribe from, by the Unsubscribe call that asked
+	gen        uint64            //
+	up         bool              // connected
+	conns      uint64            // connections so far
+	maxPacket  int               // the broker's maximum packet size; 0: MQTT's own
+	flight     request           // the request awaiting its acknowledgement, if any
+	strikes    map[string]int    // connections lost in a row right after a request for the filter
+	alone      map[string]bool   // filters sent one per packet since a strike
+	wake       chan struct{}     // signalled when there is work
+	rules      func([]modeRule)  //
+	ready      func()            // called when a connection has every subscription sent
+	emit       func(Event)       //
+	ackTimeout time.Duration     //
 
 	conn    context.Context // ends with the connection the operations are for
 	connEnd context.CancelFunc
+
+	features atomic.Pointer[brokerFeatures] // of the connection up, or the last one; see features.go
 }
 
-func newSubscriptions(rules func([]modeRule), ready func()) *subscriptions {
+func newSubscriptions(rules func([]modeRule), ready func(), emit func(Event), ackTimeout time.Duration) *subscriptions {
 	return &subscriptions{
-		table:   make(map[string]*subscription),
-		isDirty: make(map[string]bool),
-		wake:    make(chan struct{}, 1),
-		rules:   rules,
-		ready:   ready,
+		table:      make(map[string]*subscription),
+		isDirty:    make(map[string]bool),
+		unsubGen:   make(map[string]uint64),
+		strikes:    make(map[string]int),
+		alone:      make(map[string]bool),
+		wake:       make(chan struct{}, 1),
+		rules:      rules,
+		ready:      ready,
+		emit:       emit,
+		ackTimeout: ackTimeout,
 	}
 }
 
@@ -120,6 +153,16 @@ func (s *subscriptions) markLocked(filter string) {
 	}
 }
 
+// unmarkLocked takes filter off the list to send.
+func (s *subscriptions) unmarkLocked(filter string) {
+	if s.isDirty[filter] {
+		delete(s.isDirty, filter)
+		if i := slices.Index(s.dirty, filter); i >= 0 {
+			s.dirty = slices.Delete(s.dirty, i, i+1)
+		}
+	}
+}
+
 // rulesLocked hands the inbox the data-loss modes of the subscriptions.
 func (s *subscriptions) rulesLocked() {
 	var rules []modeRule
@@ -131,9 +174,14 @@ func (s *subscriptions) rulesLocked() {
 	s.rules(rules)
 }
 
-func (s *subscriptions) add(filter string, opts SubscribeOptions) {
+// add subscribes to filter, unless the connected broker's maximum packet
+// size leaves no room for it.
+func (s *subscriptions) add(filter string, opts SubscribeOptions) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.fitsLocked(subOp{filter: filter, sub: &subscription{}, opts: opts}); err != nil {
+		return err
+	}
 	s.gen++
 	sub := s.table[filter]
 	if sub == nil {
@@ -142,8 +190,34 @@ func (s *subscriptions) add(filter string, opts SubscribeOptions) {
 		s.order = append(s.order, sub)
 	}
 	sub.opts, sub.gen, sub.granted = opts, s.gen, false
+	delete(s.unsubGen, filter)
+	s.resetLocked(filter)
 	s.markLocked(filter)
 	s.rulesLocked()
+	return nil
+}
+
+// fitsLocked returns a LimitError if op, alone in its packet, is larger
+// than the connected broker allows.
+func (s *subscriptions) fitsLocked(op subOp) error {
+	if !s.up || s.maxPacket == 0 {
+		return nil
+	}
+	return tooLarge(op, s.maxPacket)
+}
+
+// tooLarge returns a LimitError if op, alone in its packet, is larger than max.
+func tooLarge(op subOp, max int) error {
+	ops := []subOp{op}
+	size := requestSize(ops)
+	if size <= max {
+		return nil
+	}
+	e := &LimitError{Op: "subscribe", Topic: op.filter, Limit: ErrPayloadTooLarge, What: "the SUBSCRIBE packet size", Got: size, Max: max}
+	if op.sub == nil {
+		e.Op, e.What = "unsubscribe", "the UNSUBSCRIBE packet size"
+	}
+	return e
 }
 
 func (s *subscriptions) removeLocked(filter string) {
@@ -158,23 +232,47 @@ func (s *subscriptions) removeLocked(filter string) {
 	}
 }
 
-func (s *subscriptions) remove(filter string) {
+// remove unsubscribes from filter, unless the connected broker's maximum
+// packet size leaves no room for it.
+func (s *subscriptions) remove(filter string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.removeLocked(filter)
-	s.markLocked(filter)
+	if err := s.fitsLocked(subOp{filter: filter}); err != nil {
+		return err
+	}
+	s.unsubscribeLocked(filter)
 	s.rulesLocked()
+	return nil
+}
+
+func (s *subscriptions) unsubscribeLocked(filter string) {
+	s.gen++
+	s.removeLocked(filter)
+	s.unsubGen[filter] = s.gen
+	s.resetLocked(filter)
+	s.markLocked(filter)
 }
 
 func (s *subscriptions) removeAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, sub := range s.order {
-		delete(s.table, sub.filter)
-		s.markLocked(sub.filter)
+	for _, sub := range slices.Clone(s.order) {
+		s.unsubscribeLocked(sub.filter)
 	}
-	s.order = nil
 	s.rulesLocked()
+}
+
+// resetLocked forgets the strikes of filter: a new request starts afresh.
+func (s *subscriptions) resetLocked(filter string) {
+	delete(s.strikes, filter)
+	delete(s.alone, filter)
+}
+
+// limit records the maximum packet size of the broker connecting.
+func (s *subscriptions) limit(maxPacket int) {
+	s.mu.Lock()
+	s.maxPacket = maxPacket
+	s.mu.Unlock()
 }
 
 // connected records the connection state; a new connection needs every
@@ -188,6 +286,7 @@ func (s *subscriptions) connected(up bool) {
 	}
 	s.conn, s.connEnd = context.WithCancel(context.Background())
 	if up {
+		s.conns++
 		for _, sub := range s.order {
 			s.markLocked(sub.filter)
 		}
@@ -210,40 +309,78 @@ func (s *subscriptions) filters() []string {
 }
 
 // take removes up to max dirty filters, in order, as operations, with a
-// context that ends with the connection. When connected with nothing left
-// to send, it calls ready.
+// context that ends with the connection. A filter that can never fit the
+// broker's maximum packet size fails here. When connected with nothing
+// left to send, it calls ready.
 func (s *subscriptions) take(max int) ([]subOp, context.Context) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.up {
 		return nil, nil
 	}
-	if len(s.dirty) == 0 {
-		s.ready()
-		return nil, nil
-	}
-	n := min(max, len(s.dirty))
-	ops := make([]subOp, n)
-	for i, f := range s.dirty[:n] {
+	var ops []subOp
+	for len(ops) < max && len(s.dirty) > 0 {
+		f := s.dirty[0]
+		s.dirty = slices.Delete(s.dirty, 0, 1)
 		delete(s.isDirty, f)
-		op := subOp{filter: f}
+		op := subOp{filter: f, alone: s.alone[f]}
 		if sub := s.table[f]; sub != nil {
 			op.sub, op.opts, op.gen = sub, sub.opts, sub.gen
 			if sub.granted && op.opts.RetainHandling == SendRetained {
 				op.opts.RetainHandling = SendRetainedIfNew
 			}
+		} else if g, ok := s.unsubGen[f]; ok {
+			op.gen = g
+		} else {
+			continue // a subscription that failed meanwhile
 		}
-		ops[i] = op
+		if s.maxPacket > 0 {
+			if err := tooLarge(op, s.maxPacket); err != nil {
+				s.failLocked(op, err)
+				continue
+			}
+		}
+		ops = append(ops, op)
 	}
-	s.dirty = append(s.dirty[:0], s.dirty[n:]...)
+	if len(ops) == 0 {
+		s.ready()
+		return nil, nil
+	}
 	return ops, s.conn
 }
 
-// retry marks operations dirty again after the connection failed under them.
+// failLocked ends op with err, if it is still what the game asked for: a
+// subscription is forgotten.
+func (s *subscriptions) failLocked(op subOp, err error) {
+	if op.sub == nil {
+		if g, ok := s.unsubGen[op.filter]; ok && g == op.gen {
+			delete(s.unsubGen, op.filter)
+			s.unmarkLocked(op.filter)
+			s.emit(Event{Kind: EventUnsubscribeFailed, Topic: op.filter, Err: err})
+		}
+		return
+	}
+	if sub := s.table[op.filter]; sub != nil && sub.gen == op.gen {
+		s.removeLocked(op.filter)
+		s.unmarkLocked(op.filter)
+		s.rulesLocked()
+		s.emit(Event{Kind: EventSubscribeFailed, Topic: op.filter, Err: err})
+	}
+}
+
+// retry marks operations dirty again after the connection failed under
+// them, unless the game changed them meanwhile.
 func (s *subscriptions) retry(ops []subOp) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, op := range ops {
+		if op.sub != nil {
+			if sub := s.table[op.filter]; sub == nil || sub.gen != op.gen {
+				continue
+			}
+		} else if g, ok := s.unsubGen[op.filter]; !ok || g != op.gen {
+			continue
+		}
 		s.markLocked(op.filter)
 	}
 }
@@ -267,11 +404,103 @@ func (s *subscriptions) result(op subOp, code ReasonCode) bool {
 	return true
 }
 
+// unsubscribed records the broker's answer to an unsubscribe operation.
+func (s *subscriptions) unsubscribed(op subOp) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g, ok := s.unsubGen[op.filter]; ok && g == op.gen {
+		delete(s.unsubGen, op.filter)
+	}
+}
+
+// fail ends every operation with err.
+func (s *subscriptions) fail(ops []subOp, err func(subOp) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, op := range ops {
+		s.failLocked(op, err(op))
+	}
+}
+
+// sending records ops as the request awaiting its acknowledgement, and
+// returns the one it replaces.
+func (s *subscriptions) sending(ops []subOp) request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev := s.flight
+	s.flight = request{ops: ops, conn: s.conns, at: time.Now()}
+	return prev
+}
+
+// unsent records that the request in flight was not sent after all: the
+// one before it, prev, is still the one the connection's end may be the
+// doing of.
+func (s *subscriptions) unsent(prev request) {
+	s.mu.Lock()
+	s.flight = prev
+	s.mu.Unlock()
+}
+
+// answered records that the request in flight got an answer, or was not
+// sent after all: it did not cost the connection.
+func (s *subscriptions) answered() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, op := range s.flight.ops {
+		if s.strikes[op.filter] > 0 {
+			s.resetLocked(op.filter)
+		}
+	}
+	s.flight = request{}
+}
+
+// suspect reports when the request awaiting its acknowledgement was sent,
+// if it went out on the last connection within the last second: the
+// connection's end may be its doing. It is the rule outbox.strike follows.
+func (s *subscriptions) suspect() (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.flight
+	return f.at, len(f.ops) > 0 && f.conn == s.conns && time.Since(f.at) <= time.Second
+}
+
+// strike blames the request in flight for the end of the connection, as
+// outbox.strike blames a message: a broker drops the connection each time
+// it gets a SUBSCRIBE over a limit it did not announce (its maximum packet
+// size), while a network fault almost never hits right after the same
+// request again. The filters of a struck packet are sent one per packet
+// from then on, so one filter cannot sink the others with it; a filter
+// struck limit times in a row fails with ErrDropsConnection and is
+// forgotten, and the others are restored.
+func (s *subscriptions) strike(limit int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ops := s.flight.ops
+	s.flight = request{}
+	for _, op := range ops {
+		f := op.filter
+		s.strikes[f]++
+		if len(ops) > 1 {
+			s.alone[f] = true
+		}
+		n := s.strikes[f]
+		if n < limit {
+			continue
+		}
+		s.resetLocked(f)
+		kind := "SUBSCRIBE to"
+		if op.sub == nil {
+			kind = "UNSUBSCRIBE from"
+		}
+		s.failLocked(op, fmt.Errorf("%w (the %s %s, %d times)", ErrDropsConnection, kind, quoteShort(f), n))
+	}
+}
+
 // maxFiltersPerPacket bounds one SUBSCRIBE or UNSUBSCRIBE.
 const maxFiltersPerPacket = 64
 
 // serve sends subscription changes while the run lasts.
-func (s *subscriptions) serve(ctx context.Context, cm *autopaho.ConnectionManager, emit func(Event)) {
+func (s *subscriptions) serve(ctx context.Context, cm *autopaho.ConnectionManager) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -283,13 +512,16 @@ func (s *subscriptions) serve(ctx context.Context, cm *autopaho.ConnectionManage
 			if len(ops) == 0 {
 				break
 			}
+			s.mu.Lock()
+			max := s.maxPacket
+			s.mu.Unlock()
 			// An acknowledgement will not come once the connection is
 			// gone: stop waiting then, not after AckTimeout.
 			opCtx, cancel := context.WithCancel(ctx)
 			stop := context.AfterFunc(conn, cancel)
 			for len(ops) > 0 {
-				n := batch(ops)
-				if !s.send(opCtx, cm, ops[:n], emit) {
+				n := batch(ops, max)
+				if !s.send(opCtx, cm, ops[:n]) {
 					s.retry(ops)
 					break
 				}
@@ -301,26 +533,60 @@ func (s *subscriptions) serve(ctx context.Context, cm *autopaho.ConnectionManage
 	}
 }
 
-// batch returns how many operations from the front of ops fit one packet:
-// subscribes together unless one carries packet properties, unsubscribes
+// batch returns how many operations from the front of ops fit one packet
+// of at most max bytes (0: no limit but MQTT's): subscribes together
+// unless one carries packet properties or is to go alone, unsubscribes
 // together.
-func batch(ops []subOp) int {
+func batch(ops []subOp, max int) int {
 	alone := func(op subOp) bool {
-		return op.sub != nil && (op.opts.SubscriptionID != 0 || len(op.opts.UserProperties) > 0)
+		return op.alone || op.sub != nil && (op.opts.SubscriptionID != 0 || len(op.opts.UserProperties) > 0)
 	}
 	if alone(ops[0]) {
 		return 1
 	}
 	n := 1
-	for n < len(ops) && (ops[n].sub == nil) == (ops[0].sub == nil) && !alone(ops[n]) {
+	for n < len(ops) && (ops[n].sub == nil) == (ops[0].sub == nil) && !alone(ops[n]) &&
+		(max == 0 || requestSize(ops[:n+1]) <= max) {
 		n++
 	}
 	return n
 }
 
+// requestSize is the size in bytes of the SUBSCRIBE or UNSUBSCRIBE packet
+// of ops, all of one kind, with the packet properties of the first.
+func requestSize(ops []subOp) int {
+	remaining := 2 // packet identifier
+	if ops[0].sub == nil {
+		remaining++ // no properties
+		for _, op := range ops {
+			remaining += 2 + len(op.filter)
+		}
+		return 1 + varintSize(remaining) + remaining
+	}
+	props := 0
+	if id := ops[0].opts.SubscriptionID; id != 0 {
+		props += 1 + varintSize(id)
+	}
+	for _, p := range ops[0].opts.UserProperties {
+		props += 5 + len(p.Key) + len(p.Value)
+	}
+	remaining += varintSize(props) + props
+	for _, op := range ops {
+		remaining += 2 + len(op.filter) + 1 // and the options byte
+	}
+	return 1 + varintSize(remaining) + remaining
+}
+
 // send sends one packet's worth of operations and reports the outcome as
 // events. It returns false if the connection failed before an answer.
-func (s *subscriptions) send(ctx context.Context, cm *autopaho.ConnectionManager, ops []subOp, emit func(Event)) bool {
+func (s *subscriptions) send(ctx context.Context, cm *autopaho.ConnectionManager, ops []subOp) bool {
+	if ops[0].sub != nil {
+		// What the broker's CONNACK rules out fails alone, unsent.
+		if ops = s.dropUnsupported(ops); len(ops) == 0 {
+			return true
+		}
+	}
+	prev := s.sending(ops)
 	if ops[0].sub == nil {
 		u := &paho.Unsubscribe{Topics: make([]string, len(ops))}
 		for i, op := range ops {
@@ -328,14 +594,16 @@ func (s *subscriptions) send(ctx context.Context, cm *autopaho.ConnectionManager
 		}
 		ua, err := cm.Unsubscribe(ctx, u)
 		if ua == nil {
-			return err == nil
+			return s.unanswered(ctx, ops, prev, err, "UNSUBACK")
 		}
+		s.answered()
 		for i, op := range ops {
+			s.unsubscribed(op)
 			code := reasonAt(ua.Reasons, i)
 			if code.IsFailure() {
-				emit(Event{Kind: EventUnsubscribeFailed, Topic: op.filter, Err: &BrokerError{Op: "unsubscribe", Topic: op.filter, Code: code, Reason: unsubackReason(ua)}})
+				s.emit(Event{Kind: EventUnsubscribeFailed, Topic: op.filter, Err: &BrokerError{Op: "unsubscribe", Topic: op.filter, Code: code, Reason: unsubackReason(ua)}})
 			} else {
-				emit(Event{Kind: EventUnsubscribed, Topic: op.filter})
+				s.emit(Event{Kind: EventUnsubscribed, Topic: op.filter})
 			}
 		}
 		return true
@@ -362,15 +630,15 @@ func (s *subscriptions) send(ctx context.Context, cm *autopaho.ConnectionManager
 		if err != nil && errors.Is(err, paho.ErrInvalidArguments) {
 			// paho refused it against the broker's CONNACK (no wildcards,
 			// no shared subscriptions, no identifiers): that is final.
-			for _, op := range ops {
-				if s.result(op, ImplementationSpecificError) {
-					emit(Event{Kind: EventSubscribeFailed, Topic: op.filter, Err: fmt.Errorf("mqttgame: cannot subscribe to %s: %w", quoteShort(op.filter), err)})
-				}
-			}
+			s.answered()
+			s.fail(ops, func(op subOp) error {
+				return fmt.Errorf("mqttgame: cannot subscribe to %s: %w", quoteShort(op.filter), err)
+			})
 			return true
 		}
-		return err == nil
+		return s.unanswered(ctx, ops, prev, err, "SUBACK")
 	}
+	s.answered()
 	var busy []subOp
 	for i, op := range ops {
 		code := reasonAt(sa.Reasons, i)
@@ -382,9 +650,9 @@ func (s *subscriptions) send(ctx context.Context, cm *autopaho.ConnectionManager
 			continue
 		}
 		if code.IsFailure() {
-			emit(Event{Kind: EventSubscribeFailed, Topic: op.filter, Err: &BrokerError{Op: "subscribe", Topic: op.filter, Code: code, Reason: subackReason(sa)}})
+			s.emit(Event{Kind: EventSubscribeFailed, Topic: op.filter, Err: &BrokerError{Op: "subscribe", Topic: op.filter, Code: code, Reason: subackReason(sa)}})
 		} else {
-			emit(Event{Kind: EventSubscribed, Topic: op.filter, QoS: QoS(code)})
+			s.emit(Event{Kind: EventSubscribed, Topic: op.filter, QoS: QoS(code)})
 		}
 	}
 	if len(busy) > 0 {
@@ -402,6 +670,25 @@ func (s *subscriptions) send(ctx context.Context, cm *autopaho.ConnectionManager
 		s.retry(busy)
 	}
 	return true
+}
+
+// unanswered handles a request that got no acknowledgement (ack names
+// the one awaited), and reports whether it is over. Past AckTimeout on a
+// live connection, it fails with ErrTimeout and is not sent again: a
+// broker that ignores a request is not going to answer its resend. When
+// the connection failed, it is sent again on the next.
+func (s *subscriptions) unanswered(ctx context.Context, ops []subOp, prev request, err error, ack string) bool {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+		s.answered()
+		s.fail(ops, func(op subOp) error {
+			return fmt.Errorf("%w waiting %v for the %s of %s", ErrTimeout, s.ackTimeout, ack, quoteShort(op.filter))
+		})
+		return true
+	case errors.Is(err, autopaho.ConnectionDownError), errors.Is(err, session.ErrNoConnection):
+		s.unsent(prev)
+	}
+	return err == nil
 }
 
 // busyRetryDelay is the wait before subscribing again after a broker

@@ -134,20 +134,31 @@ func hasWildcard(s string) bool {
 // topic starting with '$'. A shared subscription matches what its inner
 // filter matches. Neither argument is validated.
 func Match(filter, topic string) bool {
+	_, ok := matchLevels(nil, filter, topic, false)
+	return ok
+}
+
+// matchLevels reports whether filter matches topic and, if collect, appends
+// to dst the parts of topic its wildcards match.
+func matchLevels(dst []string, filter, topic string, collect bool) ([]string, bool) {
 	if strings.HasPrefix(filter, sharePrefix) {
 		rest := filter[len(sharePrefix):]
 		slash := strings.IndexByte(rest, '/')
 		if slash < 0 {
-			return false
+			return dst, false
 		}
 		filter = rest[slash+1:]
 	}
 	if topic != "" && topic[0] == '$' && filter != "" && (filter[0] == '+' || filter[0] == '#') {
-		return false
+		return dst, false
 	}
+	n := len(dst)
 	for {
 		if filter == "#" {
-			return true
+			if collect {
+				dst = append(dst, topic)
+			}
+			return dst, true
 		}
 		fEnd := strings.IndexByte(filter, '/')
 		tEnd := strings.IndexByte(topic, '/')
@@ -158,17 +169,28 @@ func Match(filter, topic string) bool {
 		if tEnd >= 0 {
 			tPart = topic[:tEnd]
 		}
-		if fPart != "+" && fPart != tPart {
-			return false
+		switch {
+		case fPart == "+":
+			if collect {
+				dst = append(dst, tPart)
+			}
+		case fPart != tPart:
+			return dst[:n], false
 		}
 		switch {
 		case fEnd < 0 && tEnd < 0:
-			return true
+			return dst, true
 		case fEnd < 0:
-			return false
+			return dst[:n], false
 		case tEnd < 0:
 			// "a/#" matches "a": the filter may end in "/#".
-			return filter[fEnd+1:] == "#"
+			if filter[fEnd+1:] != "#" {
+				return dst[:n], false
+			}
+			if collect {
+				dst = append(dst, "")
+			}
+			return dst, true
 		}
 		filter, topic = filter[fEnd+1:], topic[tEnd+1:]
 	}
@@ -186,4 +208,29 @@ func quoteShort(s string) string {
 		cut--
 	}
 	return fmt.Sprintf("%q… (%d bytes)", s[:cut], len(s))
+}
+
+// Wildcard returns the level of topic that the first wildcard of filter
+// matches, and whether filter matches topic at all: for the filter
+// "players/+/pos" and the topic "players/ann/pos", "ann". A '#' gives the
+// rest of the topic ("" when it matches the parent level). It allocates
+// nothing; see AppendWildcards for filters with several wildcards, and
+// segment.Unescape for levels a game escaped with segment.Escape.
+func Wildcard(filter, topic string) (string, bool) {
+	var buf [4]string
+	parts, ok := matchLevels(buf[:0], filter, topic, true)
+	if !ok || len(parts) == 0 {
+		return "", ok
+	}
+	return parts[0], true
+}
+
+// AppendWildcards appends to dst, in order, the parts of topic that the
+// wildcards of filter match, and reports whether filter matches topic
+// (by the rules of Match; if not, dst is returned as it was). A '+' gives
+// one level; a '#' gives the rest of the topic, levels and '/' included,
+// or "" when it matches the parent level ("a/#" and "a"). The parts are
+// substrings of topic: pass a reused slice to allocate nothing.
+func AppendWildcards(dst []string, filter, topic string) ([]string, bool) {
+	return matchLevels(dst, filter, topic, true)
 }

@@ -336,8 +336,9 @@ func (h *kickOnPublish) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.P
 // TestDropBlamesMessageOnlyWhenBrokerSaysSo: a broker that ends the
 // connection right after a message, saying the packet was at fault
 // (packet too large), makes the client give up on that message after a
-// few tries; one that says it is shutting down, however often, does not:
-// the message goes through once the broker takes it.
+// few tries; one that says it is shutting down, or that a node failed
+// (implementation specific error), however often, does not: the message
+// goes through once the broker takes it.
 func TestDropBlamesMessageOnlyWhenBrokerSaysSo(t *testing.T) {
 	const maxTries = 3 // what the client gives a message the broker drops it for
 	for _, tc := range []struct {
@@ -346,6 +347,7 @@ func TestDropBlamesMessageOnlyWhenBrokerSaysSo(t *testing.T) {
 	}{
 		{packets.ErrPacketTooLarge, false},
 		{packets.ErrServerShuttingDown, true},
+		{packets.ErrImplementationSpecificError, true}, // a broker node failing
 	} {
 		t.Run(tc.code.Reason, func(t *testing.T) {
 			var kick *kickOnPublish

@@ -20,12 +20,14 @@ const (
 	chatPublishQoS = mqttgame.AtLeastOnce
 )
 
-// ChatMessage is the payload of a chat line: JSON on the room's chat
-// topic. Everything the player typed, name included, travels here and
-// never in a topic.
+// ChatMessage is the payload of a chat line: JSON on the sender's chat
+// topic (Topics.Chat/<PlayerID>). What the player typed travels here and
+// never in a topic. Who sent it is the topic's level: ID and Name say it
+// again for tools that show payloads alone, and readers ignore them.
 type ChatMessage struct {
-	ID    string `json:"id"` // the sender's PlayerID
-	Name  string `json:"name"`
+	V     int    `json:"v"`            // ProtocolVersion
+	ID    string `json:"id,omitempty"` // the sender's PlayerID
+	Name  string `json:"name,omitempty"`
 	Color string `json:"color"`
 	Text  string `json:"text"`
 	Time  int64  `json:"t"` // Unix milliseconds
@@ -99,12 +101,12 @@ func (c *Chat) add(l ChatLine) {
 // not one. Over-long text and names are cut, control characters dropped.
 func decodeChat(payload []byte) (ChatMessage, bool) {
 	var m ChatMessage
-	if err := json.Unmarshal(payload, &m); err != nil || m.ID == "" {
+	if err := json.Unmarshal(payload, &m); err != nil {
 		return m, false
 	}
 	m.Name = clean(m.Name, MaxNameLength)
 	m.Text = clean(m.Text, MaxChatLength)
-	if m.Name == "" || m.Text == "" {
+	if m.Text == "" {
 		return m, false
 	}
 	return m, true

@@ -44,10 +44,14 @@ func TestChatInputAndScroll(t *testing.T) {
 	}
 }
 
-// TestDecodeChat: a chat payload is read defensively: not JSON, no
-// sender, or blank text is refused; long text and names are cut.
+// TestDecodeChat: a chat payload is read defensively: not JSON or blank
+// text is refused; long text and names are cut. The sender is not in the
+// payload's say: it is the topic's level.
 func TestDecodeChat(t *testing.T) {
-	for _, bad := range []string{`nope`, `{"name":"a","text":"b"}`, `{"id":"a","name":"a","text":"   "}`} {
+	if _, ok := decodeChat([]byte(`{"text":"b"}`)); !ok {
+		t.Error("refused a line that names no sender in its payload")
+	}
+	for _, bad := range []string{`nope`, `{"id":"a","name":"a","text":"   "}`} {
 		if _, ok := decodeChat([]byte(bad)); ok {
 			t.Errorf("accepted %s", bad)
 		}

@@ -193,9 +193,15 @@ func (g *Game) Update(in *Input) {
 		g.updateJoin(in)
 	case PhaseLobby:
 		g.updateNetwork()
-		g.updateLobby(in)
+		if g.phase == PhaseLobby {
+			g.updateLobby(in)
+		}
 	case PhaseLeaving:
 		g.updateNetwork()
+		if g.phase != PhaseLeaving { // taken over by another window meanwhile
+			g.phase = PhaseLeft
+			return
+		}
 		g.cevts = g.mq.AppendEvents(g.cevts[:0])
 		for _, e := range g.cevts {
 			if e.Kind == mqttgame.EventDisconnected {
@@ -318,7 +324,7 @@ func (g *Game) enter(name, room, username, password string) error {
 		mq.Close()
 		return err
 	}
-	if err := mq.SubscribeWith(g.topics.Chat, mqttgame.SubscribeOptions{QoS: chatPublishQoS, DataLoss: mqttgame.FIFO}); err != nil {
+	if err := mq.SubscribeWith(g.topics.Chat+"/+", mqttgame.SubscribeOptions{QoS: chatPublishQoS, DataLoss: mqttgame.FIFO}); err != nil {
 		mq.Close()
 		return err
 	}
@@ -341,6 +347,13 @@ func (g *Game) enter(name, room, username, password string) error {
 
 func (g *Game) updateNetwork() {
 	g.mq.Update()
+	g.cevts = g.mq.AppendEvents(g.cevts[:0])
+	for _, e := range g.cevts {
+		if e.Kind == mqttgame.EventConnectionLost && errors.Is(e.Err, mqttgame.SessionTakenOver) {
+			g.takenOver()
+			return
+		}
+	}
 	g.roster.Update()
 	g.board.Update()
 	g.status.Update()
@@ -363,33 +376,39 @@ func (g *Game) updateNetwork() {
 		switch e.Kind {
 		case presence.Joined:
 			g.log.Info("player online", "name", p.Name, "self", p.Self)
+			if p.Self && e.Replay {
+				// Our own online record, from before this window joined.
+				g.system(fmt.Sprintf("%s was already in this room (another window, or before a reload): this window takes the place.", g.name))
+			}
 			if !e.Replay && !p.Self {
-				g.system(p.Name + " joined.")
+				g.system(NameOf(p.ID) + " joined.")
 			}
 		case presence.Left:
 			g.log.Info("player offline", "name", p.Name, "self", p.Self)
 			if !p.Self {
-				g.system(p.Name + " left.")
+				g.system(NameOf(p.ID) + " left.")
 			}
 			delete(g.cursors, p.ID)
 		}
 	}
 
-	g.msgs = g.mq.AppendMessages(g.msgs[:0], g.topics.Chat)
+	g.msgs = g.mq.AppendMessages(g.msgs[:0], g.topics.Chat+"/+")
 	for i := range g.msgs {
+		id, _ := mqttgame.Wildcard(g.topics.Chat+"/+", g.msgs[i].Topic)
 		if m, ok := decodeChat(g.msgs[i].Payload); ok {
+			name := NameOf(id) // the topic's, not the payload's
 			c, ok := ParseHex(m.Color)
 			if !ok {
-				c = ColorOf(m.Name)
+				c = ColorOf(name)
 			}
-			g.chat.add(ChatLine{Kind: SaidLine, Name: m.Name, Color: c, Text: m.Text, Time: time.UnixMilli(m.Time), Self: m.ID == g.id})
+			g.chat.add(ChatLine{Kind: SaidLine, Name: name, Color: c, Text: m.Text, Time: time.UnixMilli(m.Time), Self: id == g.id})
 		}
 	}
 
 	g.msgs = g.mq.AppendMessages(g.msgs[:0], g.topics.Cursors+"/+")
 	for i := range g.msgs {
 		m := &g.msgs[i]
-		id := m.Topic[len(g.topics.Cursors)+1:]
+		id, _ := mqttgame.Wildcard(g.topics.Cursors+"/+", m.Topic)
 		x, y, ok := decodeCursor(m.Text())
 		if !ok || id == g.id {
 			continue
@@ -431,8 +450,8 @@ func (g *Game) watchRecords() {
 			continue // the snapshot: not news
 		}
 		g.fresh[e.ID] = g.now.Add(4 * time.Second)
-		g.system(fmt.Sprintf("%s scored %d, a new best!", e.Name, e.Score))
-		g.log.Info("record", "name", e.Name, "score", e.Score)
+		g.system(fmt.Sprintf("%s scored %d, a new best!", NameOf(e.ID), e.Score))
+		g.log.Info("record", "name", NameOf(e.ID), "score", e.Score)
 	}
 }
 
@@ -489,8 +508,8 @@ func (g *Game) publishCursor(in *Input) {
 	}
 }
 
-// SendChat publishes a chat line (QoS 1; the room's one chat topic keeps
-// the order). Blank lines are ignored; long ones are cut.
+// SendChat publishes a chat line (QoS 1) on the player's own chat topic.
+// Blank lines are ignored; long ones are cut.
 func (g *Game) SendChat(text string) error {
 	if g.phase != PhaseLobby {
 		return errors.New("game: not in a room")
@@ -499,11 +518,11 @@ func (g *Game) SendChat(text string) error {
 	if text == "" {
 		return nil
 	}
-	payload, err := json.Marshal(ChatMessage{ID: g.id, Name: g.name, Color: Hex(g.color), Text: text, Time: g.now.UnixMilli()})
+	payload, err := json.Marshal(ChatMessage{V: ProtocolVersion, ID: g.id, Name: g.name, Color: Hex(g.color), Text: text, Time: g.now.UnixMilli()})
 	if err != nil {
 		return err
 	}
-	_, err = g.mq.PublishMessage(&mqttgame.Message{Topic: g.topics.Chat, Payload: payload, QoS: chatPublishQoS, ContentType: "application/json", PayloadUTF8: true})
+	_, err = g.mq.PublishMessage(&mqttgame.Message{Topic: g.topics.Chat + "/" + g.id, Payload: payload, QoS: chatPublishQoS, ContentType: "application/json", PayloadUTF8: true})
 	if err != nil {
 		g.system("Could not send: " + overlay.Describe(err))
 	}
@@ -562,6 +581,23 @@ func (g *Game) Leave() {
 			g.phase = PhaseLeft
 		}
 	}
+}
+
+// takenOver goes back to the join screen when another window joined the
+// room under the same name: the broker gave it this window's session,
+// and the client does not take it back (they would push each other off
+// forever). Nothing of the room is kept.
+func (g *Game) takenOver() {
+	name, room := g.name, g.room
+	g.log.Warn("another window took over the player", "name", name, "room", room)
+	g.mq.Close() // the connection is gone already: this only ends its goroutines
+	g.mq, g.roster, g.board, g.status = nil, nil, nil, nil
+	g.chat = Chat{}
+	g.cursors, g.scores, g.fresh = nil, nil, nil
+	g.round, g.hasResult, g.everConnected = nil, false, false
+	g.name, g.room, g.id = "", "", ""
+	g.phase = PhaseJoin
+	g.joinErr = fmt.Sprintf("Another window joined room %q as %s and took this window's place. Join again to take it back, or pick another name to play in both.", room, name)
 }
 
 // Close releases the client; call it after Leave, once Phase is
@@ -652,7 +688,7 @@ func (g *Game) AppendTop(dst []ScoreRow) []ScoreRow {
 	g.top = g.board.AppendTop(g.top[:0])
 	for i, e := range g.top {
 		dst = append(dst, ScoreRow{
-			Rank: i + 1, Name: e.Name, Color: ColorOf(e.Name), Score: e.Score, Date: e.Date,
+			Rank: i + 1, Name: NameOf(e.ID), Color: ColorOf(NameOf(e.ID)), Score: e.Score, Date: e.Date,
 			Self: e.ID == g.id, Fresh: g.now.Before(g.fresh[e.ID]),
 		})
 	}
@@ -671,7 +707,7 @@ func (g *Game) AppendPlayers(dst []PlayerRow) []PlayerRow {
 			if p.Online != (pass == 0) {
 				continue
 			}
-			row := PlayerRow{Name: p.Name, Color: colorOf(p), Online: p.Online, Self: p.Self, Since: p.Since, Alpha: 1}
+			row := PlayerRow{Name: NameOf(p.ID), Color: colorOf(p), Online: p.Online, Self: p.Self, Since: p.Since, Alpha: 1}
 			if !p.Online {
 				if p.Seen.IsZero() {
 					continue // gone before we came
@@ -692,7 +728,7 @@ func colorOf(p presence.Player) color.RGBA {
 	if c, ok := ParseHex(p.Color); ok {
 		return c
 	}
-	return ColorOf(p.Name)
+	return ColorOf(NameOf(p.ID))
 }
 
 // OnlineCount returns how many players are online, the player included.
@@ -710,10 +746,7 @@ func (g *Game) AppendCursors(dst []Cursor) []Cursor {
 		if ok && !p.Online {
 			continue
 		}
-		name := p.Name
-		if !ok {
-			name = "?"
-		}
+		name := NameOf(id)
 		alpha := 1.0
 		if idle := g.tick - c.lastTick; idle > cursorFade {
 			alpha = 1 - float64(idle-cursorFade)/float64(cursorGone-cursorFade)

@@ -293,9 +293,10 @@ func TestNicknameCannotInjectTopics(t *testing.T) {
 		return n == len(names) && len(bob.AppendTop(nil)) == len(names)
 	}, all...)
 
-	allowed := map[string]bool{topics.Chat: true}
+	allowed := map[string]bool{}
 	for _, n := range append(names, "bob") {
 		id := PlayerID(n)
+		allowed[topics.Chat+"/"+id] = true
 		allowed[topics.Presence+"/"+id] = true
 		allowed[topics.Cursors+"/"+id] = true
 		allowed[topics.Scores+"/"+id] = true
@@ -553,5 +554,38 @@ func TestScoresSurviveRestart(t *testing.T) {
 		if p.Name == "ann" {
 			t.Fatalf("ann's presence survived the restart: %+v", p)
 		}
+	}
+}
+
+// TestSameNameInTwoWindows: a second window joining under the same name
+// takes the first's place. The first says so in plain words and goes
+// back to the join screen with nothing of the room kept; the second says
+// the name was already in the room; a third player sees one ann, online,
+// and, once the second quits, offline.
+func TestSameNameInTwoWindows(t *testing.T) {
+	b := mqtttest.StartBroker(t, nil)
+	carol := newGame(t, b.URL(), "carol", "lobby")
+	first := newGame(t, b.URL(), "ann", "lobby")
+	tickUntil(t, "carol sees ann", func() bool { return sees(carol, "ann", true) }, carol, first)
+
+	second := newGame(t, b.URL(), "ann", "lobby")
+	tickUntil(t, "the first window back on the join screen", func() bool { return first.Phase() == PhaseJoin }, carol, first, second)
+	if msg := first.JoinError(); !strings.Contains(msg, "Another window joined room \"lobby\" as ann") {
+		t.Fatalf("the first window says %q, want it to say another window took its place", msg)
+	}
+	if first.Client() != nil || len(first.AppendPlayers(nil)) != 0 || len(first.Chat().Lines) != 0 || first.Name() != "" {
+		t.Fatal("the first window kept the room's state")
+	}
+	tickUntil(t, "the second window says ann was already there", func() bool {
+		return slices.ContainsFunc(second.Chat().Lines, func(l ChatLine) bool {
+			return strings.HasPrefix(l.Text, "ann was already in this room")
+		})
+	}, carol, first, second)
+	tickUntil(t, "carol sees ann online, through the second window", func() bool { return sees(carol, "ann", true) && sees(second, "ann", true) }, carol, first, second)
+
+	second.Leave()
+	tickUntil(t, "carol sees ann go", func() bool { return sees(carol, "ann", false) }, carol, first, second)
+	if first.Phase() != PhaseJoin {
+		t.Fatalf("the first window is in phase %d, want it still on the join screen", first.Phase())
 	}
 }

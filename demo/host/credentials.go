@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -20,7 +21,7 @@ import (
 // trip: call it off the game loop.
 func (h *Host) Credentials(playerID string) (username, password string, err error) {
 	if h.claim == nil && h.WebURL == "" {
-		return "", "", nil
+		return h.username, h.password, nil
 	}
 	key, err := playerKey(playerID)
 	if err != nil {
@@ -35,11 +36,27 @@ func (h *Host) Credentials(playerID string) (username, password string, err erro
 	return joinRemote(h.WebURL, playerID, key)
 }
 
+// Asking the hosting process for a name: each try may take joinTimeout,
+// and a try that times out is made again until joinPatience has passed. A
+// host on a busy machine (or a page still busy loading the game) can take
+// seconds to answer; a claim is safe to ask again, as the same key gets
+// the same answer. A host that refuses the connection is not asked again.
+var (
+	joinTimeout  = 20 * time.Second
+	joinPatience = time.Minute
+	joinPause    = time.Second
+)
+
 // joinRemote asks the hosting process for the name.
 func joinRemote(web, playerID, key string) (string, string, error) {
 	u := strings.TrimSuffix(web, "/") + "/join?" + url.Values{"player": {playerID}, "key": {key}}.Encode()
-	cl := &http.Client{Timeout: 10 * time.Second}
+	cl := &http.Client{Timeout: joinTimeout}
+	giveUp := time.Now().Add(joinPatience)
 	resp, err := cl.Get(u)
+	for timedOut(err) && time.Now().Add(joinPause).Before(giveUp) {
+		time.Sleep(joinPause)
+		resp, err = cl.Get(u)
+	}
 	if err != nil {
 		return "", "", fmt.Errorf("cannot reach the host: %w", err)
 	}
@@ -59,6 +76,12 @@ func joinRemote(web, playerID, key string) (string, string, error) {
 	default:
 		return "", "", errors.New(strings.TrimSpace(string(body)))
 	}
+}
+
+// timedOut reports whether err is a request that ran out of time.
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // newKey makes a key for a name.

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 
-	"github.com/mqttgame/mqttgame/mqttgame/broker"
+	"github.com/mqttgame/mqttgame/demo/game"
+	"github.com/mqttgame/mqttgame/mqttgame"
 )
 
 // Options says where the broker is, or where to host one.
@@ -34,7 +36,7 @@ type Options struct {
 	// player then connects with the name they claimed (see Credentials),
 	// and clients without a user name (spectators, mosquitto_sub) may
 	// connect too. Defaults to nil: anyone may do anything.
-	Rules []broker.Rule
+	Rules []game.AccessRule
 }
 
 // Host is what Start set up.
@@ -57,6 +59,48 @@ type Host struct {
 	stop    func() error
 	browser bool
 	claim   func(playerID, key string) error // set when this process hosts with Rules
+
+	// The user name and password a -broker URL carried, taken out of it.
+	username, password string
+}
+
+// external is the host of a broker given by URL. A user name and password
+// in the URL are taken out of it, to log in with, so that the URL can be
+// shown; a URL the client would refuse is refused here, with the reason.
+func external(raw string) (*Host, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error // it quotes the URL, password and all
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("bad broker URL %q: %w", redact(raw), err)
+	}
+	h := &Host{}
+	if u.User != nil {
+		h.username = u.User.Username()
+		h.password, _ = u.User.Password()
+		u.User = nil
+	}
+	h.BrokerURL = u.String()
+	if _, err := mqttgame.New(&mqttgame.Options{Brokers: []string{h.BrokerURL}}); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// redact hides the password of a URL that does not parse.
+func redact(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return raw
+	}
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		if user, _, ok := strings.Cut(rest[:at], ":"); ok {
+			return scheme + "://" + user + ":xxxxx" + rest[at:]
+		}
+	}
+	return raw
 }
 
 // Close stops what the host started; the broker keeps the retained

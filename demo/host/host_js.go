@@ -10,7 +10,7 @@ import (
 // otherwise.
 func Start(opts Options, _ *slog.Logger) (*Host, error) {
 	if opts.Broker != "" {
-		return &Host{BrokerURL: opts.Broker}, nil
+		return external(opts.Broker)
 	}
 	loc := js.Global().Get("location")
 	scheme := "ws://"

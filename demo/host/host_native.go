@@ -5,13 +5,16 @@ package host
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
 )
@@ -20,12 +23,13 @@ import (
 // there, or just uses opts.Broker.
 func Start(opts Options, log *slog.Logger) (*Host, error) {
 	if opts.Broker != "" {
-		return &Host{BrokerURL: opts.Broker}, nil
+		return external(opts.Broker)
 	}
 	h := &Host{}
 	web, note := webHandler(opts.WebDir)
 	// /join needs the broker, which needs the handler: bound once started.
 	join := &lateHandler{}
+	logins := &loginRelay{} // likewise the register, told of each login
 	bo := &broker.Options{
 		Addr:    opts.Listen,
 		TCPAddr: opts.TCP,
@@ -35,7 +39,11 @@ func Start(opts Options, log *slog.Logger) (*Host, error) {
 		Logger:  log,
 	}
 	if opts.Rules != nil {
-		bo.Auth = &broker.Auth{Anonymous: true, Rules: opts.Rules}
+		rules := make([]broker.Rule, len(opts.Rules))
+		for i, r := range opts.Rules {
+			rules[i] = broker.Rule{Filter: r.Filter, Read: r.Read, Write: r.Write}
+		}
+		bo.Auth = &broker.Auth{Anonymous: true, Rules: rules, OnLogin: logins.tell}
 	}
 	b, err := broker.Start(bo)
 	if errors.Is(err, syscall.EADDRINUSE) && opts.TCP != "" && !inUse(opts.Listen) {
@@ -52,8 +60,11 @@ func Start(opts Options, log *slog.Logger) (*Host, error) {
 	}
 	switch {
 	case errors.Is(err, syscall.EADDRINUSE):
-		// Someone hosts already: join them.
+		// Someone hosts already: join them, if it is a copy of the game.
 		host := joinHost(opts.Listen)
+		if err := probeHost(host); err != nil {
+			return nil, err
+		}
 		h.BrokerURL = "ws://" + host + "/mqtt"
 		h.WebURL = "http://" + host + "/"
 		return h, nil
@@ -80,10 +91,31 @@ func Start(opts Options, log *slog.Logger) (*Host, error) {
 			return nil, err
 		}
 		join.set(p)
-		h.claim = p.claim
+		logins.set(p.used)
+		h.claim = func(id, key string) error { return p.claim(id, key, "") }
+		h.stop = func() error {
+			err := b.Close()
+			p.close()
+			return err
+		}
+		return h, nil
 	}
 	h.stop = b.Close
 	return h, nil
+}
+
+// loginRelay passes the broker's logins on to a function set after the
+// broker started.
+type loginRelay struct {
+	to atomic.Pointer[func(string)]
+}
+
+func (l *loginRelay) set(f func(string)) { l.to.Store(&f) }
+
+func (l *loginRelay) tell(user string) {
+	if f := l.to.Load(); f != nil {
+		(*f)(user)
+	}
 }
 
 // lateHandler serves with a handler set after it was handed out; 404
@@ -102,10 +134,15 @@ func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	http.NotFound(w, r)
 }
 
-// withJoin serves /join with join and the rest with web.
+// withJoin serves /join with join, the host's mark on hostPath, and the
+// rest with web.
 func withJoin(join, web http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/join", join)
+	mux.HandleFunc(hostPath, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, hostMark)
+	})
 	if web != nil {
 		mux.Handle("/", web)
 	}
@@ -136,30 +173,6 @@ func joinHost(addr string) string {
 	return net.JoinHostPort(host, port)
 }
 
-// webHandler serves the browser build from dir, or a page saying how to
-// build it.
-func webHandler(dir string) (http.Handler, string) {
-	if dir == "" {
-		return nil, ""
-	}
-	for _, f := range []string{"index.html", "game.wasm", "wasm_exec.js"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			msg := fmt.Sprintf("the browser version is not built (%s is missing): run make web", filepath.Join(dir, f))
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-				w.WriteHeader(http.StatusNotFound)
-				fmt.Fprintln(w, msg)
-			}), msg
-		}
-	}
-	files := http.FileServer(http.Dir(dir))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// A rebuilt game should load at the next reload.
-		w.Header().Set("Cache-Control", "no-cache")
-		files.ServeHTTP(w, r)
-	}), ""
-}
-
 // HasDisplay reports whether a window can be opened, and if not, why.
 func HasDisplay() (bool, string) {
 	if os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != "" {
@@ -171,3 +184,42 @@ func HasDisplay() (bool, string) {
 // PageParam is for the browser, where the page's URL can name the player
 // and the room; natively there is no page, and it returns "".
 func PageParam(string) string { return "" }
+
+// hostPath answers hostMark on a hosting copy of the game, so that
+// another copy can tell it from any other program on the port.
+const (
+	hostPath = "/.well-known/mqttgame-host"
+	hostMark = "mqttgame demo host\n"
+)
+
+// ErrPortTaken is returned by Start when the address to host on is held
+// by a program that is not a copy of the game.
+var ErrPortTaken = errors.New("the address is taken by another program")
+
+// probeHost checks that what listens on host is a hosting copy of the
+// game, and if not, says what it is and how to pick another address.
+func probeHost(host string) error {
+	cl := &http.Client{Timeout: 5 * time.Second}
+	resp, err := cl.Get("http://" + host + hostPath)
+	what := ""
+	if err != nil {
+		what = fmt.Sprintf("it does not answer as a web server: %v", err)
+	} else {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK && string(body) == hostMark {
+			return nil
+		}
+		what = "it answers " + resp.Status
+		if server := resp.Header.Get("Server"); server != "" {
+			what += fmt.Sprintf(" as %q", server)
+		}
+	}
+	other := "127.0.0.1:8081"
+	if h, port, err := net.SplitHostPort(host); err == nil {
+		if n, err := strconv.Atoi(port); err == nil && n < 65535 {
+			other = net.JoinHostPort(h, strconv.Itoa(n+1))
+		}
+	}
+	return fmt.Errorf("%w: %s is not a copy of this game hosting the broker (%s); host on another address with -listen, for example -listen %s", ErrPortTaken, host, what, other)
+}

@@ -4,10 +4,15 @@ package host
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,12 +99,12 @@ func TestHostedAccessControl(t *testing.T) {
 	tickUntil(t, "ann connected", ann.IsConnected, ann)
 
 	room := game.TopicsOf("lobby")
-	for _, own := range []string{room.Presence + "/ann", room.Scores + "/ann", room.Chat} {
+	for _, own := range []string{room.Presence + "/ann", room.Scores + "/ann", room.Chat + "/ann"} {
 		if err := publishOutcome(t, ann, own); err != nil {
 			t.Errorf("ann writing %s: %v", own, err)
 		}
 	}
-	for _, forged := range []string{room.Presence + "/bob", room.Scores + "/bob"} {
+	for _, forged := range []string{room.Presence + "/bob", room.Scores + "/bob", room.Chat + "/bob", room.Chat} {
 		if err := publishOutcome(t, ann, forged); !errors.Is(err, mqttgame.NotAuthorized) {
 			t.Errorf("ann writing %s: err = %v, want NotAuthorized", forged, err)
 		}
@@ -134,8 +139,10 @@ func TestHostedAccessControl(t *testing.T) {
 	spectator.Connect()
 	spectator.Subscribe("#", 0)
 	tickUntil(t, "spectator subscribed to #", func() bool { return spectator.IsSubscribed("#") }, spectator)
-	if err := publishOutcome(t, spectator, room.Presence+"/ann"); !errors.Is(err, mqttgame.NotAuthorized) {
-		t.Fatalf("spectator writing ann's presence: %v, want NotAuthorized", err)
+	for _, forged := range []string{room.Presence + "/ann", room.Chat + "/ann", room.Chat, room.Scores + "/Bot"} {
+		if err := publishOutcome(t, spectator, forged); !errors.Is(err, mqttgame.NotAuthorized) {
+			t.Fatalf("spectator writing %s: %v, want NotAuthorized", forged, err)
+		}
 	}
 	ann.Close()
 	eve.Close()
@@ -174,5 +181,112 @@ func TestJoinerGetsCredentialsFromHost(t *testing.T) {
 	}
 	if _, _, err := (&Host{WebURL: h.WebURL}).Credentials("ann/#"); err == nil {
 		t.Fatal("a player ID with '/' and '#' was accepted")
+	}
+}
+
+// TestJoinOnlyAnotherCopy: a second copy joins the first; a port held by
+// any other program is refused with what it is and how to pick another.
+func TestJoinOnlyAnotherCopy(t *testing.T) {
+	first, err := Start(Options{Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	addr := strings.TrimSuffix(strings.TrimPrefix(first.BrokerURL, "ws://"), "/mqtt")
+	second, err := Start(Options{Listen: addr}, slog.New(slog.DiscardHandler))
+	if err != nil || second.Hosting || second.BrokerURL != first.BrokerURL {
+		t.Fatalf("a second copy on %s: %+v, %v; want it to join the first", addr, second, err)
+	}
+
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", "some-web-server")
+		http.NotFound(w, r)
+	}))
+	defer other.Close()
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	for _, tc := range []struct{ addr, says string }{
+		{strings.TrimPrefix(other.URL, "http://"), `"some-web-server"`},
+		{silent.Addr().String(), "does not answer as a web server"},
+	} {
+		h, err := Start(Options{Listen: tc.addr}, slog.New(slog.DiscardHandler))
+		if !errors.Is(err, ErrPortTaken) {
+			t.Fatalf("hosting on %s, held by another program: %+v, %v; want ErrPortTaken", tc.addr, h, err)
+		}
+		if msg := err.Error(); !strings.Contains(msg, tc.says) || !strings.Contains(msg, "-listen 127.0.0.1:") {
+			t.Fatalf("the error %q does not say what holds the port (%s) and how to pick another", msg, tc.says)
+		}
+	}
+}
+
+// TestExternalBrokerURL: a -broker URL's user name and password are taken
+// out of it to log in with, so the URL shown holds no password; a URL the
+// client would refuse is refused at start, saying why, without the
+// password.
+func TestExternalBrokerURL(t *testing.T) {
+	h, err := Start(Options{Broker: "ws://bob:s3cret@broker.example:8080/mqtt"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.BrokerURL != "ws://broker.example:8080/mqtt" {
+		t.Errorf("BrokerURL %q, want it without the credentials", h.BrokerURL)
+	}
+	if user, pass, err := h.Credentials("ann"); user != "bob" || pass != "s3cret" || err != nil {
+		t.Errorf("Credentials = %q, %q, %v; want the URL's bob, s3cret", user, pass, err)
+	}
+	for _, bad := range []string{"http://bob:s3cret@broker.example/", "ws//broker.example", "ws://bob:s3cret@broker.example:99999/mqtt", "ws://bob:s3cret@[::1/"} {
+		_, err := Start(Options{Broker: bad}, slog.New(slog.DiscardHandler))
+		if err == nil {
+			t.Errorf("-broker %q was accepted", bad)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("the error shows the password: %v", err)
+		}
+	}
+}
+
+// TestJoinAsksAgainAfterTimeout: a host too busy to answer /join in time
+// is asked again, and a host that refuses the connection is not.
+func TestJoinAsksAgainAfterTimeout(t *testing.T) {
+	defer func(timeout, patience, pause time.Duration) {
+		joinTimeout, joinPatience, joinPause = timeout, patience, pause
+	}(joinTimeout, joinPatience, joinPause)
+	joinTimeout, joinPatience, joinPause = 100*time.Millisecond, 5*time.Second, 10*time.Millisecond
+
+	var asked atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if asked.Add(1) < 3 {
+			time.Sleep(300 * time.Millisecond) // busy: past the client's timeout
+		}
+		fmt.Fprintf(w, `{"username":%q}`, r.URL.Query().Get("player"))
+	}))
+	defer srv.Close()
+	user, _, err := joinRemote(srv.URL, "ann", "a-key-of-sixteen-chars")
+	if err != nil || user != "ann" || asked.Load() != 3 {
+		t.Fatalf("joinRemote = %q, %v after %d requests; want ann after 3", user, err, asked.Load())
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + ln.Addr().String()
+	ln.Close()
+	start := time.Now()
+	if _, _, err := joinRemote(refused, "ann", "a-key-of-sixteen-chars"); err == nil || time.Since(start) > time.Second {
+		t.Fatalf("joinRemote to a closed port: %v after %v; want an error at once", err, time.Since(start))
 	}
 }

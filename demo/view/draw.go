@@ -50,7 +50,7 @@ func say(dst *ebiten.Image, s string, face text.Face, x, y float64, c color.Colo
 	case right:
 		op.PrimaryAlign = text.AlignEnd
 	}
-	text.Draw(dst, s, face, op)
+	text.Draw(dst, legible(s), face, op)
 }
 
 func fill(dst *ebiten.Image, r game.Rect, c color.Color) {
@@ -156,7 +156,12 @@ func (v *View) drawJoin(dst *ebiten.Image) {
 		hint = "Joining…"
 	}
 	if err := v.g.JoinError(); err != "" {
-		say(dst, err, f.normal, game.ScreenWidth/2, float64(p.Y+p.H+14), colBad, center)
+		// A refusal can be long (a broker's reason string): wrapped to
+		// the screen, a line under another.
+		v.wrapped = wrap(v.wrapped[:0], err, f.normal, game.ScreenWidth-80)
+		for i, line := range v.wrapped {
+			say(dst, line, f.normal, game.ScreenWidth/2, float64(p.Y+p.H+14+20*i), colBad, center)
+		}
 	} else {
 		say(dst, hint, f.normal, game.ScreenWidth/2, float64(p.Y+p.H+14), colDim, center)
 	}

@@ -4,14 +4,39 @@
 package mqtttest
 
 import (
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
 )
 
-// WaitFor is how long a test waits for something the network should do.
+// WaitFor is how long a test waits for something the network should do,
+// on a machine with nothing else to do; TickUntil scales it to the load.
 const WaitFor = 10 * time.Second
+
+// maxSlowdown bounds Scale: a wait never grows past this many times.
+const maxSlowdown = 6
+
+// Scale returns d stretched for a machine busy with other work: d times
+// the runnable threads per CPU (Linux's one-minute load average), between
+// 1 and maxSlowdown times. A test run beside others gets a share of the
+// CPUs, and its waits take longer by about that much; a passing test
+// waits no longer for it.
+func Scale(d time.Duration) time.Duration {
+	f := 1.0
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if fields := strings.Fields(string(b)); len(fields) > 0 {
+			if load, err := strconv.ParseFloat(fields[0], 64); err == nil {
+				f = min(max(load/float64(runtime.NumCPU()), 1), maxSlowdown)
+			}
+		}
+	}
+	return time.Duration(float64(d) * f)
+}
 
 // StartBroker starts an embedded broker with opts (nil: the defaults),
 // closed when the test ends.
@@ -26,12 +51,13 @@ func StartBroker(t testing.TB, opts *broker.Options) *broker.Broker {
 }
 
 // TickUntil calls tick (if not nil), as a game loop would, until cond
-// holds after it, once a millisecond. After WaitFor it calls report (if
-// not nil), to log what the test sees, and fails the test. It returns the
-// number of ticks it took.
+// holds after it, once a millisecond. After WaitFor, scaled to the
+// machine's load, it calls report (if not nil), to log what the test
+// sees, and fails the test. It returns the number of ticks it took.
 func TickUntil(t testing.TB, what string, tick func(), cond func() bool, report func()) int {
 	t.Helper()
-	deadline := time.Now().Add(WaitFor)
+	limit := Scale(WaitFor)
+	deadline := time.Now().Add(limit)
 	for n := 1; ; n++ {
 		if tick != nil {
 			tick()
@@ -43,7 +69,7 @@ func TickUntil(t testing.TB, what string, tick func(), cond func() bool, report 
 			if report != nil {
 				report()
 			}
-			t.Fatalf("timed out waiting for %s", what)
+			t.Fatalf("timed out waiting for %s (%v)", what, limit)
 		}
 		time.Sleep(time.Millisecond)
 	}

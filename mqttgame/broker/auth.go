@@ -28,6 +28,11 @@ type Auth struct {
 	// publishes get the reason code "not authorized" (QoS 1 and 2), as do
 	// refused subscriptions.
 	Rules []Rule
+
+	// OnLogin, if set, is called with the user name each time a user
+	// logs in with the right password. It must not block. Defaults to
+	// nil: nothing is told.
+	OnLogin func(username string)
 }
 
 // Rule grants read (subscribe), write (publish) or both on the topics
@@ -47,10 +52,11 @@ type authHook struct {
 	users     map[string]string
 	anonymous bool
 	rules     []Rule
+	onLogin   func(string)
 }
 
 func newAuthHook(a *Auth) *authHook {
-	h := &authHook{users: make(map[string]string), anonymous: a.Anonymous, rules: append([]Rule(nil), a.Rules...)}
+	h := &authHook{users: make(map[string]string), anonymous: a.Anonymous, rules: append([]Rule(nil), a.Rules...), onLogin: a.OnLogin}
 	for u, p := range a.Users {
 		h.users[u] = p
 	}
@@ -83,7 +89,19 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 		subtle.ConstantTimeCompare(pk.Connect.Password, pk.Connect.Password)
 		return false
 	}
-	return subtle.ConstantTimeCompare(pk.Connect.Password, []byte(want)) == 1
+	if subtle.ConstantTimeCompare(pk.Connect.Password, []byte(want)) != 1 {
+		return false
+	}
+	if h.onLogin != nil {
+		h.onLogin(name)
+	}
+	return true
+}
+
+func (h *authHook) removeUser(name string) {
+	h.mu.Lock()
+	delete(h.users, name)
+	h.mu.Unlock()
 }
 
 // OnACLCheck decides a publish (write) to a topic or a subscription
@@ -165,6 +183,14 @@ func covers(f, sub string) bool {
 	}
 	// "a/#" in sub also matches "a": a filter "a" does not cover it.
 	return false
+}
+
+// RemoveUser stops a user from logging in; connections already up stay.
+// It only has an effect on a broker started with Options.Auth.
+func (b *Broker) RemoveUser(name string) {
+	if b.auth != nil {
+		b.auth.removeUser(name)
+	}
 }
 
 // AddUser lets a new user connect, or changes a password. It only has an

@@ -204,10 +204,13 @@ var words = []struct {
 	{mqttgame.ServerBusy, "the broker is busy"},
 	{mqttgame.Banned, "the broker has banned this client"},
 	{mqttgame.ErrTimeout, "the broker took too long to answer"},
+	{mqttgame.ErrNotMQTT, "the server at that address is not an MQTT v5 broker"},
+	{mqttgame.ErrNoConnack, "the server at that address hung up without answering"},
 	{mqttgame.ErrUnreachable, "no broker answers at that address"},
 	{mqttgame.ErrOutboxFull, "too many messages waiting to be sent"},
 	{mqttgame.ErrPayloadTooLarge, "a message was too large for the broker"},
 	{mqttgame.ErrDropsConnection, "the broker drops the connection whenever one message is sent"},
+	{mqttgame.ErrProtocolViolation, "the broker broke the MQTT protocol"},
 	{mqttgame.ErrMalformedPacket, "the broker sent something unreadable"},
 	{mqttgame.ErrPacketTooLarge, "the broker sent a message too large to accept"},
 }

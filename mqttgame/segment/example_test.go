@@ -22,3 +22,16 @@ func ExampleUnescape() {
 	fmt.Println(nick, err)
 	// Output: bob/# <nil>
 }
+
+// A player's topic is built from a pattern and read back from a message
+// that came through the subscription "players/+/pos".
+func ExampleFill() {
+	topic, err := segment.Fill("players/+/pos", "ann/#1")
+	fmt.Println(topic, err)
+
+	names, err := segment.Parse("players/+/pos", topic)
+	fmt.Println(names, err)
+	// Output:
+	// players/ann_2F_231/pos <nil>
+	// [ann/#1] <nil>
+}

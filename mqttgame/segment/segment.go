@@ -12,6 +12,10 @@
 //	"Zoë"     -> "Zo_C3_AB"
 //
 // The encoding is one-to-one: two different names never share a level.
+//
+// Fill builds a whole topic from a pattern ("players/+/pos") and values,
+// escaping each; Parse reads the values back from a topic that came
+// through the pattern as a subscription filter.
 package segment
 
 import (

@@ -28,9 +28,12 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// The waits are bounds, not pauses: generous, because the machine may be
+// busy with other work (a page that draws with the CPU, and its Go
+// runtime, then get little of it), and a passing run waits no longer.
 const (
-	waitLong  = 60 * time.Second // builds, Chromium's start, the first load of the game
-	waitShort = 20 * time.Second // anything else
+	waitLong  = 2 * time.Minute  // builds, Chromium's start, the first load of the game, its /join
+	waitShort = 45 * time.Second // anything else
 	room      = "chromium"
 )
 

@@ -3,6 +3,8 @@
 package browser_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,7 +34,27 @@ func buildWeb(t *testing.T, dir string) string {
 	}
 	copyFile(t, filepath.Join("..", "..", "..", "web", "index.html"), filepath.Join(web, "index.html"))
 	copyFile(t, filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec.js"), filepath.Join(web, "wasm_exec.js"))
+	// The compressed copy make web writes beside it: Chromium, which
+	// accepts gzip, is sent this one, so the game it runs came through it.
+	gzipFile(t, filepath.Join(web, "game.wasm"))
 	return web
+}
+
+func gzipFile(t *testing.T, name string) {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var z bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed)
+	zw.Write(b)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(name+".gz", z.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func copyFile(t *testing.T, from, to string) {

@@ -69,7 +69,7 @@ func joinNative(t *testing.T, web, brokerURL, room, name string) *nativePlayer {
 	if p.roster, err = presence.New(p.mq, pcfg); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.mq.SubscribeWith(p.topics.Chat, mqttgame.SubscribeOptions{QoS: mqttgame.AtLeastOnce, DataLoss: mqttgame.FIFO}); err != nil {
+	if err := p.mq.SubscribeWith(p.topics.Chat+"/+", mqttgame.SubscribeOptions{QoS: mqttgame.AtLeastOnce, DataLoss: mqttgame.FIFO}); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.mq.Connect(); err != nil {
@@ -82,10 +82,11 @@ func joinNative(t *testing.T, web, brokerURL, room, name string) *nativePlayer {
 func (p *nativePlayer) tick() {
 	p.mq.Update()
 	p.roster.Update()
-	p.msgs = p.mq.AppendMessages(p.msgs[:0], p.topics.Chat)
+	p.msgs = p.mq.AppendMessages(p.msgs[:0], p.topics.Chat+"/+")
 	for _, m := range p.msgs {
 		var c game.ChatMessage
 		if json.Unmarshal(m.Payload, &c) == nil {
+			c.ID, _ = mqttgame.Wildcard(p.topics.Chat+"/+", m.Topic) // who said it is the topic's
 			p.heard = append(p.heard, c)
 		}
 	}
@@ -111,13 +112,13 @@ func (p *nativePlayer) waitFor(what string, d time.Duration, cond func() bool) {
 func (p *nativePlayer) say(text string) {
 	p.t.Helper()
 	payload, err := json.Marshal(game.ChatMessage{
-		ID: game.PlayerID(p.name), Name: p.name, Color: game.Hex(game.ColorOf(p.name)),
+		V: game.ProtocolVersion, ID: game.PlayerID(p.name), Name: p.name, Color: game.Hex(game.ColorOf(p.name)),
 		Text: text, Time: time.Now().UnixMilli(),
 	})
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	if _, err := p.mq.PublishMessage(&mqttgame.Message{Topic: p.topics.Chat, Payload: payload, QoS: mqttgame.AtLeastOnce, ContentType: "application/json", PayloadUTF8: true}); err != nil {
+	if _, err := p.mq.PublishMessage(&mqttgame.Message{Topic: p.topics.Chat + "/" + game.PlayerID(p.name), Payload: payload, QoS: mqttgame.AtLeastOnce, ContentType: "application/json", PayloadUTF8: true}); err != nil {
 		p.t.Fatal(err)
 	}
 }

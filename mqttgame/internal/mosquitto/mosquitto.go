@@ -34,7 +34,9 @@ type Options struct {
 	ACL []string
 	// Persist keeps the broker's state (sessions, queued and retained
 	// messages) in its folder, saved when it stops, so Restart resumes
-	// it. Defaults to false: nothing is kept.
+	// it. Defaults to false: nothing is kept. A broker that keeps its
+	// state also gets max_inflight_messages 128, for a defect of
+	// mosquitto's restore (restoredefect.go); Config may set another.
 	Persist bool
 }
 
@@ -194,7 +196,10 @@ func (b *Broker) config(opts *Options) string {
 	if len(opts.ACL) > 0 {
 		line("acl_file %s", filepath.Join(b.dir, "acl"))
 	}
-	for _, l := range opts.Config {
+	for _, l := range restoreDefectConfig(opts) {
+		line("%s", l)
+	}
+	for _, l := range opts.Config { // after ours: a test's line wins
 		line("%s", l)
 	}
 	line("listener %d 127.0.0.1", b.tcpPort)

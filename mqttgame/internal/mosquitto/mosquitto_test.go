@@ -90,3 +90,23 @@ func TestStartFails(t *testing.T) {
 		t.Fatalf("the error does not carry mosquitto's complaint: %v", err)
 	}
 }
+
+// TestBridged: a message published on A reaches a subscriber of B, and
+// does again after A is killed and restarted.
+func TestBridged(t *testing.T) {
+	p, err := StartBridged(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.A.Kill()
+	if !p.A.Exited() {
+		t.Fatal("A still runs after Kill")
+	}
+	if err := p.A.Restart(false); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitBridged(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
