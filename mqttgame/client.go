@@ -20,7 +20,7 @@ import (
 
 // receiveMaximum is how many unacknowledged QoS 1 and 2 messages the
 // broker may send the client at once; it bounds the messages held while
-// a FIFO queue is full.
+// the inbox has no room for them.
 const receiveMaximum = 128
 
 // Client is an MQTT v5 client made for a game loop. Network work happens
@@ -171,7 +171,7 @@ func New(opts *Options) (*Client, error) {
 	c.in.holdLimit = receiveMaximum
 	c.in.overflow = func(on bool) {
 		if on {
-			c.log.Warn("mqttgame: the broker sends more unacknowledged messages than the receive maximum; reading paused until the game catches up", "receiveMaximum", receiveMaximum)
+			c.log.Warn("mqttgame: reading paused until the game catches up: the messages held unacknowledged pass the receive maximum (the broker ignores it) or MaxBufferedBytes", "receiveMaximum", receiveMaximum, "maxBufferedBytes", c.opts.MaxBufferedBytes)
 		}
 		c.gate.set(on)
 	}
@@ -779,6 +779,7 @@ func (c *Client) Update() {
 	t.stats.Held = ic.held
 	t.stats.Waiting = ic.waiting
 	t.stats.WaitingBytes = ic.waitingBytes
+	t.stats.BufferedBytes = ic.bufferedBytes
 	t.stats.DroppedEvents = dropped
 	c.out.mu.Lock()
 	t.stats.Sent = c.out.counts.sent

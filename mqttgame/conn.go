@@ -282,8 +282,9 @@ func (c *packetConn) fail(err error) {
 // readGate holds back the reading of new packets while the game is too
 // far behind: when a broker sends more unacknowledged QoS 1 and 2
 // messages than the receive maximum the client announced (a compliant
-// broker never does), not reading lets TCP push back on the broker
-// instead of the client holding messages without bound.
+// broker never does), or the messages held take the inbox past
+// MaxBufferedBytes, not reading lets TCP push back on the broker instead
+// of the client holding messages without bound.
 type readGate struct {
 	mu     sync.Mutex
 	open   chan struct{} // closed while reads may go on

@@ -32,9 +32,12 @@
 // SubscribeOptions.DataLoss overrides it per subscription. Every buffer
 // is bounded (Options.TopicQueueSize, MaxTopics, MaxBufferedBytes), so a
 // game that stops calling Update, such as a hidden browser tab, does not
-// grow without limit; what is dropped is counted in Stats. A QoS 1 or 2
-// message that finds its FIFO queue full is not dropped: its
-// acknowledgement is withheld, and the broker's flow control waits.
+// grow without limit; what is dropped is counted in Stats.
+// MaxBufferedBytes counts every byte held, topics and properties too. A
+// QoS 1 or 2 message is never dropped for any of these limits: when there
+// is no room for it, its acknowledgement is withheld and the broker's flow
+// control waits, and the QoS 1 and 2 messages after it wait behind it, so
+// none is shown before one that arrived earlier.
 //
 // # Connections
 //

@@ -111,11 +111,15 @@ func FuzzInbox(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{7}, 200))
 	f.Add([]byte{0x80, 0x81, 0x82, 0x83, 0x84, 0xff, 0x85, 0xff})
 	f.Fuzz(func(t *testing.T, ops []byte) {
+		// Room for a few topics and messages: messages are 256 to 300
+		// bytes as counted, a topic 1 KiB and its queue's slots (up to
+		// 3 of 168 bytes).
+		const maxBytes, maxMessage = 4000, 300 + 1043 + 3*stagedSize
 		acks := &fakeAcker{}
 		in := testInbox(func(o *Options) {
 			o.TopicQueueSize = 3
 			o.MaxTopics = 4
-			o.MaxBufferedBytes = 40
+			o.MaxBufferedBytes = maxBytes
 		})
 		in.acks = acks
 		in.holdLimit = 5
@@ -126,6 +130,9 @@ func FuzzInbox(f *testing.F) {
 			if op == 0xff {
 				in.update()
 				continue
+			}
+			if in.overflowing {
+				continue // the client reads nothing more until a tick
 			}
 			// Low bits pick the topic (some FIFO, some latest-wins), the
 			// high bit asks for a QoS 1 message, which may be held.
@@ -151,21 +158,33 @@ func FuzzInbox(f *testing.F) {
 				t.Fatalf("topic %s holds %d waiting, over TopicQueueSize 3", b.topic, b.n)
 			}
 		}
-		if in.bytes < 0 || in.heldBytes < 0 || in.bytes > 40 && c.waiting > 1 {
-			t.Fatalf("%d bytes waiting (%d held), over MaxBufferedBytes 40", in.bytes, in.heldBytes)
+		if used := usedBytes(in); used != in.used {
+			t.Fatalf("bytes held counted %d, are %d", in.used, used)
 		}
-		if held := heldBytes(in); held != in.heldBytes {
-			t.Fatalf("held bytes counted %d, are %d", in.heldBytes, held)
+		// Within MaxBufferedBytes, or past it by the one message (and its
+		// new topic) that came alone or was held when reading stopped.
+		if in.used > maxBytes+maxMessage+heldOverhead {
+			t.Fatalf("%d bytes held (%d in held messages), over MaxBufferedBytes %d and one message", in.used, in.heldBytes, maxBytes)
 		}
 	})
 }
 
-func heldBytes(in *inbox) int {
+// usedBytes counts the bytes an inbox holds, as MaxBufferedBytes counts
+// them, from what it holds.
+func usedBytes(in *inbox) int {
 	n := 0
+	topic := func(b *box) int { return topicOverhead + allocSize(len(b.topic)) + b.msgBytes }
 	for _, b := range in.boxes {
-		for _, h := range b.held {
-			n += len(h.msg.Payload)
+		n += topic(b) + len(b.q)*stagedSize
+		for i := range b.n {
+			n += b.q[(b.head+i)%len(b.q)].size
 		}
+	}
+	for _, b := range in.evicted {
+		n += topic(b)
+	}
+	for _, h := range in.held {
+		n += h.size + heldOverhead
 	}
 	return n
 }

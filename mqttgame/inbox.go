@@ -3,6 +3,7 @@ package mqttgame
 import (
 	"slices"
 	"sync"
+	"unsafe"
 )
 
 // inbox buffers received messages per topic between the network goroutines
@@ -10,30 +11,44 @@ import (
 // most one message per topic. Everything under "staging" is guarded by mu;
 // everything under "view" belongs to the goroutine that calls tick and is
 // never touched by another.
+//
+// Every byte it holds counts against MaxBufferedBytes (see messageSize and
+// topicOverhead): the waiting, held and visible messages, and the topics
+// themselves. Past it, idle topics are forgotten; a QoS 0 message that still
+// does not fit is dropped, a QoS 1 or 2 message is held.
 type inbox struct {
 	mu      sync.Mutex
 	arrived arrival // set by put
 
 	// staging
-	boxes     map[string]*box // every topic known
-	pending   []*box          // topics with waiting messages, oldest first
-	created   []*box          // topics made since the last tick, to add to the view
-	evicted   []*box          // topics in the view that were forgotten since the last tick
-	scratch   []*box          // reused by makeRoom
-	released  []ackToken      // reused by update
-	rules     []modeRule      // per-subscription data-loss modes
-	rulesGen  uint64          // bumped when rules change
-	bytes     int             // payload bytes waiting
-	heldBytes int             // payload bytes held
-	arrival   uint64          // arrival counter, for eviction order
-	counts    inboxCounts
+	boxes    map[string]*box // every topic known
+	pending  []*box          // topics with waiting or held messages, oldest first
+	created  []*box          // topics made since the last tick, to add to the view
+	evicted  []*box          // topics in the view that were forgotten since the last tick
+	scratch  []*box          // reused by forget
+	released []ackToken      // reused by update
+	rules    []modeRule      // per-subscription data-loss modes
+	rulesGen uint64          // bumped when rules change
+	// held are the QoS 1 and 2 messages not yet accepted, in arrival
+	// order: once one is held, every later one waits behind it, so none
+	// is ever shown before one that arrived earlier.
+	held    []heldMessage
+	arrival uint64 // arrival counter, for eviction order
+	counts  inboxCounts
+
+	used         int // bytes held, as MaxBufferedBytes counts them
+	freeing      int // of which in forgotten topics the next tick lets go
+	waitingBytes int // of which in waiting messages
+	heldBytes    int // of which in held messages
+	idle         int // topics that may be forgotten: no handle, nothing waiting
 
 	queueSize, maxTopics, maxBytes int
 	defaultMode                    DataLoss
 	acks                           acker // nil: nothing is ever held
 	// overflow is told when more messages are held than a broker may send
-	// unacknowledged (true), and when few are again (false); nil: no one
-	// is told.
+	// unacknowledged, or held messages take the inbox past
+	// MaxBufferedBytes (true), and when neither is so any more (false);
+	// nil: no one is told.
 	overflow    func(bool)
 	holdLimit   int
 	overflowing bool
@@ -46,17 +61,18 @@ type inbox struct {
 
 // inboxCounts are the inbox's running totals.
 type inboxCounts struct {
-	received     uint64
-	replaced     uint64 // dropped: a newer message replaced it (latest wins)
-	queueFull    uint64 // dropped: the topic's FIFO queue was full
-	topicLimit   uint64 // dropped: MaxTopics reached and no topic could be forgotten
-	bytesLimit   uint64 // dropped: MaxBufferedBytes reached
-	forgotten    uint64 // topics forgotten to make room
-	held         uint64 // QoS 1/2 messages held unacknowledged while their queue was full
-	shown        uint64 // messages made visible by a tick
-	waiting      int    // messages waiting, over all topics
-	holding      int    // messages held now
-	waitingBytes int
+	received      uint64
+	replaced      uint64 // dropped: a newer message replaced it (latest wins)
+	queueFull     uint64 // dropped: the topic's FIFO queue was full
+	topicLimit    uint64 // dropped: MaxTopics reached and no topic could be forgotten
+	bytesLimit    uint64 // dropped: MaxBufferedBytes reached
+	forgotten     uint64 // topics forgotten to make room
+	held          uint64 // QoS 1/2 messages held unacknowledged for want of room
+	shown         uint64 // messages made visible by a tick
+	waiting       int    // messages waiting, over all topics
+	holding       int    // messages held now
+	waitingBytes  int    // bytes of the waiting and held messages
+	bufferedBytes int    // every byte held
 }
 
 // acker withholds the acknowledgements of held messages; see sessionState.
@@ -78,7 +94,7 @@ type box struct {
 	// staging
 	q          []staged // ring buffer of waiting messages
 	head, n    int
-	held       []heldMessage // QoS 1/2 messages not yet accepted, oldest first
+	heldN      int // messages of this topic in inbox.held
 	mode       DataLoss
 	modeGen    uint64
 	queued     bool   // in inbox.pending
@@ -87,6 +103,7 @@ type box struct {
 	drops      uint64 // messages of this topic dropped so far
 	inView     bool   // added to inbox.view by a tick
 	dead       bool   // forgotten
+	msgBytes   int    // size of msg, set under mu by the tick that shows it
 
 	// view
 	msg       Message // the visible message
@@ -97,22 +114,77 @@ type box struct {
 }
 
 // heldMessage is a QoS 1 or 2 message whose acknowledgement waits until
-// its topic's queue has room, so the broker's flow control holds back the
+// the inbox has room for it, so the broker's flow control holds back the
 // rest instead of the client dropping them.
 type heldMessage struct {
 	msg   Message
 	seq   uint64
+	size  int // messageSize
 	token ackToken
+	box   *box // nil if the topic had no box and none could be made
 }
 
 // ackToken names a received QoS 1 or 2 message whose acknowledgement is
 // withheld; 0 means the message cannot be held.
 type ackToken uint64
 
-// staged is a waiting message and its arrival number.
+// staged is a waiting message, its arrival number and its size.
 type staged struct {
-	msg Message
-	seq uint64
+	msg  Message
+	seq  uint64
+	size int
+}
+
+// What the inbox counts for what it holds, beyond the bytes of names,
+// properties and payloads. Measured on 64-bit platforms, and rounded up.
+const (
+	// messageOverhead is a message's share of the slices that list it,
+	// and what its variable parts' allocations may round up to beyond
+	// allocSize's estimate.
+	messageOverhead = 256
+	// heldOverhead is what a held message costs on top: its place in the
+	// held list (twice, for the list's spare room) and the packet record
+	// (Publish, Properties) and pending acknowledgement that paho and the
+	// session keep until it is acknowledged.
+	heldOverhead = 768
+	// topicOverhead is a topic's own record (box), its entries in the
+	// maps of topics and visible topics, and its place in the tick's lists.
+	topicOverhead = 1024
+	// stagedSize is one slot of a topic's queue; a queue keeps the slots
+	// it grew to (up to TopicQueueSize), and they count too.
+	stagedSize = int(unsafe.Sizeof(staged{}))
+	// userPropertySize is a user property's name and value headers, in
+	// the message and three times over for paho's slice while it is
+	// kept, which grows by doubling.
+	userPropertySize = 4 * int(unsafe.Sizeof(UserProperty{}))
+)
+
+// messageSize returns the bytes m holds, as MaxBufferedBytes counts them:
+// its topic, properties and payload, as allocated, and messageOverhead.
+func messageSize(m *Message) int {
+	n := messageOverhead + allocSize(len(m.Topic)) + cap(m.Payload) +
+		allocSize(len(m.ContentType)) + allocSize(len(m.ResponseTopic)) + cap(m.CorrelationData)
+	if len(m.UserProperties) > 0 {
+		n += allocSize(cap(m.UserProperties) * userPropertySize)
+		for i := range m.UserProperties {
+			p := &m.UserProperties[i]
+			n += allocSize(len(p.Key)) + allocSize(len(p.Value))
+		}
+	}
+	return n
+}
+
+// allocSize is at least the memory the Go runtime allocates for n bytes:
+// small objects are rounded up to a size class (at most a quarter more,
+// plus 16 bytes), large ones to whole 8 KiB pages.
+func allocSize(n int) int {
+	switch {
+	case n == 0:
+		return 0
+	case n <= 32<<10:
+		return n + n/4 + 16
+	}
+	return (n + 8<<10 - 1) &^ (8<<10 - 1)
 }
 
 func newInbox(o *Options) *inbox {
@@ -160,111 +232,248 @@ func (in *inbox) modeOf(b *box) DataLoss {
 }
 
 // put stages a received message. A message with a token (QoS 1 or 2) is
-// held when its FIFO queue is full: its acknowledgement is withheld
-// (acker.hold) until a tick accepts it (acker.release).
+// never dropped: when there is no room for it (its topic past MaxTopics,
+// its FIFO queue full, MaxBufferedBytes reached), or another is held
+// already, it is held and its acknowledgement withheld (acker.hold) until
+// a tick accepts it (acker.release).
 func (in *inbox) put(m Message, token ackToken) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	in.arrived.set() // under mu: an Update it wakes waits for this put
 	in.counts.received++
 	in.arrival++
+	size := messageSize(&m)
+	canHold := token != 0 && in.acks != nil
 	b := in.boxes[m.Topic]
-	if b == nil {
+	latest := false
+	if b != nil {
+		b.lastActive = in.arrival
+		if latest = in.modeOf(b) == LatestWins; latest {
+			in.dropWaiting(b) // only the newest counts
+		}
+	}
+	if canHold && len(in.held) > 0 {
+		if latest {
+			in.supersedeHeld(b)
+		}
+		in.hold(b, m, size, token) // behind the held ones, in order
+		return
+	}
+	fresh := b == nil
+	if fresh {
 		if !in.makeRoom() {
+			if canHold {
+				in.hold(nil, m, size, token)
+				return
+			}
 			in.counts.topicLimit++
 			return
 		}
-		b = &box{topic: m.Topic}
-		in.boxes[m.Topic] = b
-		in.created = append(in.created, b)
-		if len(in.created) > 2*in.maxTopics {
-			in.created = slices.DeleteFunc(in.created, func(b *box) bool { return b.dead })
-		}
+		b = in.newBox(m.Topic)
+		b.lastActive = in.arrival
 	}
-	b.lastActive = in.arrival
-	size := len(m.Payload)
-
-	if in.modeOf(b) == LatestWins {
-		// Only the newest counts: drop everything waiting.
-		for b.n > 0 {
-			in.dropHead(b)
-			in.counts.replaced++
-			b.drops++
+	if in.modeOf(b) == FIFO && b.n >= in.queueSize {
+		if canHold {
+			in.hold(b, m, size, token)
+			return
 		}
-		for i, h := range b.held {
-			in.heldBytes -= len(h.msg.Payload)
-			in.counts.holding--
-			in.counts.replaced++
-			b.drops++
-			// Superseded: acknowledging it loses nothing more.
-			in.acks.release(h.token)
-			b.held[i] = heldMessage{}
-		}
-		b.held = b.held[:0]
-	} else if b.n >= in.queueSize && (token == 0 || in.acks == nil) {
 		in.dropHead(b)
 		in.counts.queueFull++
 		b.drops++
 	}
-	if token != 0 && in.acks != nil && (b.n >= in.queueSize || len(b.held) > 0 || !in.fits(size)) {
-		// A QoS 1 or 2 message that does not fit is held, unacknowledged:
-		// the broker stops at its receive maximum instead of the client
-		// dropping anything. Behind held ones it waits its turn.
-		in.acks.hold(token)
-		b.held = append(b.held, heldMessage{msg: m, seq: in.arrival, token: token})
-		in.counts.held++
-		in.counts.holding++
-		in.heldBytes += size
-		in.counts.waitingBytes = in.bytes + in.heldBytes
-		in.checkOverflow()
-		in.queue(b)
-		return
-	}
-	if !in.fits(size) {
+	if !in.room(b, size) {
+		if canHold {
+			if latest {
+				in.supersedeHeld(b)
+			}
+			in.hold(b, m, size, token)
+			return
+		}
 		in.counts.bytesLimit++
 		b.drops++
+		if fresh {
+			in.unmake(b) // an empty topic is no use, and bytes too
+		}
 		return
 	}
-	in.push(b, m, in.arrival)
+	if latest {
+		in.supersedeHeld(b)
+	}
+	in.push(b, m, in.arrival, size)
 	in.queue(b)
 }
 
-// fits reports whether a payload of size bytes may wait: within
-// MaxBufferedBytes, or alone if it is larger. Called with mu held.
-func (in *inbox) fits(size int) bool {
-	return in.bytes == 0 || in.bytes+size <= in.maxBytes
+// dropWaiting drops b's waiting messages for a newer one (latest wins).
+// Called with mu held.
+func (in *inbox) dropWaiting(b *box) {
+	for b.n > 0 {
+		in.dropHead(b)
+		in.counts.replaced++
+		b.drops++
+	}
 }
 
-// queue marks b as having something waiting. Called with mu held.
+// supersedeHeld drops b's held messages for a newer one that is kept
+// (latest wins): acknowledging them loses nothing more. Called with mu
+// held.
+func (in *inbox) supersedeHeld(b *box) {
+	if b.heldN == 0 {
+		return
+	}
+	in.held = slices.DeleteFunc(in.held, func(h heldMessage) bool {
+		if h.box != b {
+			return false
+		}
+		in.unhold(&h)
+		in.counts.replaced++
+		b.drops++
+		in.acks.release(h.token)
+		return true
+	})
+	in.checkOverflow()
+}
+
+// hold keeps m, of topic b (nil if it has no box), unacknowledged.
+// Called with mu held.
+func (in *inbox) hold(b *box, m Message, size int, token ackToken) {
+	in.acks.hold(token)
+	in.held = append(in.held, heldMessage{msg: m, seq: in.arrival, size: size, token: token, box: b})
+	if b != nil {
+		b.heldN++
+		in.queue(b)
+	}
+	in.counts.held++
+	in.counts.holding++
+	in.heldBytes += size + heldOverhead
+	in.used += size + heldOverhead
+	in.recount()
+	in.checkOverflow()
+}
+
+// unhold takes h out of the held messages' counts. Called with mu held.
+func (in *inbox) unhold(h *heldMessage) {
+	if h.box != nil {
+		h.box.heldN--
+	}
+	in.counts.holding--
+	in.heldBytes -= h.size + heldOverhead
+	in.used -= h.size + heldOverhead
+	in.recount()
+}
+
+// recount updates the byte counts the game sees. Called with mu held.
+func (in *inbox) recount() {
+	in.counts.waitingBytes = in.waitingBytes + in.heldBytes
+	in.counts.bufferedBytes = in.used
+}
+
+// room reports whether size more bytes may be held for b, forgetting
+// other idle topics to make room: within MaxBufferedBytes, or alone if
+// nothing else waits, so that a message larger than the limit still gets
+// through. Called with mu held.
+func (in *inbox) room(b *box, size int) bool {
+	return in.roomWithin(b, in.maxBytes-size)
+}
+
+// roomWithin reports whether the bytes held are within limit, forgetting
+// idle topics other than b to make it so, or nothing waits nor waits to be
+// let go of by the next tick. Called with mu held.
+func (in *inbox) roomWithin(b *box, limit int) bool {
+	if in.used <= limit {
+		return true
+	}
+	in.addPins(b, 1) // not b
+	in.forget(0, limit)
+	in.addPins(b, -1)
+	return in.used <= limit || in.waitingBytes == 0 && in.freeing == 0
+}
+
+// newBox makes the box of a new topic. Called with mu held.
+func (in *inbox) newBox(topic string) *box {
+	b := &box{topic: topic}
+	in.boxes[topic] = b
+	in.created = append(in.created, b)
+	if len(in.created) > 2*in.maxTopics {
+		in.created = slices.DeleteFunc(in.created, func(b *box) bool { return b.dead })
+	}
+	in.used += topicOverhead + allocSize(len(topic))
+	in.idle++
+	in.recount()
+	return b
+}
+
+// unmake undoes newBox for the topic just made. Called with mu held.
+func (in *inbox) unmake(b *box) {
+	delete(in.boxes, b.topic)
+	in.idle--
+	b.dead = true
+	in.used -= topicOverhead + allocSize(len(b.topic))
+	if i := len(in.created) - 1; i >= 0 && in.created[i] == b {
+		in.created[i] = nil
+		in.created = in.created[:i]
+	}
+	in.recount()
+}
+
+// forgettable reports whether b may be forgotten: no handle, nothing
+// waiting or held.
+func (b *box) forgettable() bool { return b.pins == 0 && !b.queued && !b.dead }
+
+// setQueued and addPins change what makes a box forgettable, keeping
+// inbox.idle. Called with mu held.
+func (in *inbox) setQueued(b *box, queued bool) {
+	was := b.forgettable()
+	b.queued = queued
+	in.idleChanged(was, b.forgettable())
+}
+
+func (in *inbox) addPins(b *box, d int) {
+	was := b.forgettable()
+	b.pins += d
+	in.idleChanged(was, b.forgettable())
+}
+
+func (in *inbox) idleChanged(was, is bool) {
+	switch {
+	case was && !is:
+		in.idle--
+	case !was && is:
+		in.idle++
+	}
+}
+
+// queue marks b as having something waiting or held. Called with mu held.
 func (in *inbox) queue(b *box) {
 	if !b.queued {
-		b.queued = true
+		in.setQueued(b, true)
 		in.pending = append(in.pending, b)
 	}
 }
 
 // push appends m to b's ring, growing it up to queueSize. Called with mu held.
-func (in *inbox) push(b *box, m Message, seq uint64) {
+func (in *inbox) push(b *box, m Message, seq uint64, size int) {
 	if b.n == len(b.q) {
-		size := max(2*len(b.q), 1)
+		n := max(2*len(b.q), 1)
 		if b.mode == FIFO {
-			size = max(size, 4)
+			n = max(n, 4)
 		}
-		size = min(size, max(in.queueSize, 1))
-		if size <= len(b.q) {
-			size = len(b.q) + 1
+		n = min(n, max(in.queueSize, 1))
+		if n <= len(b.q) {
+			n = len(b.q) + 1
 		}
-		q := make([]staged, size)
+		q := make([]staged, n)
 		for i := 0; i < b.n; i++ {
 			q[i] = b.q[(b.head+i)%len(b.q)]
 		}
+		in.used += (n - len(b.q)) * stagedSize
 		b.q, b.head = q, 0
 	}
-	b.q[(b.head+b.n)%len(b.q)] = staged{msg: m, seq: seq}
+	b.q[(b.head+b.n)%len(b.q)] = staged{msg: m, seq: seq, size: size}
 	b.n++
-	in.bytes += len(m.Payload)
+	in.waitingBytes += size
+	in.used += size
 	in.counts.waiting++
-	in.counts.waitingBytes = in.bytes + in.heldBytes
+	in.recount()
 }
 
 // dropHead removes b's oldest waiting message. Called with mu held.
@@ -273,31 +482,40 @@ func (in *inbox) dropHead(b *box) staged {
 	b.q[b.head] = staged{}
 	b.head = (b.head + 1) % len(b.q)
 	b.n--
-	in.bytes -= len(s.msg.Payload)
+	in.waitingBytes -= s.size
+	in.used -= s.size
 	in.counts.waiting--
-	in.counts.waitingBytes = in.bytes + in.heldBytes
+	in.recount()
 	return s
 }
 
 // makeRoom forgets the topics idle longest when MaxTopics is reached; a
-// topic with waiting messages or a TopicHandle stays. It reports whether a
-// new topic fits. Called with mu held.
+// topic with waiting or held messages or a TopicHandle stays. It reports
+// whether a new topic fits. Called with mu held.
 func (in *inbox) makeRoom() bool {
 	if len(in.boxes) < in.maxTopics {
 		return true
 	}
+	// Forget a sixteenth at once so the scan is paid rarely.
+	in.forget(max(1, in.maxTopics/16), in.used)
+	return len(in.boxes) < in.maxTopics
+}
+
+// forget forgets the topics idle longest: at least n of them, and more
+// until the bytes held are within limit once the next tick lets go of
+// them. A forgotten topic's visible message stays until that tick, so
+// its bytes count until then. Called with mu held.
+func (in *inbox) forget(n, limit int) {
+	short := func() bool { return n > 0 || in.used-in.freeing > limit }
+	if in.idle == 0 || !short() {
+		return
+	}
 	c := in.scratch[:0]
 	for _, b := range in.boxes {
-		if b.pins == 0 && !b.queued {
+		if b.forgettable() {
 			c = append(c, b)
 		}
 	}
-	if len(c) == 0 {
-		in.scratch = c
-		return false
-	}
-	// Forget a sixteenth at once so the scan is paid rarely.
-	k := min(len(c), max(1, in.maxTopics/16))
 	slices.SortFunc(c, func(a, b *box) int {
 		switch {
 		case a.lastActive < b.lastActive:
@@ -307,22 +525,38 @@ func (in *inbox) makeRoom() bool {
 		}
 		return 0
 	})
-	for _, b := range c[:k] {
+	unseen := false
+	for _, b := range c {
+		if !short() {
+			break
+		}
+		n--
 		delete(in.boxes, b.topic)
+		in.idle--
 		b.dead = true
+		in.used -= len(b.q) * stagedSize
 		b.q = nil
+		cost := topicOverhead + allocSize(len(b.topic)) + b.msgBytes
 		if b.inView {
 			in.evicted = append(in.evicted, b)
+			in.freeing += cost
+		} else {
+			in.used -= cost
+			unseen = true
 		}
 		in.counts.forgotten++
 	}
+	if unseen {
+		// Let go of them now, not at the next tick, which may be long.
+		in.created = slices.DeleteFunc(in.created, func(b *box) bool { return b.dead })
+	}
+	in.recount()
 	clear(c)
 	in.scratch = c[:0]
-	return true
 }
 
 // update is the tick: it shows at most one waiting message per topic, and
-// releases the held messages it finds room for.
+// accepts the held messages it finds room for, in the order they arrived.
 func (in *inbox) update() {
 	in.tick++
 	clear(in.shown)
@@ -334,6 +568,10 @@ func (in *inbox) update() {
 			delete(in.view, b.topic)
 		}
 		b.msg, b.has = Message{}, false
+		cost := topicOverhead + allocSize(len(b.topic)) + b.msgBytes
+		b.msgBytes = 0
+		in.used -= cost
+		in.freeing -= cost
 	}
 	clear(in.evicted)
 	in.evicted = in.evicted[:0]
@@ -351,50 +589,94 @@ func (in *inbox) update() {
 		if b.n > 0 {
 			s := in.dropHead(b)
 			in.counts.shown++
+			in.used += s.size - b.msgBytes
+			b.msgBytes = s.size
 			b.msg, b.seq = s.msg, s.seq
 			b.has, b.shownTick, b.dropped = true, in.tick, b.drops
 			in.shown = append(in.shown, b)
 		}
-		// Accept held messages while there is room.
-		for len(b.held) > 0 && b.n < in.queueSize && in.fits(len(b.held[0].msg.Payload)) {
-			h := b.held[0]
-			b.held[0] = heldMessage{}
-			b.held = b.held[1:]
-			in.heldBytes -= len(h.msg.Payload)
-			in.counts.holding--
-			in.push(b, h.msg, h.seq)
-			in.released = append(in.released, h.token)
+		if b.n == 0 && len(b.q) > 4 {
+			// A burst's queue goes with it; a small one stays, so that a
+			// steady stream allocates nothing.
+			in.used -= len(b.q) * stagedSize
+			b.q, b.head = nil, 0
 		}
-		if b.n > 0 || len(b.held) > 0 {
+		if b.n > 0 || b.heldN > 0 {
 			in.pending[w] = b
 			w++
 		} else {
-			b.queued = false
+			in.setQueued(b, false)
 		}
 	}
 	clear(in.pending[w:])
 	in.pending = in.pending[:w]
+	in.accept()
 	if len(in.released) > 0 {
 		in.acks.release(in.released...)
 		in.released = in.released[:0]
-		in.checkOverflow()
 	}
+	in.recount()
+	in.checkOverflow()
 	in.mu.Unlock()
 }
 
-// checkOverflow tells overflow when the held messages pass holdLimit, and
-// again when they are back to half of it. A broker may not send more QoS
-// 1 and 2 messages than the receive maximum without acknowledgements, so
-// passing it means the broker ignores it. Called with mu held.
+// accept moves held messages into their topics' queues while there is
+// room, oldest first, stopping at the first that does not fit. Called
+// with mu held.
+func (in *inbox) accept() {
+	k := 0
+	for ; k < len(in.held); k++ {
+		h := &in.held[k]
+		b := h.box
+		if b == nil {
+			if b = in.boxes[h.msg.Topic]; b == nil {
+				if !in.makeRoom() {
+					break
+				}
+				b = in.newBox(h.msg.Topic)
+				b.lastActive = h.seq
+			}
+		}
+		mode := in.modeOf(b)
+		if mode == FIFO && b.n >= in.queueSize {
+			break
+		}
+		// Held messages are in memory already: it is accepted if the
+		// others, and it, fit.
+		if !in.roomWithin(b, in.maxBytes+in.heldBytes-h.size) {
+			break
+		}
+		in.unhold(h)
+		if mode == LatestWins {
+			in.dropWaiting(b)
+		}
+		in.push(b, h.msg, h.seq, h.size)
+		in.queue(b)
+		in.released = append(in.released, h.token)
+	}
+	if k > 0 {
+		n := copy(in.held, in.held[k:])
+		clear(in.held[n:])
+		in.held = in.held[:n]
+	}
+}
+
+// checkOverflow tells overflow when the held messages pass holdLimit or
+// take the inbox past MaxBufferedBytes, and again when they are back to
+// half of holdLimit and an eighth under MaxBufferedBytes (or none is
+// held). A broker may not send more QoS 1 and 2 messages than the receive
+// maximum without acknowledgements, so passing it means the broker
+// ignores it; past MaxBufferedBytes, only not reading keeps memory
+// bounded. Called with mu held.
 func (in *inbox) checkOverflow() {
 	if in.overflow == nil {
 		return
 	}
 	switch {
-	case !in.overflowing && in.counts.holding > in.holdLimit:
+	case !in.overflowing && (in.counts.holding > in.holdLimit || in.heldBytes > 0 && in.used > in.maxBytes):
 		in.overflowing = true
 		in.overflow(true)
-	case in.overflowing && in.counts.holding <= in.holdLimit/2:
+	case in.overflowing && in.counts.holding <= in.holdLimit/2 && (in.heldBytes == 0 || in.used <= in.maxBytes-in.maxBytes/8):
 		in.overflowing = false
 		in.overflow(false)
 	}
@@ -405,13 +687,11 @@ func (in *inbox) checkOverflow() {
 func (in *inbox) dropHeld() {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	for _, b := range in.pending {
-		clear(b.held)
-		b.held = b.held[:0]
+	for i := range in.held {
+		in.unhold(&in.held[i])
 	}
-	in.heldBytes = 0
-	in.counts.holding = 0
-	in.counts.waitingBytes = in.bytes
+	clear(in.held)
+	in.held = in.held[:0]
 	in.checkOverflow()
 }
 
@@ -428,10 +708,9 @@ func (in *inbox) pin(topic string) *box {
 	in.mu.Lock()
 	b := in.boxes[topic]
 	if b == nil {
-		b = &box{topic: topic}
-		in.boxes[topic] = b
+		b = in.newBox(topic)
 	}
-	b.pins++
+	in.addPins(b, 1)
 	if !b.inView {
 		b.inView = true
 		in.view[topic] = b
@@ -443,7 +722,7 @@ func (in *inbox) pin(topic string) *box {
 // unpin releases a box pinned with pin. Tick side.
 func (in *inbox) unpin(b *box) {
 	in.mu.Lock()
-	b.pins--
+	in.addPins(b, -1)
 	in.mu.Unlock()
 }
 

@@ -3,6 +3,7 @@ package mqttgame
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -214,21 +215,31 @@ func TestInboxDropsWhenEveryTopicIsBusy(t *testing.T) {
 }
 
 func TestInboxBytesLimit(t *testing.T) {
-	in := testInbox(func(o *Options) { o.MaxBufferedBytes = 10 })
-	in.put(msg("a", "12345678"), 0)
-	in.put(msg("b", "12345678"), 0)
+	big := strings.Repeat("x", 4000)
+	m := msg("a", big)
+	// Room for one topic and its message, not for two.
+	limit := topicOverhead + allocSize(1) + stagedSize + messageSize(&m) + 100
+	in := testInbox(func(o *Options) { o.MaxBufferedBytes = limit })
+	in.put(msg("a", big), 0)
+	in.put(msg("b", big), 0)
 	in.update()
-	if shown(in, "a") != "12345678" || in.find("b") == nil || in.find("b").has {
+	if shown(in, "a") != big || in.find("b") != nil && in.find("b").has {
 		t.Fatal("want a shown and b dropped")
 	}
 	if c := in.counters(); c.bytesLimit != 1 || c.waitingBytes != 0 {
 		t.Errorf("bytesLimit=%d waitingBytes=%d, want 1 and 0", c.bytesLimit, c.waitingBytes)
 	}
-	// Room again once shown.
-	in.put(msg("b", "12345678"), 0)
+	// Room again once a, shown and idle, is forgotten: b comes alone,
+	// while a's visible message waits for the tick to let go of it.
+	in.put(msg("b", big), 0)
 	in.update()
-	if shown(in, "b") != "12345678" {
+	in.put(msg("b", big+"!"), 0)
+	in.update()
+	if shown(in, "b") != big+"!" {
 		t.Fatal("b was not accepted once a had been shown")
+	}
+	if in.find("a") != nil {
+		t.Error("the idle topic a was not forgotten to make room")
 	}
 }
 
@@ -303,5 +314,126 @@ func TestInboxOverflowWhenHoldingTooMany(t *testing.T) {
 	c := in.counters()
 	if c.received != c.shown+uint64(c.waiting)+uint64(c.holding)+c.replaced+c.queueFull+c.topicLimit+c.bytesLimit {
 		t.Fatalf("counts do not add up: %+v", c)
+	}
+}
+
+// TestInboxHoldsQoS1PastMaxTopics: past MaxTopics, with every topic busy,
+// a QoS 1 message is held, not dropped, and shown once a tick has room.
+func TestInboxHoldsQoS1PastMaxTopics(t *testing.T) {
+	acks := &fakeAcker{}
+	in := testInbox(func(o *Options) { o.MaxTopics = 4 })
+	in.acks = acks
+	for i := 1; i <= 10; i++ {
+		in.put(msg(fmt.Sprint("score/", i), fmt.Sprint(i)), ackToken(i))
+	}
+	if c := in.counters(); c.topicLimit != 0 || c.holding != 6 {
+		t.Fatalf("counters %+v: want 6 held, none dropped", c)
+	}
+	seen := map[string]bool{}
+	for range 10 {
+		in.update()
+		for _, m := range in.appendShown(nil, "#") {
+			seen[m.Topic] = true
+		}
+	}
+	if len(seen) != 10 {
+		t.Fatalf("shown %d of 10 topics", len(seen))
+	}
+	if want := []ackToken{5, 6, 7, 8, 9, 10}; !slices.Equal(acks.released, want) {
+		t.Errorf("released %v, want %v", acks.released, want)
+	}
+	if c := in.counters(); c.received != c.shown || c.holding != 0 {
+		t.Errorf("counters %+v: want every message shown", c)
+	}
+}
+
+// TestInboxHeldKeepOrder: once a QoS 1 message is held, later ones wait
+// behind it, whatever their topic, so none is shown before it: a marker
+// published after the scores is never shown before a held score.
+func TestInboxHeldKeepOrder(t *testing.T) {
+	acks := &fakeAcker{}
+	in := testInbox(func(o *Options) { o.MaxTopics = 2 })
+	in.acks = acks
+	in.put(msg("score/a", "a"), 1)
+	in.put(msg("score/b", "b"), 2)
+	in.put(msg("score/c", "c"), 3) // no topic left: held
+	in.put(msg("marker", "m"), 4)  // room is no matter: behind c
+	in.put(msg("pos", "p"), 0)     // QoS 0 is never held (and dropped here)
+	var order []string
+	for range 4 {
+		in.update()
+		for _, m := range in.appendShown(nil, "#") {
+			order = append(order, m.Topic)
+		}
+	}
+	if want := []string{"score/a", "score/b", "score/c", "marker"}; !slices.Equal(order, want) {
+		t.Fatalf("shown in the order %v, want %v", order, want)
+	}
+}
+
+// TestInboxHoldsQoS1PastMaxBufferedBytes: QoS 1 messages over the byte
+// limit are held, the inbox asks to stop reading, and all are shown in
+// order once ticks make room.
+func TestInboxHoldsQoS1PastMaxBufferedBytes(t *testing.T) {
+	acks := &fakeAcker{}
+	big := strings.Repeat("x", 10_000)
+	in := testInbox(func(o *Options) { o.DataLoss = FIFO; o.MaxBufferedBytes = 25_000 })
+	in.acks = acks
+	in.holdLimit = 100
+	var told []bool
+	in.overflow = func(on bool) { told = append(told, on) }
+	for i := range 5 {
+		in.put(msg("chat", fmt.Sprint(i, big)), ackToken(i+1))
+	}
+	if c := in.counters(); c.bytesLimit != 0 || c.holding != 3 {
+		t.Fatalf("counters %+v: want 3 held, none dropped", c)
+	}
+	if !slices.Equal(told, []bool{true}) {
+		t.Fatalf("overflow told %v, want [true]: held bytes past the limit must stop reading", told)
+	}
+	var got []string
+	for range 6 {
+		in.update()
+		got = append(got, shown(in, "chat")[:1])
+	}
+	if want := []string{"0", "1", "2", "3", "4", "-"}; !slices.Equal(got, want) {
+		t.Fatalf("ticks showed %v, want %v", got, want)
+	}
+	if !slices.Equal(told, []bool{true, false}) {
+		t.Errorf("overflow told %v, want [true false] once the game caught up", told)
+	}
+}
+
+// TestInboxCountsEveryByte: names, properties and empty payloads count,
+// so a flood of messages with long topics and big properties and no
+// payload stops at MaxBufferedBytes.
+func TestInboxCountsEveryByte(t *testing.T) {
+	const limit = 1 << 20
+	in := testInbox(func(o *Options) { o.DataLoss = FIFO; o.MaxBufferedBytes = limit })
+	long := strings.Repeat("t", 60_000)
+	prop := strings.Repeat("p", 50_000)
+	for i := range 100 {
+		in.put(Message{Topic: fmt.Sprint(long, i%10)}, 0)
+		in.put(Message{Topic: fmt.Sprint("p/", i%10), UserProperties: []UserProperty{{Key: prop, Value: prop}}}, 0)
+	}
+	c := in.counters()
+	if c.bytesLimit == 0 {
+		t.Fatalf("counters %+v: 6 MB of names and properties were all kept under a 1 MiB limit", c)
+	}
+	if c.waitingBytes > limit+200_000 {
+		t.Errorf("%d bytes counted, over the limit and one message", c.waitingBytes)
+	}
+	var real int
+	for _, b := range in.boxes {
+		for i := range b.n {
+			m := &b.q[(b.head+i)%len(b.q)].msg
+			real += len(m.Topic)
+			for _, p := range m.UserProperties {
+				real += len(p.Key) + len(p.Value)
+			}
+		}
+	}
+	if real > c.waitingBytes {
+		t.Errorf("%d bytes of names and properties waiting, %d counted", real, c.waitingBytes)
 	}
 }

@@ -166,18 +166,32 @@ type Options struct {
 	DataLoss DataLoss
 
 	// TopicQueueSize caps the messages waiting for one FIFO topic; when
-	// full, the oldest waiting QoS 0 message is dropped and counted.
+	// full, the oldest waiting QoS 0 message is dropped and counted, and a
+	// QoS 1 or 2 message is held unacknowledged until there is room.
 	// Defaults to 64.
 	TopicQueueSize int
 
 	// MaxTopics caps the distinct topics the client keeps. Past it, the
 	// topics idle longest (and without a TopicHandle) are forgotten; if
-	// none can be, the new message is dropped and counted. Defaults to 1024.
+	// none can be, a new QoS 0 message is dropped and counted, and a QoS 1
+	// or 2 message is held unacknowledged until there is room. Defaults
+	// to 1024.
 	MaxTopics int
 
-	// MaxBufferedBytes caps the payload bytes waiting to be shown, over
-	// all topics, so a tab that stops calling Update cannot grow without
-	// bound. Defaults to 16 MiB.
+	// MaxBufferedBytes caps the memory the client holds for the game, so
+	// that a tab that stops calling Update, or another player sending
+	// long topics or big properties, cannot grow it without bound. It
+	// counts every byte held: the messages waiting to be shown, those
+	// held unacknowledged, and the visible one of each topic, each with
+	// its topic, properties (content type, response topic, correlation
+	// data, user properties) and payload, plus 256 bytes per message
+	// (1 KiB while its acknowledgement is withheld), and 1 KiB per topic
+	// with its queue's slots. Past it, the topics idle longest (and
+	// without a TopicHandle) are forgotten; a QoS 0 message that still
+	// does not fit is dropped and counted, a QoS 1 or 2 message is held
+	// unacknowledged and the client reads nothing more until the game
+	// catches up. A message larger than the limit is let in when nothing
+	// else waits. Defaults to 16 MiB.
 	MaxBufferedBytes int
 
 	// OutboxSize caps the publishes waiting to be sent or acknowledged.

@@ -13,16 +13,17 @@ type Stats struct {
 	InFlight      int    // QoS 1 and 2 publishes waiting for the broker, now
 	Waiting       int    // received messages waiting to be shown, now
 	Holding       int    // QoS 1 and 2 messages held unacknowledged, now
-	WaitingBytes  int    // payload bytes of the waiting and held messages, now
+	WaitingBytes  int    // bytes of the waiting and held messages, as MaxBufferedBytes counts them, now
+	BufferedBytes int    // every byte the client holds for the game, as MaxBufferedBytes counts them, now
 
 	DroppedReplaced   uint64 // replaced by a newer message of their topic (LatestWins)
 	DroppedQueueFull  uint64 // QoS 0 messages pushed out of a full FIFO queue
-	DroppedTopicLimit uint64 // arrived when MaxTopics topics were busy
-	DroppedBytesLimit uint64 // arrived when MaxBufferedBytes were waiting
+	DroppedTopicLimit uint64 // QoS 0 messages that arrived when MaxTopics topics were busy
+	DroppedBytesLimit uint64 // QoS 0 messages that arrived when MaxBufferedBytes were held
 	DroppedEvents     uint64 // events past EventQueueSize in one tick
 
-	Held            uint64 // QoS 1 and 2 messages held back (unacknowledged) while their FIFO queue was full
-	TopicsForgotten uint64 // idle topics forgotten to stay under MaxTopics
+	Held            uint64 // QoS 1 and 2 messages held back (unacknowledged) for want of room, or behind one that was
+	TopicsForgotten uint64 // idle topics forgotten to stay under MaxTopics and MaxBufferedBytes
 
 	Connects        uint64 // connections that came up
 	ConnectionsLost uint64 // connections that ended without the game asking

@@ -11,7 +11,14 @@
 // "no scores yet" from "not loaded yet", the board subscribes to the
 // scores, then publishes a marker to a topic only it subscribes to: the
 // broker sends the retained scores before the marker, so when the marker
-// comes back the snapshot is complete (IsComplete).
+// comes back the snapshot is complete (IsComplete). Scores and marker are
+// QoS 1, which the client never drops: a score it has no room for yet (a
+// game that stopped ticking, more players than Options.MaxTopics) is held
+// unacknowledged, and the marker waits behind it. A broker that drops
+// messages itself makes a board complete without them: mosquitto drops
+// what passes its queue for a client, retained messages included
+// (max_queued_messages, 1,000 by default), so a board with more players
+// needs it raised.
 //
 // Scores are JSON: {"name":"ann","score":42,"date":"2025-01-31T12:00:00Z"}.
 package leaderboard
@@ -169,7 +176,9 @@ func (b *Board) read(m *mqttgame.Message) {
 }
 
 // IsComplete reports whether the retained scores have all arrived: before
-// that, an empty or short board may just not be loaded yet.
+// that, an empty or short board may just not be loaded yet. It never
+// turns true while a score the broker sent before the marker is still
+// held by the client.
 func (b *Board) IsComplete() bool { return b.complete }
 
 // JustCompleted reports whether the board became complete this tick.
