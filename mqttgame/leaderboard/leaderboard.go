@@ -20,6 +20,13 @@
 // (max_queued_messages, 1,000 by default), so a board with more players
 // needs it raised.
 //
+// The marker's topic is the board's topic, then "sync", then a random
+// nonce of 16 hexadecimal digits: for the board "game/scores",
+// "game/scores/sync/0f3a9c2e71b45d86". It is two levels below the board's
+// topic, so the scores' filter ("game/scores/+") never matches it. A
+// broker with access rules must let every player subscribe and publish to
+// "game/scores/sync/+", or boards never complete.
+//
 // Scores are JSON: {"name":"ann","score":42,"date":"2025-01-31T12:00:00Z"}.
 package leaderboard
 
