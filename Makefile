@@ -147,7 +147,7 @@ bench-smoke: deps wasm_exec.js
 # packages' testdata/fuzz; `make test` runs each for 20,000 inputs, `make fuzz`
 # longer (FUZZTIME=10m make fuzz for longer still).
 FUZZ := ./mqttgame:FuzzValidateTopic ./mqttgame:FuzzValidateFilter ./mqttgame:FuzzMatch \
-	./mqttgame:FuzzInbox ./mqttgame:FuzzFramingGuard ./mqttgame/segment:FuzzEscape
+	./mqttgame:FuzzInbox ./mqttgame:FuzzFramingGuard ./mqttgame:FuzzProtocolCheck ./mqttgame/segment:FuzzEscape
 FUZZTIME ?= 2m
 
 fuzz: deps-go

@@ -49,8 +49,38 @@ func FuzzMatch(f *testing.F) {
 		if ValidateFilter(filter) != nil || checkString(topic) != "" || strings.ContainsAny(topic, "+#") {
 			return
 		}
-		if got, want := Match(filter, topic), matchByLevels(filter, topic); got != want {
+		want := matchByLevels(filter, topic)
+		if got := Match(filter, topic); got != want {
 			t.Fatalf("Match(%q, %q) = %v, want %v", filter, topic, got, want)
+		}
+		parts, ok := AppendWildcards(nil, filter, topic)
+		if ok != want {
+			t.Fatalf("AppendWildcards(%q, %q) matched %v, want %v", filter, topic, ok, want)
+		}
+		if !ok {
+			return
+		}
+		// Putting the parts back in the filter's wildcards gives the topic.
+		inner := filter
+		if strings.HasPrefix(inner, sharePrefix) {
+			inner = strings.SplitN(inner, "/", 3)[2]
+		}
+		levels := strings.Split(inner, "/")
+		rest := parts
+		for i, l := range levels {
+			if l == "+" || l == "#" {
+				if len(rest) == 0 {
+					t.Fatalf("AppendWildcards(%q, %q) = %q: too few parts", filter, topic, parts)
+				}
+				levels[i], rest = rest[0], rest[1:]
+			}
+		}
+		rebuilt := strings.Join(levels, "/")
+		// A '#' that matched the parent level ("a/#" and "a") gave "",
+		// as one that matched an empty last level ("a/#" and "a/").
+		parent := strings.HasSuffix(inner, "#") && parts[len(parts)-1] == "" && strings.TrimSuffix(rebuilt, "/") == topic
+		if len(rest) != 0 || rebuilt != topic && !parent {
+			t.Fatalf("AppendWildcards(%q, %q) = %q: the parts rebuild %q", filter, topic, parts, rebuilt)
 		}
 	})
 }
