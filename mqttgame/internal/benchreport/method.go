@@ -20,11 +20,17 @@ const methodText = `## How it is measured
   ` + "`ConnectionManager.Publish`" + `, QoS 1 and 2 through ` + "`PublishViaQueue`" + ` (` + "`Publish`" + ` would wait for each
   acknowledgement in turn); messages counted in its ` + "`OnPublishReceived`" + ` callback. *relay* (natively only): two
   coder/websocket connections and a server that copies each message from one to the other, messages the
-  size of the PUBLISH packets: the ceiling, with no MQTT at all. ` + "`allocs/op`" + ` is per message and counts the
-  whole process: both clients and the broker.
-- **Round trip** (` + "`BenchmarkRoundTrip`" + `): one client subscribed to its own topic sends one message at a time.
-  *mqttgame-ws*: ` + "`Publish`" + `, then ` + "`Wait`" + ` and ` + "`Update`" + ` until ` + "`OnMessage`" + ` reports it; *autopaho-tcp* and
-  *autopaho-ws* (as shipped): ` + "`Publish`" + ` and wait for the callback. p50 and p99 over every message of a run.
+  size of the PUBLISH packets: the ceiling, with no MQTT at all. *MQTT.js* 5.16 (` + "`mqttgame/internal/benchreport/testdata/mqttjs-bench.mjs`" + `):
+  the same two clients, window and payloads in one Node process, over Node's own WebSocket (the browser's API,
+  with MQTT.js's ` + "`forceNativeWebSocket`" + `, as in a browser) and over the ` + "`ws`" + ` package (MQTT.js's default in Node);
+  QoS 1 and 2 through ` + "`publish`" + `, which keeps each message in flight until acknowledged. The broker runs in the
+  report's own process, so that ` + "`allocs/op`" + ` (per message, Go's heap) and ` + "`cpu-ns/msg`" + ` (the process's user
+  and system time over the timed part, per message: ` + "`getrusage`" + ` natively, ` + "`process.cpuUsage()`" + ` in Node, which
+  in WebAssembly counts the JavaScript runtime and its WebSocket too) are the two clients' alone.
+- **Round trip** (` + "`BenchmarkRoundTrip`" + `, natively and in WebAssembly): one client subscribed to its own topic
+  sends one message at a time. *mqttgame-ws*: ` + "`Publish`" + `, then ` + "`Wait`" + ` and ` + "`Update`" + ` until ` + "`OnMessage`" + `
+  reports it; *autopaho-tcp* (natively only) and *autopaho-ws* (as shipped): ` + "`Publish`" + ` and wait for the callback;
+  *MQTT.js*: ` + "`publish`" + ` and wait for its message event. p50 and p99 over every message of a run.
 - **Tick** (` + "`mqttgame/bench_tick_test.go`" + `): no broker; messages are staged with the inbox's ` + "`put`" + `, the function
   the network goroutines call for each message received. ` + "`ns/tick`" + ` is ` + "`Update`" + ` alone, the game's cost;
   ` + "`ns/op`" + ` adds the staging; ` + "`allocs/op`" + ` covers both, in the steady state.
@@ -80,6 +86,10 @@ func obstacle(env, target string) string {
 	switch {
 	case strings.Contains(target, "allocations"):
 		return allocationsObstacle
+	case strings.Contains(target, "MQTT.js") && env == "wasm":
+		return wasmMQTTjsObstacle
+	case strings.Contains(target, "MQTT.js"):
+		return nativeMQTTjsObstacle
 	case strings.Contains(target, "round trip p50"):
 		return roundTripObstacle
 	case env == "wasm" && strings.Contains(target, "throughput"):
@@ -96,6 +106,15 @@ const wasmThroughputObstacle = "In WebAssembly both sides receive the same way (
 	"allocations) moves the total less than natively. Its game loop also idles in steps of Node's 1 ms timer, " +
 	"where the baseline wakes at each message; blocking in Wait instead wakes it for every message, which " +
 	"measured worse (1.0–1.2×)."
+
+const wasmMQTTjsObstacle = "MQTT.js runs in V8 as plain JavaScript beside the WebSocket; the WebAssembly build " +
+	"crosses from Go to JavaScript and back for every WebSocket message in both directions (a js.Value, with its " +
+	"finalizer, for each value that crosses, and a copy between an ArrayBuffer and a Go slice), wakes the Go " +
+	"scheduler for every message event, and sends one WebSocket message per packet where MQTT.js packs the packets " +
+	"written in one turn of the event loop into one; see [Where the time goes](#where-the-time-goes)."
+
+const nativeMQTTjsObstacle = "The figure moves with the machine's load (see the load average above); see " +
+	"[Where the time goes](#where-the-time-goes) for what the client spends per message."
 
 const allocationsObstacle = "Most of the allocations per message are not the client's: the broker's (routing, " +
 	"decoding and encoding each packet) and paho's packet decoding and encoding on both clients, the same for " +
