@@ -251,8 +251,10 @@ func (r *runner) write(out string) error {
 			return err
 		}
 	}
-	if err := r.chart(filepath.Join(r.dir, chartFile)); err != nil {
-		return err
+	if r.rounds > 0 { // -rounds 0: the profiles alone
+		if err := r.chart(filepath.Join(r.dir, chartFile)); err != nil {
+			return err
+		}
 	}
 
 	// Links in the report are relative to it.
