@@ -11,10 +11,9 @@ import (
 	"github.com/coder/websocket"
 )
 
-// wsConn is a WebSocket connection as a net.Conn: Read reads the messages
-// one after the other as a byte stream; each Write is one binary message
-// natively, and in the browser the writes of one turn of the event loop
-// share one (wsconn_js.go). A write is never split across messages.
+// wsConn is a WebSocket connection as a net.Conn: each Write is one
+// binary message, and Read reads the messages one after the other as a
+// byte stream.
 //
 // It does what websocket.NetConn does, minus the deadlines, which paho
 // never sets; in exchange it reads and writes with a context that never
@@ -29,8 +28,6 @@ type wsConn struct {
 
 	r   io.Reader // the message being read; nil between messages
 	eof bool      // the peer closed normally
-
-	out wsWriter // sends what Write is given
 }
 
 // newWSConn wraps ws; it is closed at once, without a closing handshake,
@@ -80,9 +77,9 @@ func (c *wsConn) Read(p []byte) (int, error) {
 	}
 }
 
-// Write sends p, whole, in one binary message.
+// Write sends p as one binary message.
 func (c *wsConn) Write(p []byte) (int, error) {
-	if err := c.out.write(c.ws, p); err != nil {
+	if err := c.ws.Write(context.Background(), websocket.MessageBinary, p); err != nil {
 		return 0, err
 	}
 	return len(p), nil
@@ -95,7 +92,6 @@ func (c *wsConn) Write(p []byte) (int, error) {
 // already with its DISCONNECT packet.)
 func (c *wsConn) Close() error {
 	c.stop()
-	c.out.flush(c.ws)
 	return c.ws.CloseNow()
 }
 
