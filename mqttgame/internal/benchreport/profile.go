@@ -288,7 +288,10 @@ func (r *runner) profileText() string {
 	p("The publisher and the subscriber run in the process profiled; the broker runs in another. ")
 	p("Each is run twice, with many messages and with one, and the second's profile is taken from the first's: ")
 	p("what is left is the messages' cost without the program's start, connecting and subscribing, ")
-	p("up to the profilers' sampling. Busy time only (Node's idle time left out), divided by the messages.\n\n")
+	p("up to the profilers' sampling. Busy time only (Node's idle time left out), divided by the messages. ")
+	p("V8's profiler charges wall-clock time to the function it finds running, so on a busy machine a time slice lost ")
+	p("to another process lands on whatever was running then, most often a socket write (`writeBuffer`): compare ")
+	p("the totals with the CPU/msg columns above, which count CPU time only.\n\n")
 	for _, s := range r.prof {
 		if s.messages == 0 || s.total == 0 {
 			continue
