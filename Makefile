@@ -135,13 +135,13 @@ matrix: deps deps-peers
 # an idle machine: the figures move with the load.
 BENCH_ROUNDS ?= 6
 BENCH_TIME   ?= 1s
-bench: deps wasm_exec.js
+bench: deps deps-peers wasm_exec.js
 	$(GO) run ./mqttgame/internal/benchreport -rounds $(BENCH_ROUNDS) -benchtime $(BENCH_TIME) -o BENCHMARKS.md -dir docs/bench
 
 # bench-smoke runs every benchmark once, natively and in WebAssembly, and
 # the report over them, so that none of it rots; its figures mean nothing.
-bench-smoke: deps wasm_exec.js
-	$(GO) run ./mqttgame/internal/benchreport -rounds 1 -benchtime 1x -o $(ARTIFACTS)/bench-smoke/BENCHMARKS.md -dir $(ARTIFACTS)/bench-smoke
+bench-smoke: deps deps-peers wasm_exec.js
+	$(GO) run ./mqttgame/internal/benchreport -rounds 1 -benchtime 1x -profile 100x -o $(ARTIFACTS)/bench-smoke/BENCHMARKS.md -dir $(ARTIFACTS)/bench-smoke
 
 # Fuzz targets, as package:target. Their seed corpora are in the
 # packages' testdata/fuzz; `make test` runs each for 20,000 inputs, `make fuzz`

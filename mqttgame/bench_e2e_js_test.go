@@ -4,6 +4,7 @@ package mqttgame_test
 
 import (
 	"os"
+	"syscall/js"
 	"testing"
 	"time"
 )
@@ -16,6 +17,16 @@ func benchBroker(b *testing.B) string {
 		b.Fatalf("%s is not set: run the benchmarks through mqttgame/internal/wasmtest or make bench, which start a broker", brokerEnv)
 	}
 	return url
+}
+
+// benchBrokerTCP: nothing speaks TCP in WebAssembly.
+func benchBrokerTCP(b *testing.B) (ws, tcp string) { return benchBroker(b), "" }
+
+// processCPU returns the CPU time (user and system) the Node process has
+// used: the Go program's and the JavaScript runtime's, WebSocket included.
+func processCPU() time.Duration {
+	u := js.Global().Get("process").Call("cpuUsage")
+	return time.Duration(u.Get("user").Float()+u.Get("system").Float()) * time.Microsecond
 }
 
 // benchYield lets the JavaScript event loop, where the WebSocket lives,

@@ -6,25 +6,44 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"slices"
+	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/eclipse/paho.golang/paho"
 
-	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
 )
 
 func init() { relayBenchmark = throughputRelay }
 
-// benchBroker starts an embedded broker for one benchmark run and returns
-// its WebSocket URL.
+// The benchmark report runs the broker in its own process, so that a
+// benchmark's CPU time and allocations are the clients' alone, as they are
+// for MQTT.js, which cannot host one: these name its WebSocket and TCP
+// URLs.
+const (
+	benchBrokerEnv    = "MQTTGAME_BENCH_BROKER"
+	benchBrokerTCPEnv = "MQTTGAME_BENCH_BROKER_TCP"
+)
+
+// benchBroker returns the URL of the benchmark report's broker, or starts
+// an embedded broker for one benchmark run and returns its WebSocket URL.
 func benchBroker(b *testing.B) string {
+	if url := os.Getenv(benchBrokerEnv); url != "" {
+		return url
+	}
 	return startBroker(b, nil).URL()
+}
+
+// benchBrokerTCP is benchBroker with the broker's TCP URL as well.
+func benchBrokerTCP(b *testing.B) (ws, tcp string) {
+	ws, tcp = os.Getenv(benchBrokerEnv), os.Getenv(benchBrokerTCPEnv)
+	if ws != "" && tcp != "" {
+		return ws, tcp
+	}
+	br := startBroker(b, &broker.Options{TCPAddr: "127.0.0.1:0"})
+	return br.URL(), br.TCPURL()
 }
 
 // benchYield is called by a game loop that has nothing new to show: it
@@ -81,6 +100,7 @@ func throughputRelay(b *testing.B) {
 	readDone := make(chan error, 1)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := processCPU()
 	go func() {
 		for got.n.Load() < int64(b.N) {
 			if _, _, err := sub.Read(ctx); err != nil {
@@ -106,93 +126,6 @@ func throughputRelay(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.StopTimer()
+	reportCPU(b, cpu, b.N)
 	reportRate(b, b.N)
-}
-
-// BenchmarkRoundTrip measures a message's way from Publish to being
-// visible, one message at a time, on a client subscribed to its own
-// topic: mqttgame over WebSocket (visible after an Update, called in a
-// loop as fast as it goes), against
-// autopaho over TCP and over WebSocket as shipped (visible in its
-// callback). It reports the median and the 99th percentile.
-func BenchmarkRoundTrip(b *testing.B) {
-	b.Run("mqttgame-ws", func(b *testing.B) {
-		url := benchBroker(b)
-		topic := benchName("rt/")
-		c := benchClient(b, url, nil)
-		if err := c.Subscribe(topic, mqttgame.AtMostOnce); err != nil {
-			b.Fatal(err)
-		}
-		benchTickUntil(b, "subscribed", func() bool { return c.IsSubscribed(topic) }, c)
-		payload := make([]byte, benchPayload)
-		roundTrips(b, func() {
-			if _, err := c.Publish(topic, payload, mqttgame.AtMostOnce, false); err != nil {
-				b.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), benchWait)
-			defer cancel()
-			for {
-				// Wait, as the baselines wait for their callback: a loop
-				// that polls without pause keeps a core from the network
-				// goroutines, and one that sleeps measures Go's timers.
-				if err := c.Wait(ctx); err != nil {
-					b.Fatalf("the message did not come back: %v; %+v", err, c.Stats())
-				}
-				c.Update()
-				if c.OnMessage(topic) {
-					return
-				}
-			}
-		})
-	})
-	for _, transport := range []string{"tcp", "ws"} {
-		b.Run("autopaho-"+transport, func(b *testing.B) {
-			br := startBroker(b, &broker.Options{TCPAddr: "127.0.0.1:0"})
-			url := br.URL()
-			if transport == "tcp" {
-				url = br.TCPURL()
-			}
-			topic := benchName("rt/")
-			got := make(chan struct{}, 1)
-			c := dialAutopaho(b, url, func(paho.PublishReceived) (bool, error) {
-				got <- struct{}{}
-				return true, nil
-			})
-			ctx := context.Background()
-			if _, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: topic}}}); err != nil {
-				b.Fatal(err)
-			}
-			payload := make([]byte, benchPayload)
-			roundTrips(b, func() {
-				if _, err := c.Publish(ctx, &paho.Publish{Topic: topic, Payload: payload}); err != nil {
-					b.Fatal(err)
-				}
-				select {
-				case <-got:
-				case <-time.After(benchWait):
-					b.Fatal("the message did not come back")
-				}
-			})
-		})
-	}
-}
-
-// roundTrips times b.N calls of one and reports their median and 99th
-// percentile.
-func roundTrips(b *testing.B, one func()) {
-	times := make([]time.Duration, 0, b.N)
-	var total atomic.Int64
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		t0 := time.Now()
-		one()
-		d := time.Since(t0)
-		times = append(times, d)
-		total.Add(int64(d))
-	}
-	b.StopTimer()
-	slices.Sort(times)
-	b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "p50-ns")
-	b.ReportMetric(float64(times[min(len(times)-1, len(times)*99/100)].Nanoseconds()), "p99-ns")
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -79,6 +80,17 @@ func reportRate(b *testing.B, n int) {
 	}
 }
 
+// reportCPU reports the process's CPU time (user and system) since
+// start, per message: both clients' work, and in WebAssembly the
+// JavaScript runtime's too; natively under the benchmark report, which
+// runs the broker in its own process, not the broker's.
+func reportCPU(b *testing.B, start time.Duration, n int) {
+	if start < 0 || n == 0 {
+		return
+	}
+	b.ReportMetric(float64((processCPU()-start).Nanoseconds())/float64(n), "cpu-ns/msg")
+}
+
 // benchClient returns a connected mqttgame client.
 func benchClient(b *testing.B, url string, edit func(*mqttgame.Options)) *mqttgame.Client {
 	b.Helper()
@@ -131,6 +143,7 @@ func throughputMqttgame(b *testing.B, qos mqttgame.QoS) {
 
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := processCPU()
 	sent, got := 0, 0
 	deadline := time.Now().Add(benchWait)
 	for got < b.N {
@@ -155,6 +168,7 @@ func throughputMqttgame(b *testing.B, qos mqttgame.QoS) {
 		benchYield()
 	}
 	b.StopTimer()
+	reportCPU(b, cpu, b.N)
 	reportRate(b, b.N)
 	if st := sub.Stats(); st.ConnectionsLost > 0 || pub.Stats().ConnectionsLost > 0 {
 		b.Fatalf("a connection was lost during the run: %v / %v", sub.Err(), pub.Err())
@@ -261,6 +275,7 @@ func throughputAutopaho(b *testing.B, qos mqttgame.QoS) {
 
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := processCPU()
 	deadline := time.Now().Add(benchWait)
 	for sent := 0; sent < b.N; {
 		if sent-int(got.n.Load()) >= benchWindow {
@@ -283,5 +298,98 @@ func throughputAutopaho(b *testing.B, qos mqttgame.QoS) {
 		got.wait(b, deadline, fmt.Sprintf("%d of %d messages arrived", got.n.Load(), b.N))
 	}
 	b.StopTimer()
+	reportCPU(b, cpu, b.N)
 	reportRate(b, b.N)
+}
+
+// BenchmarkRoundTrip measures a message's way from Publish to being
+// visible, one message at a time, on a client subscribed to its own
+// topic: mqttgame over WebSocket (visible after an Update, called in a
+// loop as fast as it goes), against
+// autopaho over TCP and over WebSocket as shipped (visible in its
+// callback). It reports the median and the 99th percentile.
+func BenchmarkRoundTrip(b *testing.B) {
+	b.Run("mqttgame-ws", func(b *testing.B) {
+		url := benchBroker(b)
+		topic := benchName("rt/")
+		c := benchClient(b, url, nil)
+		if err := c.Subscribe(topic, mqttgame.AtMostOnce); err != nil {
+			b.Fatal(err)
+		}
+		benchTickUntil(b, "subscribed", func() bool { return c.IsSubscribed(topic) }, c)
+		payload := make([]byte, benchPayload)
+		roundTrips(b, func() {
+			if _, err := c.Publish(topic, payload, mqttgame.AtMostOnce, false); err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), benchWait)
+			defer cancel()
+			for {
+				// Wait, as the baselines wait for their callback: a loop
+				// that polls without pause keeps a core from the network
+				// goroutines, and one that sleeps measures Go's timers.
+				if err := c.Wait(ctx); err != nil {
+					b.Fatalf("the message did not come back: %v; %+v", err, c.Stats())
+				}
+				c.Update()
+				if c.OnMessage(topic) {
+					return
+				}
+			}
+		})
+	})
+	for _, transport := range []string{"tcp", "ws"} {
+		b.Run("autopaho-"+transport, func(b *testing.B) {
+			url, tcp := benchBrokerTCP(b)
+			if transport == "tcp" {
+				if tcp == "" {
+					b.Skip("no TCP in WebAssembly")
+				}
+				url = tcp
+			}
+			topic := benchName("rt/")
+			got := make(chan struct{}, 1)
+			c := dialAutopaho(b, url, func(paho.PublishReceived) (bool, error) {
+				got <- struct{}{}
+				return true, nil
+			})
+			ctx := context.Background()
+			if _, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: topic}}}); err != nil {
+				b.Fatal(err)
+			}
+			payload := make([]byte, benchPayload)
+			roundTrips(b, func() {
+				if _, err := c.Publish(ctx, &paho.Publish{Topic: topic, Payload: payload}); err != nil {
+					b.Fatal(err)
+				}
+				select {
+				case <-got:
+				case <-time.After(benchWait):
+					b.Fatal("the message did not come back")
+				}
+			})
+		})
+	}
+}
+
+// roundTrips times b.N calls of one and reports their median and 99th
+// percentile.
+func roundTrips(b *testing.B, one func()) {
+	times := make([]time.Duration, 0, b.N)
+	var total atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := processCPU()
+	for range b.N {
+		t0 := time.Now()
+		one()
+		d := time.Since(t0)
+		times = append(times, d)
+		total.Add(int64(d))
+	}
+	b.StopTimer()
+	reportCPU(b, cpu, b.N)
+	slices.Sort(times)
+	b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(times[min(len(times)-1, len(times)*99/100)].Nanoseconds()), "p99-ns")
 }

@@ -27,8 +27,22 @@ import (
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
 )
 
-// The protocol with mqttgame's WebAssembly benchmarks (bench_e2e_js_test.go).
-const brokerEnv = "MQTTGAME_TEST_BROKER"
+// The protocol with mqttgame's benchmarks: the broker's URLs, in
+// WebAssembly (bench_e2e_js_test.go) and natively
+// (bench_e2e_native_test.go).
+const (
+	brokerEnv         = "MQTTGAME_TEST_BROKER"
+	benchBrokerEnv    = "MQTTGAME_BENCH_BROKER"
+	benchBrokerTCPEnv = "MQTTGAME_BENCH_BROKER_TCP"
+)
+
+// mqttjsScript is the MQTT.js benchmark, from the repository's root.
+const mqttjsScript = "mqttgame/internal/benchreport/testdata/mqttjs-bench.mjs"
+
+// mqttjsTransports are the WebSockets MQTT.js runs over: Node's own (the
+// browser's API; the WebAssembly build uses the same) and the ws package,
+// MQTT.js's default in Node.
+var mqttjsTransports = []string{"global", "ws"}
 
 func main() {
 	rounds := flag.Int("rounds", 6, "interleaved rounds: each runs every benchmark once, natively then in WebAssembly")
@@ -36,14 +50,25 @@ func main() {
 	out := flag.String("o", "BENCHMARKS.md", "the report to write")
 	dir := flag.String("dir", "docs/bench", "where to keep the raw outputs and the chart")
 	bench := flag.String("bench", ".", "which benchmarks to run (go test's -bench)")
+	profile := flag.String("profile", "20000x", "the -benchtime of the profiled QoS 0 throughput runs after the rounds; empty: none")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("benchreport: ")
 
-	r := &runner{rounds: *rounds, benchtime: *benchtime, bench: *bench, dir: *dir}
+	r := &runner{rounds: *rounds, benchtime: *benchtime, bench: *bench, dir: *dir, profileTime: *profile}
 	if err := r.run(); err != nil {
+		if r.tmp != "" {
+			os.RemoveAll(r.tmp)
+		}
 		log.Fatal(err)
 	}
+	if r.profileTime != "" {
+		if err := r.profile(); err != nil {
+			os.RemoveAll(r.tmp)
+			log.Fatal(err)
+		}
+	}
+	os.RemoveAll(r.tmp)
 	if err := r.write(*out); err != nil {
 		log.Fatal(err)
 	}
@@ -58,17 +83,22 @@ type runner struct {
 	bench     string
 	dir       string
 
+	profileTime string
+
 	tmp      string
 	goBin    string
 	execWasm string
 	nodeFlag string
+	root     string // the repository's root
 
 	started time.Time
 	took    time.Duration
 	load    [2]string // load average before and after
 	native  *results
 	wasm    *results
+	mqttjs  *results                 // MQTT.js in Node, over both transports
 	raw     map[string]*bytes.Buffer // output by environment, for benchstat
+	prof    []profileSummary         // where the time goes, by run
 }
 
 // pkgs are the packages with benchmarks, natively; the first also runs in
@@ -80,14 +110,19 @@ func (r *runner) run() error {
 	if r.tmp, err = os.MkdirTemp("", "benchreport"); err != nil {
 		return err
 	}
-	defer os.RemoveAll(r.tmp)
+	if r.root, err = os.Getwd(); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(r.root, "node_modules", "mqtt")); err != nil {
+		return fmt.Errorf("MQTT.js is missing: run npm ci in the repository's root (make bench does): %v", err)
+	}
 	r.goBin = filepath.Join(goEnv("GOROOT"), "bin", "go")
 	r.execWasm = filepath.Join(goEnv("GOROOT"), "lib", "wasm", "go_js_wasm_exec")
 	if r.nodeFlag, err = websocketFlag(); err != nil {
 		return err
 	}
-	r.native, r.wasm = newResults(), newResults()
-	r.raw = map[string]*bytes.Buffer{"native": {}, "wasm": {}}
+	r.native, r.wasm, r.mqttjs = newResults(), newResults(), newResults()
+	r.raw = map[string]*bytes.Buffer{"native": {}, "wasm": {}, "mqttjs": {}}
 
 	for i, pkg := range pkgs {
 		if err := r.build(fmt.Sprintf("native%d.test", i), pkg, nil); err != nil {
@@ -102,23 +137,46 @@ func (r *runner) run() error {
 	r.load[0] = loadAverage()
 	for round := range r.rounds {
 		log.Printf("round %d of %d", round+1, r.rounds)
-		for i, pkg := range pkgs {
-			out, err := r.runNative(fmt.Sprintf("native%d.test", i), pkg)
-			if err != nil {
-				return err
-			}
-			r.native.add(round, out)
-			r.raw["native"].Write(out)
-		}
-		out, err := r.runWasm()
-		if err != nil {
+		if err := r.round(round); err != nil {
 			return err
 		}
-		r.wasm.add(round, out)
-		r.raw["wasm"].Write(out)
 	}
 	r.took = time.Since(r.started)
 	r.load[1] = loadAverage()
+	return nil
+}
+
+// round runs every benchmark once against one broker, which runs here,
+// outside the processes measured: mqttgame's and autopaho's natively and
+// in WebAssembly, then MQTT.js's over each transport.
+func (r *runner) round(round int) error {
+	b, err := broker.Start(&broker.Options{TCPAddr: "127.0.0.1:0"})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	for i, pkg := range pkgs {
+		out, err := r.runNative(fmt.Sprintf("native%d.test", i), pkg, b, r.benchArgs())
+		if err != nil {
+			return err
+		}
+		r.native.add(round, out)
+		r.raw["native"].Write(out)
+	}
+	out, err := r.runWasm(b, r.benchArgs(), "")
+	if err != nil {
+		return err
+	}
+	r.wasm.add(round, out)
+	r.raw["wasm"].Write(out)
+	for _, t := range mqttjsTransports {
+		out, err := r.runMQTTjs(b, t, r.benchtime, "", "")
+		if err != nil {
+			return err
+		}
+		r.mqttjs.add(round, out)
+		r.raw["mqttjs"].Write(out)
+	}
 	return nil
 }
 
@@ -136,27 +194,45 @@ func (r *runner) benchArgs() []string {
 	return []string{"-test.run=^$", "-test.bench=" + r.bench, "-test.benchmem", "-test.count=1", "-test.benchtime=" + r.benchtime, "-test.timeout=30m"}
 }
 
-func (r *runner) runNative(bin, pkg string) ([]byte, error) {
-	cmd := exec.Command(filepath.Join(r.tmp, bin), r.benchArgs()...)
+func (r *runner) runNative(bin, pkg string, b *broker.Broker, args []string) ([]byte, error) {
+	cmd := exec.Command(filepath.Join(r.tmp, bin), args...)
 	cmd.Dir = pkg
+	cmd.Env = append(os.Environ(), benchBrokerEnv+"="+b.URL(), benchBrokerTCPEnv+"="+b.TCPURL())
 	return runLogged(cmd, "native "+pkg)
 }
 
 // runWasm runs the WebAssembly benchmarks under Node, against a broker
-// started here: nothing can listen inside WebAssembly.
-func (r *runner) runWasm() ([]byte, error) {
-	b, err := broker.Start(nil)
-	if err != nil {
-		return nil, err
+// started here: nothing can listen inside WebAssembly. nodeOpts are more
+// of Node's flags.
+func (r *runner) runWasm(b *broker.Broker, args []string, nodeOpts string) ([]byte, error) {
+	cmd := exec.Command(r.execWasm, append([]string{filepath.Join(r.tmp, "wasm.test")}, args...)...)
+	if nodeOpts != "" {
+		// What go_js_wasm_exec runs, with flags (such as --cpu-prof)
+		// that NODE_OPTIONS refuses.
+		nodeArgs := append([]string{"--stack-size=8192"}, strings.Fields(nodeOpts)...)
+		nodeArgs = append(nodeArgs, filepath.Join(filepath.Dir(r.execWasm), "wasm_exec_node.js"), filepath.Join(r.tmp, "wasm.test"))
+		cmd = exec.Command("node", append(nodeArgs, args...)...)
 	}
-	defer b.Close()
-	cmd := exec.Command(r.execWasm, append([]string{filepath.Join(r.tmp, "wasm.test")}, r.benchArgs()...)...)
 	cmd.Dir = pkgs[0]
 	cmd.Env = append(os.Environ(), brokerEnv+"="+b.URL())
-	if r.nodeFlag != "" {
-		cmd.Env = append(cmd.Env, "NODE_OPTIONS="+strings.TrimSpace(os.Getenv("NODE_OPTIONS")+" "+r.nodeFlag))
+	if opts := strings.TrimSpace(os.Getenv("NODE_OPTIONS") + " " + r.nodeFlag); opts != "" {
+		cmd.Env = append(cmd.Env, "NODE_OPTIONS="+opts)
 	}
 	return runLogged(cmd, "wasm")
+}
+
+// runMQTTjs runs MQTT.js's benchmarks in Node over one transport.
+// bench selects them (a regular expression; empty: all); nodeOpts are
+// more of Node's flags.
+func (r *runner) runMQTTjs(b *broker.Broker, transport, benchtime, bench, nodeOpts string) ([]byte, error) {
+	args := strings.Fields(r.nodeFlag + " " + nodeOpts)
+	args = append(args, filepath.Join(r.root, mqttjsScript), "-url", b.URL(), "-transport", transport, "-benchtime", benchtime)
+	if bench != "" {
+		args = append(args, "-bench", bench)
+	}
+	cmd := exec.Command("node", args...)
+	cmd.Dir = r.root
+	return runLogged(cmd, "MQTT.js-"+transport)
 }
 
 // runLogged runs cmd, echoing the benchmark lines as they come, and

@@ -80,7 +80,7 @@ func throughputRows(env string, r *results, minRatio float64) []row {
 			if q == 0 {
 				goal, met = "≤ 0.75× autopaho", yes(ar <= 0.75)
 			}
-			rows = append(rows, row{env, fmt.Sprintf("QoS %d allocations per message (whole process)", q),
+			rows = append(rows, row{env, fmt.Sprintf("QoS %d allocations per message (the clients' process)", q),
 				fmt.Sprintf("%.0f vs %.0f: **%.2f×**", ma, pa, ar), goal, met})
 		}
 	}
@@ -157,6 +157,66 @@ func scalingRows(env string, r *results) []row {
 	return rows
 }
 
+// ratioRow compares one figure of a with the same round's figure of b.
+// goal is "≤ x" or "≥ x" (x the ratio), or "" for reported only.
+func ratioRow(env, target string, ra *results, a string, rb *results, b, unit, bName string, format func(float64) string, cmp string, goal float64) (row, bool) {
+	av, ok1 := ra.median(a, unit)
+	bv, ok2 := rb.median(b, unit)
+	ratio, ok3 := crossRatio(ra, a, unit, rb, b, unit)
+	if !ok1 || !ok2 || !ok3 {
+		return row{}, false
+	}
+	rw := row{env: env, target: target, measured: fmt.Sprintf("%s vs %s: **%.2f×**", format(av), format(bv), ratio), goal: "reported"}
+	switch cmp {
+	case "≤":
+		rw.goal, rw.met = fmt.Sprintf("≤ %.2g× %s", goal, bName), yes(ratio <= goal)
+	case "≥":
+		rw.goal, rw.met = fmt.Sprintf("≥ %.2g× %s", goal, bName), yes(ratio >= goal)
+	}
+	return rw, true
+}
+
+func fmtRate(v float64) string { return fmtNum(v) + " msgs/s" }
+func fmtCPU(v float64) string  { return fmtNs(v) + " CPU" }
+
+// mqttjsRows compares mqttgame with MQTT.js in Node: natively, against
+// MQTT.js over the runtime's own WebSocket (and over ws, reported); in
+// WebAssembly, against MQTT.js in the same runtime over the same
+// WebSocket.
+func (r *runner) mqttjsRows(env string, res *results, cpuGoal float64) []row {
+	var rows []row
+	add := func(rw row, ok bool) {
+		if ok {
+			rows = append(rows, rw)
+		}
+	}
+	js := "BenchmarkThroughput/qos%d/mqttjs-global"
+	ours := "BenchmarkThroughput/qos%d/mqttgame"
+	for q := range 2 {
+		cmp, cmpCPU := "≥", "≤"
+		if q > 0 {
+			cmp, cmpCPU = "", ""
+		}
+		add(ratioRow(env, fmt.Sprintf("QoS %d throughput against MQTT.js over Node's WebSocket", q), res, fmt.Sprintf(ours, q), r.mqttjs, fmt.Sprintf(js, q), "msgs/s", "MQTT.js", fmtRate, cmp, 1))
+		add(ratioRow(env, fmt.Sprintf("QoS %d CPU per message (the clients' process) against MQTT.js's", q), res, fmt.Sprintf(ours, q), r.mqttjs, fmt.Sprintf(js, q), "cpu-ns/msg", "MQTT.js", fmtCPU, cmpCPU, cpuGoal))
+	}
+	if env == "native" {
+		add(ratioRow(env, "QoS 0 throughput against MQTT.js over ws", res, fmt.Sprintf(ours, 0), r.mqttjs, "BenchmarkThroughput/qos0/mqttjs-ws", "msgs/s", "MQTT.js", fmtRate, "", 0))
+		add(ratioRow(env, "QoS 0 CPU per message against MQTT.js over ws", res, fmt.Sprintf(ours, 0), r.mqttjs, "BenchmarkThroughput/qos0/mqttjs-ws", "cpu-ns/msg", "MQTT.js", fmtCPU, "", 0))
+		add(ratioRow(env, "round trip p50 against MQTT.js over Node's WebSocket", res, "BenchmarkRoundTrip/mqttgame-ws", r.mqttjs, "BenchmarkRoundTrip/mqttjs-global", "p50-ns", "MQTT.js", fmtNs, "", 0))
+		return rows
+	}
+	add(ratioRow(env, "round trip p50 against MQTT.js in the same runtime", res, "BenchmarkRoundTrip/mqttgame-ws", r.mqttjs, "BenchmarkRoundTrip/mqttjs-global", "p50-ns", "MQTT.js", fmtNs, "≤", 1))
+	if p99, ok := res.median("BenchmarkRoundTrip/mqttgame-ws", "p99-ns"); ok {
+		js99, _ := r.mqttjs.median("BenchmarkRoundTrip/mqttjs-global", "p99-ns")
+		rows = append(rows, row{env, "round trip p99", fmt.Sprintf("%s (MQTT.js %s)", fmtNs(p99), fmtNs(js99)), "< 5 ms", yes(p99 < 5e6)})
+	}
+	if a, ok := res.median(fmt.Sprintf(ours, 0), "allocs/op"); ok {
+		rows = append(rows, row{env, "QoS 0 allocations per message (the clients' process)", fmt.Sprintf("%.0f", a), "≤ 30 (half of 61)", yes(a <= 30.5)})
+	}
+	return rows
+}
+
 func (r *runner) targets() []row {
 	var rows []row
 	rows = append(rows, throughputRows("native", r.native, 1.4)...)
@@ -172,10 +232,12 @@ func (r *runner) targets() []row {
 	if p99, ok := r.native.median("BenchmarkRoundTrip/mqttgame-ws", "p99-ns"); ok {
 		rows = append(rows, row{"native", "round trip p99 over ws", fmtNs(p99), "< 1 ms", yes(p99 < 1e6)})
 	}
+	rows = append(rows, r.mqttjsRows("native", r.native, 0.67)...)
 	rows = append(rows, tickRows("native", r.native, 60, 5, 100e3)...)
 	rows = append(rows, scalingRows("native", r.native)...)
 	rows = append(rows, tickRows("wasm", r.wasm, 500, 0, 1e6)...)
 	rows = append(rows, throughputRows("wasm", r.wasm, 1.6)...)
+	rows = append(rows, r.mqttjsRows("wasm", r.wasm, 1.0)...)
 	rows = append(rows, scalingRows("wasm", r.wasm)...)
 	return rows
 }
@@ -189,8 +251,10 @@ func (r *runner) write(out string) error {
 			return err
 		}
 	}
-	if err := r.chart(filepath.Join(r.dir, chartFile)); err != nil {
-		return err
+	if r.rounds > 0 { // -rounds 0: the profiles alone
+		if err := r.chart(filepath.Join(r.dir, chartFile)); err != nil {
+			return err
+		}
 	}
 
 	// Links in the report are relative to it.
@@ -212,7 +276,7 @@ func (r *runner) write(out string) error {
 	p("| machine | %s |\n| system | %s |\n| Go | %s |\n| Node | %s |\n", cpu, kernel, goVersion, node)
 	p("| run | %s, %d rounds in %s; load average %s before, %s after |\n", r.started.UTC().Format(time.DateTime+" MST"), r.rounds, r.took.Round(time.Second), r.load[0], r.load[1])
 	p("| command | `make bench` (`go run ./mqttgame/internal/benchreport -rounds %d -benchtime %s`) |\n", r.rounds, r.benchtime)
-	p("| raw output | [`native.txt`](%s/native.txt), [`wasm.txt`](%s/wasm.txt): `benchstat` reads them |\n\n", rel, rel)
+	p("| raw output | [`native.txt`](%s/native.txt), [`wasm.txt`](%s/wasm.txt), [`mqttjs.txt`](%s/mqttjs.txt): `benchstat` reads them |\n\n", rel, rel, rel)
 
 	p("## Targets\n\n| where | target | measured | goal | met |\n|---|---|---|---|:---:|\n")
 	var missed []row
@@ -233,6 +297,8 @@ func (r *runner) write(out string) error {
 	} else {
 		p("%d targets are not met in this run; see [What stands in the way](#what-stands-in-the-way).\n\n", len(missed))
 	}
+	b.WriteString(r.peersText())
+	b.WriteString(r.profileText())
 	b.WriteString(methodText)
 	b.WriteString(r.framesText())
 
@@ -263,7 +329,7 @@ func (r *runner) write(out string) error {
 	for _, env := range []struct {
 		name string
 		res  *results
-	}{{"native", r.native}, {"wasm", r.wasm}} {
+	}{{"native", r.native}, {"wasm", r.wasm}, {"MQTT.js in Node", r.mqttjs}} {
 		p("## Every figure, %s\n\nMedian over the rounds, and the lowest and highest.\n\n", env.name)
 		p("| benchmark | unit | median | lowest | highest |\n|---|---|---:|---:|---:|\n")
 		for _, name := range env.res.names {
@@ -286,10 +352,63 @@ func (r *runner) write(out string) error {
 	return os.WriteFile(out, []byte(b.String()), 0o644)
 }
 
+// peersText is every client side by side: what each moves, what each
+// costs its process in CPU time per message, and its round trip.
+func (r *runner) peersText() string {
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	p("## Side by side\n\n")
+	p("Each client as a game would run it: natively, in Node (MQTT.js), and compiled to WebAssembly under Node. ")
+	p("CPU is the process's (user and system time, both clients, not the broker's, which runs in the report's process) per message moved. ")
+	p("Medians over the rounds.\n\n")
+	p("| where | client | QoS 0 | CPU/msg | allocs/msg | QoS 1 | CPU/msg | round trip p50 | p99 | CPU/msg |\n")
+	p("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	type peer struct {
+		where, client string
+		res           *results
+		tp, rt        string // throughput's and round trip's sub-benchmark
+	}
+	for _, c := range []peer{
+		{"native", "mqttgame over ws", r.native, "mqttgame", "mqttgame-ws"},
+		{"native", "autopaho over ws (coder/websocket NetConn)", r.native, "autopaho", "autopaho-ws"},
+		{"native", "autopaho over TCP", r.native, "", "autopaho-tcp"},
+		{"native", "bare WebSocket relay, no MQTT", r.native, "relay", ""},
+		{"Node", "MQTT.js over ws", r.mqttjs, "mqttjs-ws", "mqttjs-ws"},
+		{"Node", "MQTT.js over Node's WebSocket", r.mqttjs, "mqttjs-global", "mqttjs-global"},
+		{"wasm", "mqttgame over Node's WebSocket", r.wasm, "mqttgame", "mqttgame-ws"},
+		{"wasm", "autopaho over Node's WebSocket", r.wasm, "autopaho", "autopaho-ws"},
+	} {
+		cell := func(name, unit string, f func(float64) string) string {
+			if v, ok := c.res.median(name, unit); ok {
+				return f(v)
+			}
+			return "–"
+		}
+		p("| %s | %s", c.where, c.client)
+		for q := range 2 {
+			name := ""
+			if c.tp != "" {
+				name = fmt.Sprintf("BenchmarkThroughput/qos%d/%s", q, c.tp)
+			}
+			p(" | %s | %s", cell(name, "msgs/s", fmtNum), cell(name, "cpu-ns/msg", fmtNs))
+			if q == 0 {
+				p(" | %s", cell(name, "allocs/op", fmtNum))
+			}
+		}
+		name := ""
+		if c.rt != "" {
+			name = "BenchmarkRoundTrip/" + c.rt
+		}
+		p(" | %s | %s | %s |\n", cell(name, "p50-ns", fmtNs), cell(name, "p99-ns", fmtNs), cell(name, "cpu-ns/msg", fmtNs))
+	}
+	p("\nQoS columns are messages per second. MQTT.js reports no allocations; in WebAssembly allocs/msg counts the Go heap only.\n\n")
+	return b.String()
+}
+
 // unitOrder lists a benchmark's units, the standard ones first.
 func unitOrder(units map[string]map[int]float64) []string {
 	var order []string
-	for _, u := range []string{"ns/op", "ns/tick", "shown/tick", "msgs/s", "p50-ns", "p99-ns", "B/op", "allocs/op"} {
+	for _, u := range []string{"ns/op", "ns/tick", "shown/tick", "msgs/s", "p50-ns", "p99-ns", "cpu-ns/msg", "B/op", "allocs/op"} {
 		if _, ok := units[u]; ok {
 			order = append(order, u)
 		}

@@ -83,9 +83,15 @@ func (r *results) spread(name, unit string) (lo, hi float64) {
 // ratio returns the median over the rounds of a/b, each round's a against
 // the same round's b: the two ran side by side, under the same load.
 func (r *results) ratio(a, aUnit, b, bUnit string) (float64, bool) {
+	return crossRatio(r, a, aUnit, r, b, bUnit)
+}
+
+// crossRatio is ratio between two environments' results, of the same
+// rounds.
+func crossRatio(ra *results, a, aUnit string, rb *results, b, bUnit string) (float64, bool) {
 	var vs []float64
-	for round, av := range r.by[a][aUnit] {
-		if bv, ok := r.by[b][bUnit][round]; ok && bv != 0 {
+	for round, av := range ra.by[a][aUnit] {
+		if bv, ok := rb.by[b][bUnit][round]; ok && bv != 0 {
 			vs = append(vs, av/bv)
 		}
 	}
