@@ -38,9 +38,10 @@ const receiveMaximum = 128
 //     from any goroutine and never block: they check their arguments,
 //     queue the work and return.
 type Client struct {
-	opts Options
-	urls []*url.URL
-	log  *slog.Logger
+	opts  Options
+	urls  []*url.URL
+	route *brokerRoute
+	log   *slog.Logger
 	id   string
 
 	in      *inbox
@@ -113,9 +114,26 @@ func (r *run) stopping() bool {
 // attemptInfo follows one connection attempt and, if it succeeds, the
 // connection: which broker, and the first thing that went wrong.
 type attemptInfo struct {
-	url string
+	url        string
+	target     *url.URL     // the URL dialled
+	redirected bool         // the attempt follows a redirect
+	creds      *Credentials // from Options.Credentials, if set
+
 	mu  sync.Mutex
 	err error
+	ref string // the Server Reference of a CONNACK redirecting the client
+}
+
+func (a *attemptInfo) setReference(_ ReasonCode, ref string) {
+	a.mu.Lock()
+	a.ref = ref
+	a.mu.Unlock()
+}
+
+func (a *attemptInfo) reference() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.ref
 }
 
 func (a *attemptInfo) setErr(err error) {
@@ -153,6 +171,7 @@ func New(opts *Options) (*Client, error) {
 		c.urls = append(c.urls, u)
 		warnPlainText(c.log, u)
 	}
+	c.route = newBrokerRoute(c.urls)
 	c.id = o.ClientID
 	if c.id == "" && !o.BrokerAssignsClientID {
 		var b [6]byte
@@ -272,6 +291,7 @@ func (c *Client) serve(r *run, prev *run) {
 	if prev != nil {
 		<-prev.done
 	}
+	c.route.start()
 	life, endLife := context.WithCancel(context.Background())
 	defer endLife()
 
@@ -381,15 +401,17 @@ func (c *Client) config(r *run, life context.Context) autopaho.ClientConfig {
 		keepAlive = max(keepAlive, 1)
 	}
 	cfg := autopaho.ClientConfig{
-		ServerUrls:                    c.urls,
+		// brokerRoute picks the URL of each attempt; autopaho's loop over
+		// its list would skip redirects and order the URLs its own way.
+		ServerUrls:                    c.urls[:1],
 		KeepAlive:                     keepAlive,
 		CleanStartOnInitialConnection: cleanStart,
 		SessionExpiryInterval:         uint32(o.SessionExpiry / time.Second),
 		ReconnectBackoff:              c.backoff,
 		ConnectTimeout:                o.ConnectTimeout,
 		Queue:                         c.out,
-		AttemptConnection: func(ctx context.Context, _ autopaho.ClientConfig, u *url.URL) (net.Conn, error) {
-			return c.dial(ctx, life, u)
+		AttemptConnection: func(ctx context.Context, _ autopaho.ClientConfig, _ *url.URL) (net.Conn, error) {
+			return c.dial(ctx, life)
 		},
 		OnConnectionUp:   func(_ *autopaho.ConnectionManager, ca *paho.Connack) { c.onUp(ca) },
 		OnConnectionDown: func() bool { return c.onDown(r) },
@@ -400,7 +422,18 @@ func (c *Client) config(r *run, life context.Context) autopaho.ClientConfig {
 		PahoErrors:       pahoLogger{c.log, slog.LevelWarn, "paho"},
 		ConnectUsername:  o.Username,
 		ConnectPassword:  []byte(o.Password),
+		// autopaho builds the CONNECT first for each attempt, before the dial.
 		ConnectPacketBuilder: func(cp *paho.Connect, _ *url.URL) (*paho.Connect, error) {
+			a := c.beginAttempt()
+			if o.Credentials != nil {
+				creds, err := c.credentials(life, a.target)
+				if err != nil {
+					return nil, err
+				}
+				a.creds = &creds
+				cp.Username, cp.UsernameFlag = creds.Username, creds.Username != ""
+				cp.Password, cp.PasswordFlag = []byte(creds.Password), creds.Password != ""
+			}
 			cp.ClientID = c.ClientID() // the one the broker assigned, once it did
 			if cp.Properties == nil {
 				cp.Properties = &paho.ConnectProperties{}
@@ -440,22 +473,48 @@ func (c *Client) config(r *run, life context.Context) autopaho.ClientConfig {
 	return cfg
 }
 
-// dial opens the transport for one attempt; its life ends with the run.
-func (c *Client) dial(ctx, life context.Context, u *url.URL) (net.Conn, error) {
-	a := &attemptInfo{url: u.String()}
+// beginAttempt starts a connection attempt to the URL the route picks.
+func (c *Client) beginAttempt() *attemptInfo {
+	u, redirected := c.route.pick()
+	a := &attemptInfo{url: u.String(), target: u, redirected: redirected}
 	c.mu.Lock()
 	c.attempt = a
 	c.mu.Unlock()
 	c.lastURL.Store(&a.url)
 	c.alias.reset()
-	c.log.Debug("mqttgame: connecting", "broker", a.url)
-	conn, err := dial(ctx, life, u, &c.opts)
+	c.log.Debug("mqttgame: connecting", "broker", a.url, "redirected", redirected)
+	return a
+}
+
+// credentials asks Options.Credentials for those of one attempt.
+func (c *Client) credentials(life context.Context, u *url.URL) (Credentials, error) {
+	ctx, cancel := context.WithTimeout(life, c.opts.ConnectTimeout)
+	defer cancel()
+	cp := *u
+	creds, err := c.opts.Credentials(ctx, &cp)
+	switch {
+	case err != nil:
+		return Credentials{}, fmt.Errorf("%w: %w", ErrCredentials, err)
+	case len(creds.Username) > MaxTopicLength || len(creds.Password) > MaxTopicLength:
+		return Credentials{}, fmt.Errorf("%w: user name or password over %d bytes", ErrCredentials, MaxTopicLength)
+	}
+	return creds, nil
+}
+
+// dial opens the transport for the attempt beginAttempt started; its
+// life ends with the run.
+func (c *Client) dial(ctx, life context.Context) (net.Conn, error) {
+	c.mu.Lock()
+	a := c.attempt
+	c.mu.Unlock()
+	conn, err := dial(ctx, life, a.target, &c.opts, a.creds)
 	if err != nil {
 		return nil, err
 	}
 	pc := newPacketConn(conn, c.opts.MaxPacketSize, c.gate, a.setErr)
 	pc.redirect = c.sess.redirect
 	pc.proto = newProtocolCheck(c.opts.TopicAliases)
+	pc.proto.referred = a.setReference
 	return pc, nil
 }
 
@@ -475,6 +534,9 @@ func (c *Client) noteErr(err error) {
 // own, which counts refusals and quick disconnections too, so a broker
 // that keeps refusing or kicking the client sees fewer and fewer attempts.
 func (c *Client) backoff(int) time.Duration {
+	if c.route.noWait() {
+		return 0
+	}
 	c.mu.Lock()
 	n := c.failures
 	c.mu.Unlock()
@@ -569,6 +631,7 @@ func (c *Client) onUp(ca *paho.Connack) {
 	c.will.connected()
 	c.subs.features.Store(featuresOf(ca))
 	c.keepAlive.Store(int64(keepAlive))
+	c.route.up()
 	c.mu.Lock()
 	c.connectedAt = time.Now()
 	c.everUp = true
@@ -603,8 +666,9 @@ func (c *Client) onDown(r *run) bool {
 	default:
 	}
 
+	c.route.lost()
 	var cause error
-	kicked := false
+	kicked, redirected := false, false
 	// Whether a message just sent may have made the broker end the
 	// connection: not when the broker said another reason, nor when the
 	// client gave up waiting for an answer.
@@ -613,10 +677,14 @@ func (c *Client) onDown(r *run) bool {
 		be := &BrokerError{Op: "disconnect", Code: ReasonCode(dp.ReasonCode)}
 		if dp.Properties != nil {
 			be.Reason = dp.Properties.ReasonString
+			be.ServerReference = dp.Properties.ServerReference
+		}
+		if isRedirect(be.Code) {
+			redirected = c.followRedirect(be) == nil
 		}
 		// A broker shutting down or timing the client out is not refusing
 		// it: reconnect as after a network failure.
-		cause, kicked = be, be.Code.IsFailure() && be.Code != ServerShuttingDown && be.Code != KeepAliveTimeout
+		cause, kicked = be, be.Code.IsFailure() && be.Code != ServerShuttingDown && be.Code != KeepAliveTimeout && !redirected
 		blame, limit = be.Code.blamesPacket(), maxStrikes
 	} else if a != nil {
 		cause = a.firstErr()
@@ -630,7 +698,7 @@ func (c *Client) onDown(r *run) bool {
 	}
 	stable := upFor >= stableAfter(time.Duration(c.keepAlive.Load()))
 	c.mu.Lock()
-	c.failures = failuresAfterLoss(c.failures, stable, kicked, errors.Is(cause, ServerShuttingDown))
+	c.failures = failuresAfterLoss(c.failures, stable, kicked, errors.Is(cause, ServerShuttingDown) || redirected)
 	c.mu.Unlock()
 
 	err := &LostError{Err: cause}
@@ -669,8 +737,16 @@ func (c *Client) onConnectError(err error) {
 		if code < 0x80 {
 			code = v3Connack(ce.ReasonCode)
 		}
-		cause = &BrokerError{Op: "connect", Code: code, Reason: ce.Reason}
-		weight = refusal
+		be := &BrokerError{Op: "connect", Code: code, Reason: ce.Reason}
+		cause, weight = be, refusal
+		if isRedirect(code) && a != nil {
+			be.ServerReference = a.reference()
+			if err := c.followRedirect(be); err != nil {
+				cause = fmt.Errorf("%w: %w", err, be)
+			} else {
+				weight = 0 // the broker answered; the next attempt goes on at once
+			}
+		}
 	case a != nil && brokeProtocol(a.firstErr()):
 		// The broker broke the protocol, or is no MQTT v5 broker; the
 		// rest followed from it. Retrying soon will not help.
@@ -681,6 +757,8 @@ func (c *Client) onConnectError(err error) {
 		cause, weight = willErr, refusal
 	case a != nil && errors.Is(a.firstErr(), ErrNoConnack):
 		cause = a.firstErr()
+	case errors.Is(err, ErrCredentials):
+		weight = refusal
 	case isTimeout(err):
 		// The connection was closed for the timeout; say so, not what
 		// the closing did to the reads.
@@ -692,6 +770,24 @@ func (c *Client) onConnectError(err error) {
 	ce2 := &ConnectError{URL: url, Err: cause}
 	c.log.Warn("mqttgame: connect failed", "broker", url, "err", cause)
 	c.ev.emitAlways(Event{Kind: EventConnectFailed, URL: url, Err: ce2})
+}
+
+// followRedirect sends the next attempt where be, a CONNACK or DISCONNECT
+// with UseAnotherServer or ServerMoved, says; it returns why not when it
+// does not.
+func (c *Client) followRedirect(be *BrokerError) error {
+	from := c.Broker()
+	to, err := c.route.refer(be.Code, be.ServerReference)
+	if err != nil {
+		c.log.Warn("mqttgame: redirect not followed", "broker", from, "code", be.Code, "serverReference", be.ServerReference, "err", err)
+		return err
+	}
+	lasts := "the next attempt"
+	if be.Code == ServerMoved {
+		lasts = "the rest of the run"
+	}
+	c.log.Info("mqttgame: redirected", "broker", from, "to", to.Redacted(), "code", be.Code, "for", lasts)
+	return nil
 }
 
 // onPublish stages a received message for the next ticks.

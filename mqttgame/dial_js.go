@@ -6,12 +6,14 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"net/url"
 
 	"github.com/coder/websocket"
 )
 
-func dialWebSocket(ctx context.Context, u *url.URL, o *Options) (*websocket.Conn, error) {
+// dialWebSocket ignores header: the browser's WebSocket cannot send one.
+func dialWebSocket(ctx context.Context, u *url.URL, header http.Header, o *Options) (*websocket.Conn, error) {
 	ws, _, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{Subprotocols: []string{mqttSubprotocol}})
 	return ws, err
 }

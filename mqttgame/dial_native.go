@@ -12,7 +12,7 @@ import (
 	"github.com/coder/websocket"
 )
 
-func dialWebSocket(ctx context.Context, u *url.URL, o *Options) (*websocket.Conn, error) {
+func dialWebSocket(ctx context.Context, u *url.URL, header http.Header, o *Options) (*websocket.Conn, error) {
 	// A connection whose handshake failed (a broker answering 503 while
 	// it stops) would otherwise wait in the shared pool of idle HTTP
 	// connections, with two goroutines, for no later use.
@@ -21,7 +21,7 @@ func dialWebSocket(ctx context.Context, u *url.URL, o *Options) (*websocket.Conn
 	if u.Scheme == "wss" && o.TLSConfig != nil {
 		tr.TLSClientConfig = o.TLSConfig.Clone()
 	}
-	opts := &websocket.DialOptions{Subprotocols: []string{mqttSubprotocol}, HTTPClient: &http.Client{Transport: tr}}
+	opts := &websocket.DialOptions{Subprotocols: []string{mqttSubprotocol}, HTTPClient: &http.Client{Transport: tr}, HTTPHeader: header}
 	ws, resp, err := websocket.Dial(ctx, u.String(), opts)
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()

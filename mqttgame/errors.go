@@ -69,6 +69,16 @@ var (
 	// error names the will's topic and the sizes; the client goes on
 	// trying, slowly.
 	ErrWillRefused = errors.New("mqttgame: the broker closes the connection at every CONNECT with the will")
+	// ErrTooManyRedirects: brokers sent the client elsewhere (Use another
+	// server, Server moved) more than 3 times in a row with no connection
+	// coming up; the last one was not followed, and the next attempt goes
+	// back to Options.Brokers, after the back-off wait. The error also
+	// matches the last broker's reason code.
+	ErrTooManyRedirects = errors.New("mqttgame: too many redirects")
+	// ErrCredentials: Options.Credentials failed, or gave a user name or
+	// password too long for MQTT; the attempt was not made. The error
+	// wraps the function's own.
+	ErrCredentials = errors.New("mqttgame: no credentials")
 )
 
 // URLError reports a broker URL that New refused, and why.
@@ -290,6 +300,9 @@ type BrokerError struct {
 	Topic  string     // the topic or filter concerned, if any
 	Code   ReasonCode // the broker's reason code
 	Reason string     // the broker's reason string, if it sent one
+	// ServerReference is where the broker sends the client, with
+	// UseAnotherServer or ServerMoved, as the broker wrote it.
+	ServerReference string
 }
 
 // Error says what the broker refused, with its reason code and string.
@@ -307,6 +320,9 @@ func (e *BrokerError) Error() string {
 	}
 	if e.Reason != "" {
 		s += ": " + e.Reason
+	}
+	if e.ServerReference != "" {
+		s += fmt.Sprintf(" (server reference %q)", e.ServerReference)
 	}
 	return s
 }
@@ -359,7 +375,10 @@ func (e *ViolationError) Is(target error) bool {
 // ConnectError reports a failed attempt to connect to one broker URL. Its
 // Err is a *BrokerError when the broker refused the connection; otherwise
 // it matches ErrTimeout, ErrUnreachable (ErrNoConnack among them),
-// ErrNotMQTT, ErrProtocolViolation, ErrPacketTooLarge or ErrMalformedPacket.
+// ErrNotMQTT, ErrProtocolViolation, ErrPacketTooLarge, ErrMalformedPacket
+// or ErrCredentials. A broker redirecting the client (UseAnotherServer,
+// ServerMoved) fails the attempt too: the next one follows the redirect,
+// or, past the bound, the error also matches ErrTooManyRedirects.
 type ConnectError struct {
 	URL string
 	Err error
@@ -380,7 +399,8 @@ func (e *ConnectError) Is(target error) bool {
 		return isTimeout(e.Err)
 	case ErrUnreachable:
 		var be *BrokerError
-		return !errors.As(e.Err, &be) && !isTimeout(e.Err) && !brokeProtocol(e.Err) && !errors.Is(e.Err, context.Canceled)
+		return !errors.As(e.Err, &be) && !isTimeout(e.Err) && !brokeProtocol(e.Err) && !errors.Is(e.Err, context.Canceled) &&
+			!errors.Is(e.Err, ErrCredentials)
 	}
 	return false
 }

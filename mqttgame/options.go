@@ -1,11 +1,13 @@
 package mqttgame
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -82,14 +84,37 @@ type Will struct {
 	UserProperties []UserProperty
 }
 
+// Credentials are what Options.Credentials supplies for one connection
+// attempt. None of it is logged.
+type Credentials struct {
+	// Username and Password are sent in CONNECT when not empty.
+	Username string
+	Password string
+	// Query is set on a ws:// or wss:// URL's query for the WebSocket
+	// handshake, replacing parameters of the same name (as MQTT.js's
+	// transformWsUrl would); ignored for mqtt://, tcp:// and mqtts://.
+	Query url.Values
+	// Header is sent with the WebSocket handshake, natively only: the
+	// browser cannot set headers (use Query there). Ignored for mqtt://,
+	// tcp:// and mqtts://.
+	Header http.Header
+}
+
 // Options configures a Client. The zero value of every field is a good
 // default, except Brokers, which needs at least one URL.
 type Options struct {
-	// Brokers lists broker URLs, tried in order until one accepts.
+	// Brokers lists broker URLs, tried in order until one accepts, with
+	// no wait between them; the back-off wait comes before each new round
+	// from the first. After a lost connection the client starts again
+	// from the first URL, so a preferred node is returned to as soon as it
+	// is back. A broker may send the client elsewhere (MQTT v5 server
+	// redirection, 0x9C and 0x9D): the next attempt goes there at once;
+	// see the README's "Past one broker" for the rules.
 	// Schemes: ws:// and wss:// everywhere; mqtt://, tcp:// and mqtts://
 	// natively (not in the browser). A WebSocket URL's path is used as
 	// given ("/mqtt" for most brokers). Credentials do not belong in a URL:
-	// use Username and Password, so they never appear in a log.
+	// use Username and Password, or Credentials, so they never appear in
+	// a log.
 	Brokers []string
 
 	// ClientID identifies the client to the broker; two clients with one
@@ -104,9 +129,19 @@ type Options struct {
 	BrokerAssignsClientID bool
 
 	// Username and Password are sent in CONNECT when not empty. They are
-	// never logged.
+	// never logged. Leave them empty when Credentials is set.
 	Username string
 	Password string
+
+	// Credentials, if set, supplies fresh credentials before each
+	// connection attempt, for brokers that take short-lived tokens (JWT
+	// and the like): it is given the URL about to be dialled (after any
+	// redirect). It runs on a goroutine of the client, never the game's;
+	// ctx ends after ConnectTimeout, or when the client disconnects. An
+	// error fails the attempt with a ConnectError matching ErrCredentials,
+	// backed off from as a refusal. Username and Password must then be
+	// empty. Defaults to nil: Username and Password, fixed.
+	Credentials func(ctx context.Context, broker *url.URL) (Credentials, error)
 
 	// KeepAlive is the longest silence before the client pings the broker;
 	// a connection silent for 1.5 times it is considered dead. Rounded to
@@ -281,6 +316,9 @@ func (o *Options) validate() error {
 	}
 	if len(o.Password) > MaxTopicLength {
 		return &OptionError{Option: "Password", Reason: fmt.Sprintf("%d bytes long, over the limit of %d", len(o.Password), MaxTopicLength)}
+	}
+	if o.Credentials != nil && (o.Username != "" || o.Password != "") {
+		return &OptionError{Option: "Credentials", Reason: "set with Username or Password; the function supplies both"}
 	}
 	if o.KeepAlive > 65535*time.Second {
 		return &OptionError{Option: "KeepAlive", Reason: fmt.Sprintf("%v is over the MQTT limit of 65535s", o.KeepAlive)}

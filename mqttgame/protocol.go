@@ -21,6 +21,10 @@ type protocolCheck struct {
 	connacked bool     // the broker accepted the connection
 	aliasMax  int      // Options.TopicAliases: the broker may use 1..aliasMax
 	aliases   []uint64 // the aliases the broker set on this connection, a bit each
+
+	// referred, if set, is told of a CONNACK that sends the client to
+	// another server, with its Server Reference ("" if none).
+	referred func(code ReasonCode, serverReference string)
 }
 
 func newProtocolCheck(topicAliases int) *protocolCheck {
@@ -110,8 +114,11 @@ func (p *protocolCheck) connack(pkt []byte) error {
 	if code != Success && !code.IsFailure() {
 		return violation("CONNACK", fmt.Sprintf("with reason code 0x%02X, which is no CONNACK reason code in MQTT v5", byte(code)), ProtocolError)
 	}
+	var ref string
 	err := walkProperties(body[2:], func(id byte, v []byte) error {
 		switch id {
+		case propServerReference:
+			ref = string(v[2:])
 		case propReceiveMaximum:
 			if v[0] == 0 && v[1] == 0 {
 				return violation("CONNACK", "with Receive Maximum 0", ProtocolError)
@@ -129,6 +136,9 @@ func (p *protocolCheck) connack(pkt []byte) error {
 	})
 	if err != nil {
 		return p.malformed("CONNACK", err)
+	}
+	if isRedirect(code) && p.referred != nil {
+		p.referred(code, ref)
 	}
 	p.connacked = code == Success
 	return nil
@@ -220,6 +230,7 @@ func violation(packet, problem string, code ReasonCode) *ViolationError {
 
 // Property identifiers the checks read.
 const (
+	propServerReference   = 0x1C
 	propReceiveMaximum    = 0x21
 	propTopicAlias        = 0x23
 	propMaximumQoS        = 0x24
