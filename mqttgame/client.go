@@ -42,7 +42,7 @@ type Client struct {
 	urls  []*url.URL
 	route *brokerRoute
 	log   *slog.Logger
-	id   string
+	id    string
 
 	in      *inbox
 	out     *outbox
