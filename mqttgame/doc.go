@@ -65,4 +65,6 @@
 //   - KeepAlive defaults to 60s instead of 30s, as background tabs
 //     throttle timers.
 //   - A page served over https:// may only open wss:// connections.
+//   - Credentials.Header is ignored: the browser's WebSocket cannot send
+//     headers. Put a token in Credentials.Query instead.
 package mqttgame
