@@ -114,10 +114,9 @@ func (r *run) stopping() bool {
 // attemptInfo follows one connection attempt and, if it succeeds, the
 // connection: which broker, and the first thing that went wrong.
 type attemptInfo struct {
-	url        string
-	target     *url.URL     // the URL dialled
-	redirected bool         // the attempt follows a redirect
-	creds      *Credentials // from Options.Credentials, if set
+	url    string
+	target *url.URL     // the URL dialled
+	creds  *Credentials // from Options.Credentials, if set
 
 	mu  sync.Mutex
 	err error
@@ -476,7 +475,7 @@ func (c *Client) config(r *run, life context.Context) autopaho.ClientConfig {
 // beginAttempt starts a connection attempt to the URL the route picks.
 func (c *Client) beginAttempt() *attemptInfo {
 	u, redirected := c.route.pick()
-	a := &attemptInfo{url: u.String(), target: u, redirected: redirected}
+	a := &attemptInfo{url: u.String(), target: u}
 	c.mu.Lock()
 	c.attempt = a
 	c.mu.Unlock()
