@@ -224,8 +224,9 @@ func (c *Client) Broker() string {
 // Connect starts connecting in the background and returns at once; the
 // outcome shows in later ticks (JustConnected, ConnectFailed, Err). Once
 // connected, the client stays connected: after a lost connection it
-// reconnects by itself, trying each broker URL in turn, waiting longer
-// after each failure. Calling Connect while connecting or connected does
+// reconnects by itself, trying each broker URL in turn from the first,
+// waiting longer after each failed round, and following a broker that
+// sends it to another server (see Options.Brokers). Calling Connect while connecting or connected does
 // nothing; after Disconnect it connects again. It fails only after Close.
 func (c *Client) Connect() error {
 	c.mu.Lock()
