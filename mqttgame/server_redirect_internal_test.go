@@ -50,7 +50,7 @@ func TestResolveServerReference(t *testing.T) {
 // starts it over too.
 func TestBrokerRouteBound(t *testing.T) {
 	t.Parallel()
-	u, _ := url.Parse("mqtt://a:1883")
+	u, _ := url.Parse("ws://a:1883/mqtt")
 	r := newBrokerRoute([]*url.URL{u})
 	r.start()
 	for range 2 {
