@@ -13,14 +13,14 @@ import (
 )
 
 // runTicks stands in for a game loop: it calls Update 60 times a second
-// until done reports true, for at most five seconds.
+// until done reports true, for at most a minute (seconds are plenty on an
+// idle machine; a busy one may take far longer).
 func runTicks(c *mqttgame.Client, done func() bool) {
-	for range 300 {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Second / 60) {
 		c.Update()
 		if done() {
 			return
 		}
-		time.Sleep(time.Second / 60)
 	}
 }
 

@@ -43,7 +43,7 @@ const (
 )
 
 func startEjabberd() (bed, error) {
-	c, err := ejabberd.Start(120 * time.Second)
+	c, err := ejabberd.Start(5 * time.Minute)
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,7 @@ func Example() {
 	scores := []int{12, 7, 30}
 	var top []leaderboard.Entry
 	// In a game, this is the body of Update, one tick at a time.
-	for tick := 0; tick < 300 && len(scores) > 0; tick++ {
+	for tick := 0; tick < 60*60 && len(scores) > 0; tick++ { // a minute at most
 		time.Sleep(time.Second / 60)
 		mq.Update()
 		board.Update()

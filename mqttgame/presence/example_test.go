@@ -41,7 +41,7 @@ func Example() {
 
 	var events []presence.Event
 	// In a game, this is the body of Update, one tick at a time.
-	for tick := 0; tick < 300; tick++ {
+	for tick := 0; tick < 60*60; tick++ { // a minute at most
 		annClient.Update()
 		ann.Update()
 		bobClient.Update()

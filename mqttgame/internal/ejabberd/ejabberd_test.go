@@ -55,7 +55,7 @@ func connackTCP(t *testing.T, n *Node, user, password string) byte {
 // comes back into it; Close ends every process and removes the folder.
 func TestCluster(t *testing.T) {
 	start := time.Now()
-	c, err := Start(90 * time.Second)
+	c, err := Start(5 * time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,10 +91,10 @@ func TestCluster(t *testing.T) {
 	if !a.Exited() {
 		t.Fatal("the killed node still runs")
 	}
-	if err := a.Restart(60 * time.Second); err != nil {
+	if err := a.Restart(3 * time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	out, err := c.Node(1).ctl(time.Now().Add(30*time.Second), "list_cluster")
+	out, err := c.Node(1).ctl(time.Now().Add(2*time.Minute), "list_cluster")
 	if err != nil || !strings.Contains(out, a.Name()) {
 		t.Fatalf("after the restart, list_cluster says %q (%v)", out, err)
 	}
