@@ -160,10 +160,13 @@ func TestHelpersLateJoiner(t *testing.T) {
 				e.Fatal(err)
 			}
 			start := time.Now()
-			var sawAll, complete time.Duration
+			var sawAll, scoresIn, complete time.Duration
 			e.tickUntil(waitFor, "carol sees everyone on A and completes her board", func() bool {
 				if sawAll == 0 && carol.online("ann", "bob", "dan", "carol") {
 					sawAll = time.Since(start)
+				}
+				if scoresIn == 0 && carol.top() == "[dan=30 bob=20 ann=10]" {
+					scoresIn = time.Since(start)
 				}
 				if carol.b.JustCompleted() {
 					complete = time.Since(start)
@@ -173,7 +176,8 @@ func TestHelpersLateJoiner(t *testing.T) {
 				}
 				return sawAll > 0 && complete > 0
 			}, all...)
-			e.Logf("carol on B saw the players of A in %v; her board was complete in %v", sawAll, complete)
+			e.Logf("carol on B saw the players of A in %v, their scores in %v; her board was complete in %v",
+				sawAll.Round(time.Millisecond), scoresIn.Round(time.Millisecond), complete.Round(time.Millisecond))
 			if sawAll > lateJoinBound {
 				e.Errorf("carol saw the players of A after %v, past %v", sawAll, lateJoinBound)
 			}
