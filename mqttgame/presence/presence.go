@@ -203,10 +203,11 @@ type Player struct {
 	Color  string    // "#rrggbb", or "" if the record had none
 	Since  time.Time // when the player came online, as the record says
 	Online bool
-	// Seen is when this roster saw the player's record change, by the
-	// local clock. It is zero for records that were already there when
-	// the roster subscribed: an offline one is "offline since before you
-	// came", which is how a game knows whom to fade out.
+	// Seen is when this roster saw the player's record change, or showed
+	// the player offline for their silence, by the local clock. It is
+	// zero for records that were already there when the roster
+	// subscribed: an offline one is "offline since before you came",
+	// which is how a game knows whom to fade out.
 	Seen time.Time
 	Self bool // the roster's own player
 }
