@@ -39,8 +39,9 @@
 // any score. IsComplete turns true once the marker is back and
 // AnswerWindow has passed since the ask: the board then holds its node's
 // retained scores and the best of every live player whose board answers
-// within the window. Scores of players who are gone and whose retained
-// score another node keeps never reach it.
+// within the window (a board answers from Update: one whose game stopped
+// ticking, as in a hidden browser tab, does not). Scores of players who
+// are gone and whose retained score another node keeps never reach it.
 //
 // Scores are JSON: {"name":"ann","score":42,"date":"2025-01-31T12:00:00Z"}.
 package leaderboard

@@ -24,6 +24,8 @@
 //   - Answer: a roster that reads a live record with "ask": true from
 //     another player republishes its own online record, live, at most once
 //     per AnswerGap (asks in between are answered together when it ends).
+//     It answers from Update: a game that stopped ticking is seen at its
+//     next refresh instead.
 //   - Refresh: every Config.RefreshInterval (30 s by default) the player
 //     republishes its online record live, from a timer rather than from
 //     Update, so a game whose tab is hidden (no more ticks) but whose
