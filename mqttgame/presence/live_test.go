@@ -178,3 +178,41 @@ func TestRefreshWithoutTicks(t *testing.T) {
 		}
 	}
 }
+
+// TestAnswersAreRateLimited: a burst of asks gets one answer at once and
+// one more, for the asks after it, AnswerGap later; then nothing.
+func TestAnswersAreRateLimited(t *testing.T) {
+	b := startBroker(t)
+	ann := newPlayer(t, b.URL(), "ann", 0)
+	tickUntil(t, "ann online", func() bool { return ann.online("ann") }, ann)
+	raw := newRaw(t, b.URL())
+	var answers []time.Time
+	collect := func() {
+		raw.Update()
+		for _, m := range raw.AppendMessages(nil, room+"/ann") {
+			var rec presence.Record
+			if !m.Retain && json.Unmarshal(m.Payload, &rec) == nil && rec.Online && !rec.Ask {
+				answers = append(answers, time.Now())
+			}
+		}
+	}
+	ask := record(t, presence.Record{Name: "zed", Online: true, Ask: true})
+	raw.Publish(room+"/zed", ask, mqttgame.AtLeastOnce, false)
+	tickUntil(t, "the first answer", func() bool { collect(); return len(answers) == 1 }, ann)
+	for range 20 {
+		raw.Publish(room+"/zed", ask, mqttgame.AtLeastOnce, false)
+	}
+	tickUntil(t, "the answer to the burst", func() bool { collect(); return len(answers) >= 2 }, ann)
+	if d := answers[1].Sub(answers[0]); d < presence.AnswerGap-100*time.Millisecond {
+		t.Errorf("second answer %v after the first; the gap is %v", d, presence.AnswerGap)
+	}
+	end := time.Now().Add(presence.AnswerGap + 500*time.Millisecond)
+	for time.Now().Before(end) {
+		ann.tick()
+		collect()
+		time.Sleep(5 * time.Millisecond)
+	}
+	if len(answers) != 2 {
+		t.Errorf("%d answers to 21 asks, want 2", len(answers))
+	}
+}
