@@ -27,6 +27,22 @@
 // broker with access rules must let every player subscribe and publish to
 // "game/scores/sync/+", or boards never complete.
 //
+// Past one broker, a node may keep retained messages to itself (ejabberd
+// does): the marker then comes back after the retained scores of the
+// newcomer's node only. So with the marker the board also publishes an
+// ask, an empty message (its payload the board's nonce) to the board's
+// topic, then "sync", then "ask" ("game/scores/sync/ask", which the rule
+// above already allows). Every board subscribes to it and answers with
+// the best score of each player it speaks for (Claim, and every ID given
+// to Submit), published live (not retained) on the player's own topic in
+// the same format, at most once per AnswerGap; a board reads answers as
+// any score. IsComplete turns true once the marker is back and
+// AnswerWindow has passed since the ask: the board then holds its node's
+// retained scores and the best of every live player whose board answers
+// within the window (a board answers from Update: one whose game stopped
+// ticking, as in a hidden browser tab, does not). Scores of players who
+// are gone and whose retained score another node keeps never reach it.
+//
 // Scores are JSON: {"name":"ann","score":42,"date":"2025-01-31T12:00:00Z"}.
 package leaderboard
 
@@ -43,6 +59,13 @@ import (
 
 	"github.com/mqttgame/mqttgame/mqttgame"
 )
+
+// AnswerWindow is how long after its ask a board waits for answers
+// before it is complete.
+const AnswerWindow = 2 * time.Second
+
+// AnswerGap is the shortest time between two answers of one board.
+const AnswerGap = 500 * time.Millisecond
 
 // Entry is one player's best score.
 type Entry struct {
@@ -85,11 +108,18 @@ type Board struct {
 	topic   string
 	filter  string
 	marker  string
+	ask     string
+	nonce   string
 	size    int
 	entries map[string]Entry
 	pending map[string]Entry // submitted before the snapshot was complete
+	own     map[string]bool  // the players the board answers for
 
 	markerSent   bool
+	markerBack   bool
+	askedAt      time.Time
+	answerDue    bool
+	lastAnswer   time.Time
 	complete     bool
 	justComplete bool
 	changed      bool
@@ -114,15 +144,21 @@ func New(c *mqttgame.Client, topic string, size int) (*Board, error) {
 		c:       c,
 		topic:   topic,
 		filter:  topic + "/+",
-		marker:  topic + "/sync/" + hex.EncodeToString(nonce[:]), // two levels: "/+" never matches it
+		nonce:   hex.EncodeToString(nonce[:]),
+		ask:     topic + "/sync/ask", // not hexadecimal: never a marker
 		size:    size,
 		entries: make(map[string]Entry),
 		pending: make(map[string]Entry),
+		own:     make(map[string]bool),
 	}
+	b.marker = topic + "/sync/" + b.nonce // two levels: "/+" never matches it
 	if err := c.SubscribeWith(b.filter, mqttgame.SubscribeOptions{QoS: mqttgame.AtLeastOnce, DataLoss: mqttgame.LatestWins}); err != nil {
 		return nil, err
 	}
 	if err := c.SubscribeWith(b.marker, mqttgame.SubscribeOptions{QoS: mqttgame.AtLeastOnce}); err != nil {
+		return nil, err
+	}
+	if err := c.SubscribeWith(b.ask, mqttgame.SubscribeOptions{QoS: mqttgame.AtLeastOnce, DataLoss: mqttgame.FIFO}); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -132,17 +168,20 @@ func New(c *mqttgame.Client, topic string, size int) (*Board, error) {
 // Update.
 func (b *Board) Update() {
 	b.changed, b.justComplete = false, false
+	now := time.Now()
 	if !b.complete {
 		if !b.c.IsConnected() {
-			b.markerSent = false // a new connection subscribes anew: send another
+			b.markerSent, b.markerBack = false, false // a new connection subscribes anew: send another
 		}
 		// Only once both subscriptions are granted does the marker come
 		// back after the retained scores.
 		if !b.markerSent && b.c.IsSubscribed(b.filter) && b.c.IsSubscribed(b.marker) {
 			if _, err := b.c.PublishString(b.marker, "", mqttgame.AtLeastOnce, false); err != nil {
 				b.err = err
+			} else if _, err := b.c.PublishString(b.ask, b.nonce, mqttgame.AtLeastOnce, false); err != nil {
+				b.err = err
 			} else {
-				b.markerSent = true
+				b.markerSent, b.askedAt = true, now
 			}
 		}
 	}
@@ -150,14 +189,38 @@ func (b *Board) Update() {
 	for i := range b.msgs {
 		b.read(&b.msgs[i])
 	}
+	b.msgs = b.c.AppendMessages(b.msgs[:0], b.ask)
+	for i := range b.msgs {
+		if string(b.msgs[i].Payload) != b.nonce {
+			b.answerDue = true
+		}
+	}
 	clear(b.msgs)
-	if !b.complete && b.c.OnMessage(b.marker) {
+	if b.answerDue && b.c.IsConnected() && now.Sub(b.lastAnswer) >= AnswerGap {
+		b.answerDue, b.lastAnswer = false, now
+		b.answer()
+	}
+	if !b.complete && b.markerSent && b.c.OnMessage(b.marker) {
+		b.markerBack = true
+	}
+	if !b.complete && b.markerBack && now.Sub(b.askedAt) >= AnswerWindow {
 		b.complete, b.justComplete, b.changed = true, true, true
 		_ = b.c.Unsubscribe(b.marker)
 		for _, e := range b.pending {
 			b.submit(e)
 		}
 		clear(b.pending)
+	}
+}
+
+// answer publishes, live, the best of each player the board speaks for.
+func (b *Board) answer() {
+	for id := range b.own {
+		if e, ok := b.entries[id]; ok {
+			if err := b.publish(e, false); err != nil {
+				b.err = err
+			}
+		}
 	}
 }
 
@@ -182,10 +245,11 @@ func (b *Board) read(m *mqttgame.Message) {
 	b.changed = true
 }
 
-// IsComplete reports whether the retained scores have all arrived: before
-// that, an empty or short board may just not be loaded yet. It never
-// turns true while a score the broker sent before the marker is still
-// held by the client.
+// IsComplete reports whether the retained scores have all arrived, and
+// the live players' answers to the board's ask (see the package doc):
+// before that, an empty or short board may just not be loaded yet. It
+// turns true AnswerWindow after the ask at the earliest, and never while
+// a score the broker sent before the marker is still held by the client.
 func (b *Board) IsComplete() bool { return b.complete }
 
 // JustCompleted reports whether the board became complete this tick.
@@ -242,6 +306,11 @@ func (b *Board) Rank(id string) int {
 // ErrBadEntry is returned by Submit for an entry without a valid ID or name.
 var ErrBadEntry = errors.New("leaderboard: entry needs a one-level ID and a name")
 
+// Claim makes the board answer for the player with this ID: a newcomer's
+// ask gets their best, live. Submit claims the IDs it is given; a game
+// claims its player's ID at once to answer before the first score.
+func (b *Board) Claim(id string) { b.own[id] = true }
+
 // Submit offers a player's score. If it beats the player's best, it is
 // published as their retained best and shows on the board at once
 // (NewBest); otherwise nothing happens (NotBest). Before the board is
@@ -258,6 +327,7 @@ func (b *Board) Submit(e Entry) (Outcome, error) {
 		e.Date = time.Now()
 	}
 	e.Date = e.Date.UTC().Truncate(time.Second)
+	b.own[e.ID] = true
 	if !b.complete {
 		if p, ok := b.pending[e.ID]; !ok || e.Score > p.Score {
 			b.pending[e.ID] = e
@@ -271,25 +341,29 @@ func (b *Board) submit(e Entry) (Outcome, error) {
 	if old, ok := b.entries[e.ID]; ok && old.Score >= e.Score {
 		return NotBest, nil
 	}
-	payload, err := json.Marshal(e)
-	if err != nil {
-		return NotBest, err
-	}
-	_, err = b.c.PublishMessage(&mqttgame.Message{
-		Topic:       b.topic + "/" + e.ID,
-		Payload:     payload,
-		QoS:         mqttgame.AtLeastOnce,
-		Retain:      true,
-		ContentType: "application/json",
-		PayloadUTF8: true,
-	})
-	if err != nil {
+	if err := b.publish(e, true); err != nil {
 		b.err = err
 		return NotBest, err
 	}
 	b.entries[e.ID] = e
 	b.changed = true
 	return NewBest, nil
+}
+
+func (b *Board) publish(e Entry, retain bool) error {
+	payload, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	_, err = b.c.PublishMessage(&mqttgame.Message{
+		Topic:       b.topic + "/" + e.ID,
+		Payload:     payload,
+		QoS:         mqttgame.AtLeastOnce,
+		Retain:      retain,
+		ContentType: "application/json",
+		PayloadUTF8: true,
+	})
+	return err
 }
 
 // Err returns the error of the last failed publish, if any.
