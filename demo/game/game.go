@@ -328,6 +328,9 @@ func (g *Game) enter(name, room, username, password string) error {
 		mq.Close()
 		return err
 	}
+	// The board answers newcomers' asks with this player's best, from
+	// the start, not only after a first score this session.
+	board.Claim(g.id)
 	if err := mq.SubscribeWith(g.topics.Chat+"/+", mqttgame.SubscribeOptions{QoS: chatPublishQoS, DataLoss: mqttgame.FIFO}); err != nil {
 		mq.Close()
 		return err
