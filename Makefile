@@ -65,6 +65,8 @@ wasm_exec.js:
 	@cmp -s $(WASMEXEC) wasm_exec.js || cp $(WASMEXEC) wasm_exec.js
 
 vet: deps wasm_exec.js
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./mqttgame/... ./demo/...
 

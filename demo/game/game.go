@@ -302,10 +302,10 @@ func (g *Game) enter(name, room, username, password string) error {
 		// before a reload, is taken over rather than ended: its will is
 		// not published, and SessionPresent tells this window.
 		ResumeSession: true,
-		Username: username,
-		Password: password,
-		DataLoss: g.cfg.DataLoss,
-		Logger:   g.log,
+		Username:      username,
+		Password:      password,
+		DataLoss:      g.cfg.DataLoss,
+		Logger:        g.log,
 	}
 	pcfg := presence.Config{Topic: g.topics.Presence, ID: g.id, Name: name, Color: Hex(g.color), WillDelay: g.cfg.WillDelay}
 	if err := presence.Prepare(&opts, pcfg); err != nil {

@@ -133,7 +133,9 @@ func TestMQTTjsPlayerJoinsAGoRoom(t *testing.T) {
 	}
 	defer g.Close()
 	tick := func() { g.Update(&game.Input{}) }
-	report := func() { t.Logf("Go player: phase %d, status %+v, players %+v", g.Phase(), g.Status(), g.AppendPlayers(nil)) }
+	report := func() {
+		t.Logf("Go player: phase %d, status %+v, players %+v", g.Phase(), g.Status(), g.AppendPlayers(nil))
+	}
 	until := func(what string, cond func() bool) { t.Helper(); mqtttest.TickUntil(t, what, tick, cond, report) }
 	goSees := func(name string, online bool) bool {
 		return slices.ContainsFunc(g.AppendPlayers(nil), func(p game.PlayerRow) bool { return p.Name == name && p.Online == online })
