@@ -58,6 +58,7 @@ import (
 	"time"
 
 	"github.com/mqttgame/mqttgame/mqttgame"
+	"github.com/mqttgame/mqttgame/mqttgame/internal/jsonmsg"
 )
 
 // AnswerWindow is how long after its ask a board waits for answers
@@ -351,18 +352,11 @@ func (b *Board) submit(e Entry) (Outcome, error) {
 }
 
 func (b *Board) publish(e Entry, retain bool) error {
-	payload, err := json.Marshal(e)
+	m, err := jsonmsg.New(b.topic+"/"+e.ID, e, retain)
 	if err != nil {
 		return err
 	}
-	_, err = b.c.PublishMessage(&mqttgame.Message{
-		Topic:       b.topic + "/" + e.ID,
-		Payload:     payload,
-		QoS:         mqttgame.AtLeastOnce,
-		Retain:      retain,
-		ContentType: "application/json",
-		PayloadUTF8: true,
-	})
+	_, err = b.c.PublishMessage(m)
 	return err
 }
 

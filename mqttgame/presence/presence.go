@@ -68,6 +68,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mqttgame/mqttgame/mqttgame"
+	"github.com/mqttgame/mqttgame/mqttgame/internal/jsonmsg"
 )
 
 // MaxNameLength caps, in runes, the names a Roster accepts from others;
@@ -396,16 +397,9 @@ func (r *Roster) publishLocked(rec Record, retain bool) {
 }
 
 func (r *Roster) sendLocked(rec Record, retain bool, qos mqttgame.QoS) error {
-	payload, err := json.Marshal(rec)
+	m, err := jsonmsg.New(r.cfg.topic(), rec, retain)
 	if err == nil {
-		m := &mqttgame.Message{
-			Topic:       r.cfg.topic(),
-			Payload:     payload,
-			QoS:         qos,
-			Retain:      retain,
-			ContentType: "application/json",
-			PayloadUTF8: true,
-		}
+		m.QoS = qos
 		if !retain {
 			m.Expiry = max(r.cfg.refresh(), AskRepeat)
 		}
