@@ -7,7 +7,14 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"go.uber.org/goleak"
 )
+
+// TestMain fails the run if the test left a goroutine behind.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 // game is a game's main package: it imports every package a game uses
 // from the library.
@@ -65,12 +72,14 @@ func TestGameModuleGraph(t *testing.T) {
 
 // goCmd runs the go command of the toolchain running the test, in dir
 // (the test's own folder if empty), outside any workspace, and returns
-// its trimmed standard output.
+// its trimmed standard output. -mod=mod lets go list -m all record the
+// go.mod hash of every module in the graph in go.sum, as a game's go.sum
+// comes to hold them.
 func goCmd(t *testing.T, dir string, args ...string) string {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), filepath.Join(runtime.GOROOT(), "bin", "go"), args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOWORK=off")
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
