@@ -115,17 +115,20 @@ ARTIFACTS := $(CURDIR)/testdata/artifacts
 # Most tests wait on the network; -parallel lets the conformance cases
 # wait together. A package's tests may take much longer than go test's
 # 10-minute default on a machine busy with other work (the fault runs fail
-# by themselves when stuck), hence -timeout. The library's module runs
-# first, then e2e's, each whatever the other's outcome. The whole output
-# is kept in $(ARTIFACTS)/unit.log; when a test fails,
+# by themselves when stuck), hence -timeout. e2e's suites run beside the
+# library's packages, one at a time (-p 1): the library's own package
+# takes longest, and two runs of go test side by side keep both cores
+# busy as one run over a single module did. e2e's output follows the
+# library's. The whole output is kept in $(ARTIFACTS)/unit.log; when a test fails,
 # the failures and any data race reports are repeated at the end, where a
 # long log's tail shows them.
-UNIT := MQTTGAME_ARTIFACTS=$(ARTIFACTS) $(GO) test -race -count=1 -parallel 8 -timeout 40m ./...
+UNIT := MQTTGAME_ARTIFACTS=$(ARTIFACTS) $(GO) test -race -count=1 -parallel 8 -timeout 40m
 unit: deps deps-test deps-peers
 	@mkdir -p $(ARTIFACTS)
-	@{ status=0; \
-	  $(UNIT) 2>&1 || status=1; \
-	  (cd e2e && $(UNIT)) 2>&1 || status=1; \
+	@{ (cd e2e && $(UNIT) -p 1 ./... > $(ARTIFACTS)/unit-e2e.log 2>&1; echo $$? > $(ARTIFACTS)/unit-e2e.status) & \
+	  $(UNIT) ./... 2>&1; status=$$?; \
+	  wait; cat $(ARTIFACTS)/unit-e2e.log; \
+	  [ "$$(cat $(ARTIFACTS)/unit-e2e.status)" = 0 ] || status=1; \
 	  echo $$status > $(ARTIFACTS)/unit.status; } | tee $(ARTIFACTS)/unit.log
 	@if [ "$$(cat $(ARTIFACTS)/unit.status)" != 0 ]; then \
 	  echo "=== the failures again (the whole output: $(ARTIFACTS)/unit.log)"; \
