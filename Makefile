@@ -1,6 +1,11 @@
 # mqttgame — `make run` plays the demo, `make test` runs every test,
 # `make bench` writes BENCHMARKS.md.
 # Both install what they miss on a Debian or Ubuntu machine first.
+#
+# Two modules: the library's (go.mod) and, in e2e/, the suites and the
+# benchmark report with the dependencies a game must not inherit
+# (e2e/go.mod, which uses this folder for the library). Every Go target
+# runs in both.
 
 GO      ?= go
 GOROOT  := $(shell $(GO) env GOROOT)
@@ -9,7 +14,7 @@ WASMEXEC := $(GOROOT)/lib/wasm/wasm_exec.js
 # make run ARGS="-name ann -room den" passes flags to the demo.
 ARGS ?=
 
-.PHONY: all test vet unit wasm web run demo matrix bench bench-smoke fuzz fuzz-short deps deps-go deps-build deps-test deps-peers wasm_exec.js
+.PHONY: all test vet unit wasm web run demo matrix bench bench-smoke benchreport fuzz fuzz-short deps deps-go deps-build deps-test deps-peers wasm_exec.js
 
 all: test
 
@@ -42,6 +47,7 @@ PEER_DEBS := mosquitto mosquitto-clients ejabberd
 
 deps-go:
 	$(GO) mod download
+	cd e2e && $(GO) mod download
 
 deps-build:
 	$(call apt_install,$(EBITEN_DEBS))
@@ -68,10 +74,13 @@ vet: deps wasm_exec.js
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	cd e2e && $(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./mqttgame/... ./demo/...
+	cd e2e && GOOS=js GOARCH=wasm $(GO) vet ./...
 
 wasm: deps
 	GOOS=js GOARCH=wasm $(GO) build ./mqttgame/... ./demo/...
+	cd e2e && GOOS=js GOARCH=wasm $(GO) build ./...
 
 # The browser version: web/ holds the page, the game and the toolchain's
 # wasm_exec.js, ready for any static server.
@@ -106,12 +115,21 @@ ARTIFACTS := $(CURDIR)/testdata/artifacts
 # Most tests wait on the network; -parallel lets the conformance cases
 # wait together. A package's tests may take much longer than go test's
 # 10-minute default on a machine busy with other work (the fault runs fail
-# by themselves when stuck), hence -timeout. The whole output is kept in $(ARTIFACTS)/unit.log; when a test fails,
+# by themselves when stuck), hence -timeout. e2e's suites run beside the
+# library's packages, one at a time (-p 1): the library's own package
+# takes longest, and two runs of go test side by side keep both cores
+# busy as one run over a single module did. e2e's output follows the
+# library's. The whole output is kept in $(ARTIFACTS)/unit.log; when a test fails,
 # the failures and any data race reports are repeated at the end, where a
 # long log's tail shows them.
+UNIT := MQTTGAME_ARTIFACTS=$(ARTIFACTS) $(GO) test -race -count=1 -parallel 8 -timeout 40m
 unit: deps deps-test deps-peers
 	@mkdir -p $(ARTIFACTS)
-	@{ MQTTGAME_ARTIFACTS=$(ARTIFACTS) $(GO) test -race -count=1 -parallel 8 -timeout 40m ./... 2>&1; echo $$? > $(ARTIFACTS)/unit.status; } | tee $(ARTIFACTS)/unit.log
+	@{ (cd e2e && $(UNIT) -p 1 ./... > $(ARTIFACTS)/unit-e2e.log 2>&1; echo $$? > $(ARTIFACTS)/unit-e2e.status) & \
+	  $(UNIT) ./... 2>&1; status=$$?; \
+	  wait; cat $(ARTIFACTS)/unit-e2e.log; \
+	  [ "$$(cat $(ARTIFACTS)/unit-e2e.status)" = 0 ] || status=1; \
+	  echo $$status > $(ARTIFACTS)/unit.status; } | tee $(ARTIFACTS)/unit.log
 	@if [ "$$(cat $(ARTIFACTS)/unit.status)" != 0 ]; then \
 	  echo "=== the failures again (the whole output: $(ARTIFACTS)/unit.log)"; \
 	  grep -E -- '^(\s*--- FAIL|FAIL|panic:)' $(ARTIFACTS)/unit.log; \
@@ -126,24 +144,28 @@ unit: deps deps-test deps-peers
 # every case passed, rewrites the compatibility matrix and the cluster
 # table in README.md from their outcome.
 matrix: deps deps-peers
-	MQTTGAME_ARTIFACTS=$(ARTIFACTS) MQTTGAME_README=$(CURDIR)/README.md \
-		$(GO) test -count=1 -parallel 8 -run 'TestConformance$$' ./mqttgame/conformance/
-	MQTTGAME_ARTIFACTS=$(ARTIFACTS) MQTTGAME_README=$(CURDIR)/README.md \
-		$(GO) test -count=1 -parallel 8 -run 'TestCluster$$|TestFailover$$' ./mqttgame/cluster/
+	cd e2e && MQTTGAME_ARTIFACTS=$(ARTIFACTS) MQTTGAME_README=$(CURDIR)/README.md \
+		$(GO) test -count=1 -parallel 8 -run 'TestConformance$$' ./conformance/
+	cd e2e && MQTTGAME_ARTIFACTS=$(ARTIFACTS) MQTTGAME_README=$(CURDIR)/README.md \
+		$(GO) test -count=1 -parallel 8 -run 'TestCluster$$|TestFailover$$' ./cluster/
 
 # bench runs every benchmark natively and compiled to WebAssembly under
 # Node, in BENCH_ROUNDS interleaved rounds (benchstat reads the raw
 # output it keeps in docs/bench/), and writes BENCHMARKS.md. Run it on
-# an idle machine: the figures move with the load.
+# an idle machine: the figures move with the load. The report is built
+# in e2e and runs here, where it builds the library's benchmarks.
 BENCH_ROUNDS ?= 6
 BENCH_TIME   ?= 1s
-bench: deps deps-peers wasm_exec.js
-	$(GO) run ./mqttgame/internal/benchreport -rounds $(BENCH_ROUNDS) -benchtime $(BENCH_TIME) -o BENCHMARKS.md -dir docs/bench
+bench: deps deps-peers wasm_exec.js benchreport
+	./bin/benchreport -rounds $(BENCH_ROUNDS) -benchtime $(BENCH_TIME) -o BENCHMARKS.md -dir docs/bench
 
 # bench-smoke runs every benchmark once, natively and in WebAssembly, and
 # the report over them, so that none of it rots; its figures mean nothing.
-bench-smoke: deps deps-peers wasm_exec.js
-	$(GO) run ./mqttgame/internal/benchreport -rounds 1 -benchtime 1x -profile 100x -o $(ARTIFACTS)/bench-smoke/BENCHMARKS.md -dir $(ARTIFACTS)/bench-smoke
+bench-smoke: deps deps-peers wasm_exec.js benchreport
+	./bin/benchreport -rounds 1 -benchtime 1x -profile 100x -o $(ARTIFACTS)/bench-smoke/BENCHMARKS.md -dir $(ARTIFACTS)/bench-smoke
+
+benchreport: deps-go
+	cd e2e && $(GO) build -o $(CURDIR)/bin/benchreport ./benchreport
 
 # Fuzz targets, as package:target. Their seed corpora are in the
 # packages' testdata/fuzz; `make test` runs each for 20,000 inputs, `make fuzz`

@@ -10,11 +10,11 @@ import (
 )
 
 // benchBroker returns the URL of the broker started outside WebAssembly,
-// where a server can listen (internal/wasmtest, or the benchmark report).
+// where a server can listen (e2e/wasm, or the benchmark report).
 func benchBroker(b *testing.B) string {
 	url := os.Getenv(brokerEnv)
 	if url == "" {
-		b.Fatalf("%s is not set: run the benchmarks through mqttgame/internal/wasmtest or make bench, which start a broker", brokerEnv)
+		b.Fatalf("%s is not set: run the benchmarks through e2e/wasm or make bench, which start a broker", brokerEnv)
 	}
 	return url
 }

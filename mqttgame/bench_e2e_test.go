@@ -29,7 +29,7 @@ import (
 // counts the broker's allocations as well as both clients'.
 //
 // Natively the broker runs in the benchmark; compiled to WebAssembly the
-// benchmarks reach one that internal/wasmtest or the benchmark report
+// benchmarks reach one that e2e/wasm or the benchmark report
 // starts (see benchBroker).
 
 const (

@@ -12,10 +12,10 @@ import (
 
 // brokerEnv names the environment variable that gives the WebSocket URL
 // of a broker to the tests compiled to WebAssembly, which cannot start
-// one: nothing listens inside a browser. internal/wasmtest sets it.
+// one: nothing listens inside a browser. e2e/wasm sets it.
 const brokerEnv = "MQTTGAME_TEST_BROKER"
 
-// restartLine, printed on its own line, asks internal/wasmtest to stop
+// restartLine, printed on its own line, asks e2e/wasm to stop
 // the broker and start it again on the same address.
 const restartLine = "mqttgame-wasm: restart the broker"
 
@@ -26,7 +26,7 @@ const restartLine = "mqttgame-wasm: restart the broker"
 func TestBrowserEndToEnd(t *testing.T) {
 	url := os.Getenv(brokerEnv)
 	if url == "" {
-		t.Fatalf("%s is not set: run this test through mqttgame/internal/wasmtest, which starts a broker", brokerEnv)
+		t.Fatalf("%s is not set: run this test through e2e/wasm, which starts a broker", brokerEnv)
 	}
 	if _, err := mqttgame.New(&mqttgame.Options{Brokers: []string{"mqtt://localhost:1883"}}); err == nil {
 		t.Fatal("New accepted an mqtt:// URL in the browser")

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqttgame/mqttgame/internal/mosquitto"
 	"github.com/mqttgame/mqttgame/mqttgame"
-	"github.com/mqttgame/mqttgame/mqttgame/internal/mosquitto"
 )
 
 // TestFloodSlowConsumers floods three games with 10,000 messages a second

@@ -20,14 +20,14 @@ func readme(t *testing.T) string {
 }
 
 // TestReadmeQuickStart: the quick start in the README is the program in
-// internal/quickstart, which the build compiles.
+// examples/quickstart, which the build compiles.
 func TestReadmeQuickStart(t *testing.T) {
-	src, err := os.ReadFile("internal/quickstart/main.go")
+	src, err := os.ReadFile("../examples/quickstart/main.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(readme(t), "```go\n"+string(src)+"```") {
-		t.Fatal("README's quick start differs from internal/quickstart/main.go")
+		t.Fatal("README's quick start differs from examples/quickstart/main.go")
 	}
 }
 

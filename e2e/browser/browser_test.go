@@ -16,7 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/mqttgame/mqttgame/demo/game"
-	"github.com/mqttgame/mqttgame/demo/internal/demotest"
+	"github.com/mqttgame/mqttgame/internal/demotest"
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/presence"
 )
@@ -175,7 +175,7 @@ func savePicture(t *testing.T, png []byte) {
 	t.Helper()
 	dir := os.Getenv("MQTTGAME_ARTIFACTS")
 	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "testdata", "artifacts")
+		dir = filepath.Join(demotest.Root(t), "testdata", "artifacts")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -186,7 +186,7 @@ func savePicture(t *testing.T, png []byte) {
 	}
 	t.Logf("screenshot of the page: %s", path)
 	if *update {
-		if err := os.WriteFile(filepath.Join("..", "..", "..", "docs", "browser.png"), png, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(demotest.Root(t), "docs", "browser.png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

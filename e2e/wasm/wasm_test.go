@@ -1,6 +1,6 @@
 //go:build !js
 
-package wasmtest
+package wasm
 
 import (
 	"bufio"
@@ -38,7 +38,7 @@ func TestMqttgameInWasm(t *testing.T) {
 	if err != nil {
 		t.Fatal("node is not installed: the WebAssembly tests run under Node.js 20 or later")
 	}
-	pkgDir, err := filepath.Abs("../..")
+	pkgDir, err := filepath.Abs("../../mqttgame")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ const methodText = `## How it is measured
   ` + "`ConnectionManager.Publish`" + `, QoS 1 and 2 through ` + "`PublishViaQueue`" + ` (` + "`Publish`" + ` would wait for each
   acknowledgement in turn); messages counted in its ` + "`OnPublishReceived`" + ` callback. *relay* (natively only): two
   coder/websocket connections and a server that copies each message from one to the other, messages the
-  size of the PUBLISH packets: the ceiling, with no MQTT at all. *MQTT.js* 5.16 (` + "`mqttgame/internal/benchreport/testdata/mqttjs-bench.mjs`" + `):
+  size of the PUBLISH packets: the ceiling, with no MQTT at all. *MQTT.js* 5.16 (` + "`e2e/benchreport/testdata/mqttjs-bench.mjs`" + `):
   the same two clients, window and payloads in one Node process, over Node's own WebSocket (the browser's API,
   with MQTT.js's ` + "`forceNativeWebSocket`" + `, as in a browser) and over the ` + "`ws`" + ` package (MQTT.js's default in Node);
   QoS 1 and 2 through ` + "`publish`" + `, which keeps each message in flight until acknowledged. The broker runs in the

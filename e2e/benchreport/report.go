@@ -267,7 +267,7 @@ func (r *runner) write(out string) error {
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	cpu, goVersion, node, kernel := machine()
 	p("# Benchmarks\n\n")
-	p("<!-- written by `make bench` (mqttgame/internal/benchreport); do not edit by hand -->\n\n")
+	p("<!-- written by `make bench` (e2e/benchreport); do not edit by hand -->\n\n")
 	p("What the client costs a game, natively and in the browser (WebAssembly under Node), ")
 	p("against what a game would use instead. Each figure is the median of %d interleaved rounds; ", r.rounds)
 	p("each round runs every benchmark once, so a ratio compares two benchmarks run side by side, ")
@@ -275,7 +275,7 @@ func (r *runner) write(out string) error {
 	p("| | |\n|---|---|\n")
 	p("| machine | %s |\n| system | %s |\n| Go | %s |\n| Node | %s |\n", cpu, kernel, goVersion, node)
 	p("| run | %s, %d rounds in %s; load average %s before, %s after |\n", r.started.UTC().Format(time.DateTime+" MST"), r.rounds, r.took.Round(time.Second), r.load[0], r.load[1])
-	p("| command | `make bench` (`go run ./mqttgame/internal/benchreport -rounds %d -benchtime %s`) |\n", r.rounds, r.benchtime)
+	p("| command | `make bench` (`bin/benchreport -rounds %d -benchtime %s`, built from `e2e/benchreport`) |\n", r.rounds, r.benchtime)
 	p("| raw output | [`native.txt`](%s/native.txt), [`wasm.txt`](%s/wasm.txt), [`mqttjs.txt`](%s/mqttjs.txt): `benchstat` reads them |\n\n", rel, rel, rel)
 
 	p("## Targets\n\n| where | target | measured | goal | met |\n|---|---|---|---|:---:|\n")

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mqttgame/mqttgame/demo/internal/demotest"
+	"github.com/mqttgame/mqttgame/internal/demotest"
 	"github.com/mqttgame/mqttgame/internal/syncbuf"
 )
 
@@ -27,12 +27,14 @@ func buildWeb(t *testing.T, dir string) string {
 	if err := os.MkdirAll(web, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	build := exec.Command(demotest.GoTool(), "build", "-ldflags=-s -w", "-o", filepath.Join(web, "game.wasm"), "github.com/mqttgame/mqttgame/demo")
+	root := demotest.Root(t)
+	build := exec.Command(demotest.GoTool(), "build", "-ldflags=-s -w", "-o", filepath.Join(web, "game.wasm"), "./demo")
+	build.Dir = root
 	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the browser version: %v\n%s", err, out)
 	}
-	copyFile(t, filepath.Join("..", "..", "..", "web", "index.html"), filepath.Join(web, "index.html"))
+	copyFile(t, filepath.Join(root, "web", "index.html"), filepath.Join(web, "index.html"))
 	copyFile(t, filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec.js"), filepath.Join(web, "wasm_exec.js"))
 	// The compressed copy make web writes beside it: Chromium, which
 	// accepts gzip, is sent this one, so the game it runs came through it.

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/mqttgame/mqttgame/demo/game"
@@ -19,12 +20,27 @@ import (
 // GoTool returns the go command of the toolchain running the test.
 func GoTool() string { return filepath.Join(runtime.GOROOT(), "bin", "go") }
 
+// Root returns the repository's root: the directory of module
+// github.com/mqttgame/mqttgame, whichever module the test is in (the
+// tests that use this package run in the nested module e2e).
+func Root(t testing.TB) string {
+	t.Helper()
+	out, err := exec.Command(GoTool(), "list", "-m", "-f", "{{.Dir}}", "github.com/mqttgame/mqttgame").Output()
+	if err != nil {
+		t.Fatalf("finding the repository's root: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
 // BuildDemo builds the desktop binary into dir, as make run does, and
-// returns its path.
+// returns its path. It builds in the repository's root, in the module
+// whose go.sum holds the demo's dependencies.
 func BuildDemo(t testing.TB, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "demo")
-	out, err := exec.Command(GoTool(), "build", "-o", bin, "github.com/mqttgame/mqttgame/demo").CombinedOutput()
+	cmd := exec.Command(GoTool(), "build", "-o", bin, "./demo")
+	cmd.Dir = Root(t)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("building the demo: %v\n%s", err, out)
 	}

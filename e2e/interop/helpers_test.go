@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqttgame/mqttgame/internal/mosquitto"
 	"github.com/mqttgame/mqttgame/internal/syncbuf"
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
-	"github.com/mqttgame/mqttgame/mqttgame/internal/mosquitto"
 )
 
 // waitFor bounds every wait for something the network should do.

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/mqttgame/mqttgame/mqttgame/internal/readmesection"
+	"github.com/mqttgame/mqttgame/internal/readmesection"
 )
 
 // deviation is something a bed legitimately cannot do. The case checks

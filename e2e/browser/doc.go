@@ -3,9 +3,9 @@
 // the page that the demo's hosting process serves, and a native Go
 // player in the same room chats with it across a restart of the hosting
 // process, until the tab is closed. It has no code of its own; see
-// browser_test.go. Run
+// browser_test.go. In the e2e folder,
 //
-//	go test ./demo/internal/browser -update
+//	go test ./browser -update
 //
-// to refresh the README's screenshot of the page (docs/browser.png).
+// refreshes the README's screenshot of the page (docs/browser.png).
 package browser

@@ -5,9 +5,11 @@
 // table and a chart. The raw outputs it keeps beside the chart are in the
 // standard benchmark format, for benchstat.
 //
-// Run it from the repository's root (make bench does):
+// It belongs to the nested module e2e; build it there and run it from
+// the repository's root (make bench does):
 //
-//	go run ./mqttgame/internal/benchreport -rounds 6
+//	(cd e2e && go build -o ../bin/benchreport ./benchreport)
+//	bin/benchreport -rounds 6
 package main
 
 import (
@@ -37,7 +39,7 @@ const (
 )
 
 // mqttjsScript is the MQTT.js benchmark, from the repository's root.
-const mqttjsScript = "mqttgame/internal/benchreport/testdata/mqttjs-bench.mjs"
+const mqttjsScript = "e2e/benchreport/testdata/mqttjs-bench.mjs"
 
 // mqttjsTransports are the WebSockets MQTT.js runs over: Node's own (the
 // browser's API; the WebAssembly build uses the same) and the ws package,

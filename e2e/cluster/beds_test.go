@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mqttgame/mqttgame/mqttgame/internal/ejabberd"
-	"github.com/mqttgame/mqttgame/mqttgame/internal/mosquitto"
+	"github.com/mqttgame/mqttgame/internal/ejabberd"
+	"github.com/mqttgame/mqttgame/internal/mosquitto"
 )
 
 // The beds and transports of the table, in its order.

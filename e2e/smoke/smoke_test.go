@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/mqttgame/mqttgame/demo/game"
-	"github.com/mqttgame/mqttgame/demo/internal/demotest"
+	"github.com/mqttgame/mqttgame/internal/demotest"
 	"github.com/mqttgame/mqttgame/internal/syncbuf"
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/presence"
@@ -76,7 +76,7 @@ func TestSmoke(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile("../../../docs/demo.png", b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(demotest.Root(t), "docs", "demo.png"), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
