@@ -57,8 +57,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mqttgame/mqttgame/internal/jsonmsg"
 	"github.com/mqttgame/mqttgame/mqttgame"
-	"github.com/mqttgame/mqttgame/mqttgame/internal/jsonmsg"
 )
 
 // AnswerWindow is how long after its ask a board waits for answers

@@ -67,8 +67,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/mqttgame/mqttgame/internal/jsonmsg"
 	"github.com/mqttgame/mqttgame/mqttgame"
-	"github.com/mqttgame/mqttgame/mqttgame/internal/jsonmsg"
 )
 
 // MaxNameLength caps, in runes, the names a Roster accepts from others;
