@@ -8,14 +8,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-
-	"github.com/coder/websocket"
 )
 
-// dialWebSocket ignores header: the browser's WebSocket cannot send one.
-func dialWebSocket(ctx context.Context, u *url.URL, header http.Header, o *Options) (*websocket.Conn, error) {
-	ws, _, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{Subprotocols: []string{mqttSubprotocol}})
-	return ws, err
+// dialWebSocket opens the browser's own WebSocket (browserConn). It
+// ignores header: the browser's WebSocket cannot send one.
+func dialWebSocket(ctx context.Context, u *url.URL, header http.Header, o *Options) (*browserConn, error) {
+	return dialBrowser(ctx, u.String())
 }
 
 // dialStream cannot work in the browser; New refuses such URLs already.

@@ -101,6 +101,9 @@ type runner struct {
 	mqttjs  *results                 // MQTT.js in Node, over both transports
 	raw     map[string]*bytes.Buffer // output by environment, for benchstat
 	prof    []profileSummary         // where the time goes, by run
+
+	cross         []crossingCount // Go⇄JavaScript crossings per message, by client
+	crossMessages int
 }
 
 // pkgs are the packages with benchmarks, natively; the first also runs in

@@ -49,12 +49,14 @@ func (r *runner) framesText() string {
 	var b strings.Builder
 	b.WriteString(`## One WebSocket message per MQTT packet
 
-Both directions carry exactly one MQTT packet in each WebSocket message.
+Natively, both directions carry exactly one MQTT packet in each WebSocket message; in the browser, the client's
+packets written together share one. No packet is ever split across two messages.
 
 - **Client to broker**: paho writes a packet in pieces (` + "`net.Buffers`" + `), which ` + "`websocket.NetConn`" + ` turns
   into one message each (four for a PUBLISH). The client's connection (` + "`mqttgame/conn.go`" + `) gathers a packet's
-  pieces while paho holds its lock and sends them with one write, which ` + "`mqttgame/wsconn.go`" + ` sends as one
-  binary message.
+  pieces while paho holds its lock and sends them with one write, which ` + "`mqttgame/wsconn_native.go`" + ` sends as one
+  binary message. In the browser, ` + "`mqttgame/wsconn_js.go`" + ` appends each such write to the message it sends when Go hands
+  the event loop back: the packets written in one turn share a message, and none is split across two.
 - **Broker to client**: mochi-mqtt gathers the packets queued for a client into one write of up to 2 KiB
   (` + "`ClientNetWriteBufferSize`" + `) when they come faster than it writes; MQTT allows a WebSocket message to hold
   several packets, but a client that expects one packet per message would read only the first. The broker's
@@ -88,6 +90,8 @@ func obstacle(env, target string) string {
 		return wasmAllocationsObstacle
 	case strings.Contains(target, "allocations"):
 		return allocationsObstacle
+	case strings.Contains(target, "round trip p50") && env == "wasm":
+		return wasmRoundTripObstacle
 	case strings.Contains(target, "MQTT.js") && env == "wasm":
 		return wasmMQTTjsObstacle
 	case strings.Contains(target, "MQTT.js"):
@@ -102,34 +106,37 @@ func obstacle(env, target string) string {
 	return "The figure moves with the machine's load (see the load average above); rerun `make bench` on an idle machine."
 }
 
-const wasmThroughputObstacle = "In WebAssembly both sides receive the same way (the JavaScript WebSocket's " +
-	"message event, its bytes copied into Go's memory by coder/websocket, then paho's decoding), which is most of a " +
-	"message's cost there, so what mqttgame saves on the way out (one send() per packet instead of four, fewer " +
-	"allocations) moves the total less than natively. Its game loop also idles in steps of Node's 1 ms timer, " +
-	"where the baseline wakes at each message; blocking in Wait instead wakes it for every message, which " +
-	"measured worse (1.0–1.2×)."
+const wasmThroughputObstacle = "Both clients receive through the same JavaScript WebSocket, and paho decodes every packet on both; " +
+	"mqttgame's own binding of the WebSocket (see [The browser's WebSocket](#the-browsers-websocket)) removed most of " +
+	"what crossing into JavaScript cost, so what is left is mostly the Go runtime's and paho's. The game loop also idles " +
+	"in steps of Node's 1 ms timer, where the baseline wakes at each message."
 
-const wasmMQTTjsObstacle = "MQTT.js runs in V8 as plain JavaScript beside the WebSocket; the WebAssembly build " +
-	"crosses from Go to JavaScript and back for every WebSocket message in both directions (a js.Value, with its " +
-	"finalizer, for each value that crosses, and a copy between an ArrayBuffer and a Go slice), wakes the Go " +
-	"scheduler for every message event, and sends one WebSocket message per packet where MQTT.js packs the packets " +
-	"written in one turn of the event loop into one; see [Where the time goes](#where-the-time-goes). Packing the " +
-	"client's writes the same way (tried: the first packet of a turn at once, the rest of the turn in one message of " +
-	"up to 16 KiB) left about 3 messages per 512 publishes but moved neither CPU per message nor throughput in " +
-	"interleaved runs: the receiving side, one message event and one wake-up of Go per packet (the broker sends each " +
-	"packet as a message of its own), is most of the cost. In a trial with the broker sending mochi-mqtt's gathered " +
-	"writes whole, three interleaved pairs of runs, the WebAssembly client's QoS 0 CPU per message fell by 18–29 % " +
-	"and its throughput rose by 24–44 % (allocations per message 61 to 54): fewer message events, fewer wake-ups. " +
-	"Reading every message that arrived in one wake-up of Go, whatever the broker does, is the next step."
+const wasmMQTTjsObstacle = "With its own binding of the WebSocket the client crosses between Go and JavaScript about twice per " +
+	"message (a copy into the staging buffer and a call for each packet written; reads and wake-ups are shared by " +
+	"everything that arrived together) and sends as few WebSocket messages as MQTT.js; see " +
+	"[The browser's WebSocket](#the-browsers-websocket). What is left is the Go side: the Go runtime's allocation, " +
+	"garbage collection and scheduling (paho's decoding and encoding make 46 allocations per message, as natively), " +
+	"paho itself, and the clock reads that cross into JavaScript (each time.Now is a JavaScript call); see " +
+	"[Where the time goes](#where-the-time-goes). MQTT.js runs in V8 as plain JavaScript beside the WebSocket, with " +
+	"V8's generational garbage collector."
+
+const wasmRoundTripObstacle = "A round trip costs the WebAssembly client one WebSocket message sent and one wake-up of Go " +
+	"(counted with wasm-crossings.js over 5,000 round trips: 1 call from JavaScript into Go, 3 calls of the binding, 4 " +
+	"values read and 2 set by syscall/js for the wake-up's callback, and about 21 clock reads by Go's scheduler), as " +
+	"MQTT.js costs one message sent and one message event. A V8 profile of 5,000 round trips on this machine, under " +
+	"load, charged most of the busy time to Node's socket write (writeBuffer, which also delivers over loopback to the " +
+	"broker) and left Go's own part small; why the same write weighs more here than under MQTT.js, which also writes " +
+	"once per publish, is not measured yet. The figure moves with the load (see the load average above)."
 
 const nativeMQTTjsObstacle = "The figure moves with the machine's load (see the load average above); see " +
 	"[Where the time goes](#where-the-time-goes) for what the client spends per message."
 
-const wasmAllocationsObstacle = "The broker runs in another process: these are both clients' own. Some are " +
-	"per WebSocket message rather than per MQTT packet: coder/websocket's browser code makes js.Values (each with a " +
-	"finalizer, runtime.addspecial in the profile) for the message event, its data and a Uint8Array, and a Go slice for " +
-	"the copy, and queues the event for the reading goroutine; paho's decoding and encoding of each packet make most of " +
-	"the rest."
+const wasmAllocationsObstacle = "The broker runs in another process: these are both clients' own, and the WebSocket binding makes " +
+	"none per message. They are paho's, the same count as natively: its ReadPacket grows a bytes.Buffer and reads " +
+	"properties and strings into fresh slices for every packet received, and encoding a PUBLISH builds its packet " +
+	"and buffers for every packet sent (a heap profile of the WebAssembly run puts all of them there). Halving them " +
+	"needs a leaner decoder in paho (its unreleased master has a faster ReadPacket, PR #322) rather than anything " +
+	"in the transport."
 
 const allocationsObstacle = "Most of the allocations per message are paho's packet decoding and encoding on both " +
 	"clients, the same for both sides of the ratio. What mqttgame saves is per WebSocket message (coder/websocket's NetConn registers a " +

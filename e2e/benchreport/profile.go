@@ -80,6 +80,11 @@ func (r *runner) profile() error {
 			return pprofSummary(r.goBin, filepath.Join(r.tmp, "native0.test"), prof)
 		}},
 	}
+	log.Printf("counting the crossings between Go and JavaScript over %d messages", messages)
+	r.crossMessages = messages - 1
+	if err := r.countCrossings(b, messages); err != nil {
+		return err
+	}
 	for i, run := range runs {
 		n := messages
 		if strings.HasPrefix(run.what, "native") {

@@ -298,6 +298,7 @@ func (r *runner) write(out string) error {
 		p("%d targets are not met in this run; see [What stands in the way](#what-stands-in-the-way).\n\n", len(missed))
 	}
 	b.WriteString(r.peersText())
+	b.WriteString(r.browserText())
 	b.WriteString(r.profileText())
 	b.WriteString(methodText)
 	b.WriteString(r.framesText())
@@ -375,8 +376,8 @@ func (r *runner) peersText() string {
 		{"native", "bare WebSocket relay, no MQTT", r.native, "relay", ""},
 		{"Node", "MQTT.js over ws", r.mqttjs, "mqttjs-ws", "mqttjs-ws"},
 		{"Node", "MQTT.js over Node's WebSocket", r.mqttjs, "mqttjs-global", "mqttjs-global"},
-		{"wasm", "mqttgame over Node's WebSocket", r.wasm, "mqttgame", "mqttgame-ws"},
-		{"wasm", "autopaho over Node's WebSocket", r.wasm, "autopaho", "autopaho-ws"},
+		{"wasm", "mqttgame over Node's WebSocket (its own binding)", r.wasm, "mqttgame", "mqttgame-ws"},
+		{"wasm", "autopaho over Node's WebSocket (coder/websocket's browser path)", r.wasm, "autopaho", "autopaho-ws"},
 	} {
 		cell := func(name, unit string, f func(float64) string) string {
 			if v, ok := c.res.median(name, unit); ok {
