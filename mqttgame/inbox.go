@@ -187,8 +187,16 @@ func allocSize(n int) int {
 	return (n + 8<<10 - 1) &^ (8<<10 - 1)
 }
 
-func newInbox(o *Options) *inbox {
+// newInbox returns an inbox with the limits of o. It sets arrived (if
+// not nil) at each message; with acks (if not nil), it holds QoS 1 and 2
+// messages it has no room for, and tells overflow (if not nil) when it
+// holds more than holdLimit or past MaxBufferedBytes.
+func newInbox(o *Options, arrived arrival, acks acker, holdLimit int, overflow func(bool)) *inbox {
 	return &inbox{
+		arrived:     arrived,
+		acks:        acks,
+		holdLimit:   holdLimit,
+		overflow:    overflow,
 		boxes:       make(map[string]*box),
 		view:        make(map[string]*box),
 		queueSize:   o.TopicQueueSize,
