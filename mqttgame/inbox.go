@@ -565,7 +565,8 @@ func (in *inbox) forget(n, limit int) {
 
 // update is the tick: it shows at most one waiting message per topic, and
 // accepts the held messages it finds room for, in the order they arrived.
-func (in *inbox) update() {
+// It returns the running totals as of the tick.
+func (in *inbox) update() inboxCounts {
 	in.tick++
 	clear(in.shown)
 	in.shown = in.shown[:0]
@@ -625,7 +626,9 @@ func (in *inbox) update() {
 	}
 	in.recount()
 	in.checkOverflow()
+	counts := in.counts
 	in.mu.Unlock()
+	return counts
 }
 
 // accept moves held messages into their topics' queues while there is

@@ -53,8 +53,7 @@ func (c *Client) Update() {
 			t.err = e.Err
 		}
 	}
-	c.in.update()
-	ic := c.in.counters()
+	ic := c.in.update()
 	t.stats.Received = ic.received
 	t.stats.Shown = ic.shown
 	t.stats.Holding = ic.holding
