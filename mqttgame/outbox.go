@@ -189,8 +189,19 @@ func (o *outbox) send(ctx context.Context, cli *paho.Client) {
 		toPaho(&m.msg, &pub, &props)
 		_, err := cli.PublishWithOptions(ctx, &pub, paho.PublishOptions{Method: paho.PublishMethod_AsyncSend})
 		pub, props = paho.Publish{}, paho.PublishProperties{}
-		if !o.sent(m, err) {
+		if o.sent(m, err) || errors.Is(err, context.DeadlineExceeded) {
+			// Done, or paho waited AckTimeout in vain for a place in the
+			// broker's receive maximum: the message is first in line still.
+			continue
+		}
+		// The connection is going (its end ends ctx), or paho failed
+		// otherwise: the message waits, first in line.
+		t := time.NewTimer(time.Second)
+		select {
+		case <-ctx.Done():
+			t.Stop()
 			return
+		case <-t.C:
 		}
 	}
 }
@@ -224,8 +235,8 @@ func (o *outbox) next(ctx context.Context) *outMsg {
 	}
 }
 
-// sent records what paho's publish of m returned, and reports whether
-// the sender goes on: not once the connection is going.
+// sent records what paho's publish of m returned, and reports whether it
+// is done with: false when m was not sent and waits, first in line.
 func (o *outbox) sent(m *outMsg, err error) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -246,8 +257,6 @@ func (o *outbox) sent(m *outMsg, err error) bool {
 		o.removeLocked(m)
 		o.failLocked(m, errors.New("mqttgame: the MQTT library refused the publish"))
 	default:
-		// The connection is down or going (a failed write, after which
-		// paho ends it): the message waits for the next one, first in line.
 		return false
 	}
 	return true
