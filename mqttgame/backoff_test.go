@@ -7,7 +7,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
 )
 
@@ -49,13 +48,13 @@ func TestBackoffNetworkFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if d := c.backoff(0); d != 0 {
+	if d := c.backoff(); d != 0 {
 		t.Fatalf("first attempt waits %v, want 0", d)
 	}
 	want := []time.Duration{100, 200, 400, 800, 1000, 1000}
 	for i, w := range want {
 		c.failures = i + 1
-		d := c.backoff(0)
+		d := c.backoff()
 		w *= time.Millisecond
 		if d < w-w/5 || d > w+w/5 {
 			t.Errorf("after %d failures: %v, want %v ± 20%%", i+1, d, w)
@@ -63,9 +62,9 @@ func TestBackoffNetworkFailures(t *testing.T) {
 	}
 }
 
-// TestConnectErrorAfterAcceptedConnack: autopaho reports a connection
-// that failed right after the broker accepted it (paho could not resend
-// what the session holds) as a CONNACK error with reason "success". That
+// TestConnectErrorAfterAcceptedConnack: paho reports a connection that
+// failed right after the broker accepted it (paho could not resend what
+// the session holds) as an error with a CONNACK of reason "success". That
 // is a network failure, not a refusal: it does not triple the backoff,
 // and the error says what failed.
 func TestConnectErrorAfterAcceptedConnack(t *testing.T) {
@@ -84,7 +83,7 @@ func TestConnectErrorAfterAcceptedConnack(t *testing.T) {
 		c.mu.Lock()
 		c.failures = 0
 		c.mu.Unlock()
-		c.onConnectError(fmt.Errorf("failed to connect: %w", &autopaho.ConnackError{ReasonCode: tc.code, Err: lost}))
+		c.connectFailed(fmt.Errorf("session error: %w", lost), &paho.Connack{ReasonCode: tc.code})
 		c.Update()
 		var be *BrokerError
 		isRefusal := errors.As(c.Err(), &be)
@@ -102,7 +101,7 @@ func TestConnectErrorAfterAcceptedConnack(t *testing.T) {
 
 // TestBackoffAgainstDroppingBroker replays, on a fake clock, a broker that
 // accepts every connection and drops it silently after a few seconds,
-// through the client's own onUp, onDown and backoff with the default
+// through the client's own up, lost and backoff with the default
 // options: it sees a handful of attempts in the first minute and about
 // two a minute after. A broker that holds connections for minutes gets
 // the client back at once after each loss.
@@ -124,16 +123,15 @@ func TestBackoffAgainstDroppingBroker(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer c.Close()
-				r := &run{stop: make(chan struct{}), done: make(chan struct{}), down: make(chan struct{}, 1)}
 				start := time.Now()
 				var attempts []time.Duration
 				for time.Since(start) < 10*time.Minute {
 					attempts = append(attempts, time.Since(start))
-					c.onUp(&paho.Connack{Properties: &paho.ConnackProperties{}})
+					c.up(&paho.Connack{Properties: &paho.ConnackProperties{}})
 					time.Sleep(tc.dropAfter)
-					c.onDown(r)
+					c.lost()
 					c.Update()
-					wait := c.backoff(0)
+					wait := c.backoff()
 					if tc.immediateReconnect && wait != 0 {
 						t.Fatalf("after a connection held %v, the client waits %v", tc.dropAfter, wait)
 					}

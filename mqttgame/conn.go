@@ -38,16 +38,11 @@ type packetConn struct {
 	limit     int    // largest incoming packet, in bytes
 	anyRead   bool   // a packet began to arrive
 
-	// proto, if set, checks what the broker sends against MQTT v5.
-	proto *protocolCheck
+	proto *protocolCheck // if set, checks what the broker sends against MQTT v5
 
 	onError func(error) // told of the first read or write failure
 	failed  atomic.Bool
 	abort   func() error // closes at once, with no goodbye; Close by default
-
-	// redirect, if set, may send a packet on another connection instead:
-	// it reports whether it did.
-	redirect func(from *packetConn, pkt []byte) bool
 
 	gate      *readGate // holds reads back while the game is behind; may be nil
 	done      chan struct{}
@@ -59,9 +54,13 @@ const (
 	readBufferSize     = 16 << 10
 )
 
-func newPacketConn(c net.Conn, limit int, gate *readGate, onError func(error)) *packetConn {
+// newPacketConn wraps c. limit is the largest packet the broker may
+// send; gate, if not nil, holds reads back; onError, if not nil, is told
+// of the first failure; proto, if not nil, checks every packet.
+func newPacketConn(c net.Conn, limit int, gate *readGate, onError func(error), proto *protocolCheck) *packetConn {
 	pc := &packetConn{
 		Conn:    c,
+		proto:   proto,
 		r:       bufio.NewReaderSize(c, readBufferSize),
 		limit:   limit,
 		onError: onError,
@@ -86,7 +85,7 @@ func (c *packetConn) Lock() {
 
 // Unlock sends the gathered packet.
 func (c *packetConn) Unlock() {
-	if len(c.wbuf) > 0 && c.werr == nil && (c.redirect == nil || !c.redirect(c, c.wbuf)) {
+	if len(c.wbuf) > 0 && c.werr == nil {
 		if _, err := c.Conn.Write(c.wbuf); err != nil {
 			c.werr = err
 			c.fail(err)
@@ -286,14 +285,16 @@ func (c *packetConn) fail(err error) {
 // MaxBufferedBytes, not reading lets TCP push back on the broker instead
 // of the client holding messages without bound.
 type readGate struct {
-	mu     sync.Mutex
-	open   chan struct{} // closed while reads may go on
-	paused bool
+	mu     sync.Mutex                    // orders set
+	open   atomic.Pointer[chan struct{}] // closed while reads may go on
+	paused atomic.Bool
 }
 
 func newReadGate() *readGate {
-	g := &readGate{open: make(chan struct{})}
-	close(g.open)
+	g := new(readGate)
+	open := make(chan struct{})
+	close(open)
+	g.open.Store(&open)
 	return g
 }
 
@@ -301,25 +302,21 @@ func newReadGate() *readGate {
 func (g *readGate) set(paused bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if paused == g.paused {
+	if paused == g.paused.Load() {
 		return
 	}
-	g.paused = paused
+	g.paused.Store(paused)
 	if paused {
-		g.open = make(chan struct{})
+		closed := make(chan struct{})
+		g.open.Store(&closed)
 	} else {
-		close(g.open)
+		close(*g.open.Load())
 	}
 }
 
 // isPaused reports whether reading is held back.
 func (g *readGate) isPaused() bool {
-	if g == nil {
-		return false
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.paused
+	return g != nil && g.paused.Load()
 }
 
 // wait returns once reading may go on, or net.ErrClosed when done closes.
@@ -327,11 +324,8 @@ func (g *readGate) wait(done <-chan struct{}) error {
 	if g == nil {
 		return nil
 	}
-	g.mu.Lock()
-	open := g.open
-	g.mu.Unlock()
 	select {
-	case <-open:
+	case <-*g.open.Load():
 		return nil
 	case <-done:
 		return net.ErrClosed

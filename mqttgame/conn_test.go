@@ -43,7 +43,7 @@ func wsPair(t *testing.T, limit int) (*packetConn, *websocket.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc := newPacketConn(newWSConn(context.Background(), ws, "test"), limit, nil, nil)
+	pc := newPacketConn(newWSConn(context.Background(), ws, "test"), limit, nil, nil, nil)
 	t.Cleanup(func() { pc.Close() })
 	s := <-serverSide
 	t.Cleanup(func() { s.CloseNow() })
@@ -174,7 +174,7 @@ func TestPacketConnReadsAcrossMessages(t *testing.T) {
 func TestPacketConnFlushFailure(t *testing.T) {
 	a, b := net.Pipe()
 	var errs []error
-	pc := newPacketConn(a, 1024, nil, func(err error) { errs = append(errs, err) })
+	pc := newPacketConn(a, 1024, nil, func(err error) { errs = append(errs, err) }, nil)
 	b.Close()
 	pkt := packets.NewControlPacket(packets.PINGREQ)
 	pkt.WriteTo(pc) // gathered, fails on Unlock
@@ -194,7 +194,7 @@ func TestPacketConnFlushFailure(t *testing.T) {
 func TestReadGate(t *testing.T) {
 	a, b := net.Pipe()
 	gate := newReadGate()
-	pc := newPacketConn(a, 1024, gate, nil)
+	pc := newPacketConn(a, 1024, gate, nil, nil)
 	go func() {
 		for range 2 {
 			packets.NewControlPacket(packets.PINGRESP).WriteTo(b)
@@ -244,7 +244,7 @@ func TestPacketConnChecksLargePackets(t *testing.T) {
 	for _, tc := range testCases {
 		t.Run(tc.topic, func(t *testing.T) {
 			pc, srv := wsPair(t, 1<<20)
-			pc.proto = newProtocolCheck(0)
+			pc.proto = newProtocolCheck(0, nil)
 			payload := bytes.Repeat([]byte("0123456789"), 10_000)
 			var stream bytes.Buffer
 			stream.Write([]byte{0x20, 0x03, 0x00, 0x00, 0x00})

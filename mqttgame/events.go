@@ -109,6 +109,12 @@ type events struct {
 	arrived arrival // set by emit and emitAlways
 }
 
+// newEvents keeps up to limit events a tick (connection events always),
+// and sets arrived at each.
+func newEvents(limit int, arrived arrival) *events {
+	return &events{limit: limit, arrived: arrived}
+}
+
 func (q *events) emit(e Event) {
 	q.mu.Lock()
 	q.arrived.set()

@@ -187,8 +187,16 @@ func allocSize(n int) int {
 	return (n + 8<<10 - 1) &^ (8<<10 - 1)
 }
 
-func newInbox(o *Options) *inbox {
+// newInbox returns an inbox with the limits of o. It sets arrived (if
+// not nil) at each message; with acks (if not nil), it holds QoS 1 and 2
+// messages it has no room for, and tells overflow (if not nil) when it
+// holds more than holdLimit or past MaxBufferedBytes.
+func newInbox(o *Options, arrived arrival, acks acker, holdLimit int, overflow func(bool)) *inbox {
 	return &inbox{
+		arrived:     arrived,
+		acks:        acks,
+		holdLimit:   holdLimit,
+		overflow:    overflow,
 		boxes:       make(map[string]*box),
 		view:        make(map[string]*box),
 		queueSize:   o.TopicQueueSize,
@@ -557,7 +565,8 @@ func (in *inbox) forget(n, limit int) {
 
 // update is the tick: it shows at most one waiting message per topic, and
 // accepts the held messages it finds room for, in the order they arrived.
-func (in *inbox) update() {
+// It returns the running totals as of the tick.
+func (in *inbox) update() inboxCounts {
 	in.tick++
 	clear(in.shown)
 	in.shown = in.shown[:0]
@@ -617,7 +626,9 @@ func (in *inbox) update() {
 	}
 	in.recount()
 	in.checkOverflow()
+	counts := in.counts
 	in.mu.Unlock()
+	return counts
 }
 
 // accept moves held messages into their topics' queues while there is

@@ -13,7 +13,7 @@ func testInbox(edit func(*Options)) *inbox {
 		edit(o)
 	}
 	o.ensureDefaults()
-	return newInbox(o)
+	return newInbox(o, nil, nil, 0, nil)
 }
 
 func msg(topic, payload string) Message {

@@ -1,16 +1,13 @@
 package mqttgame
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/eclipse/paho.golang/autopaho/queue"
-	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 )
 
@@ -49,11 +46,12 @@ type limits struct {
 	noRetain  bool
 }
 
-// outbox holds the publishes the game made until the broker has them. It
-// is autopaho's publish queue: autopaho's sender takes messages from it in
-// order, and paho's session (through session.go) tells it what became of
-// each QoS 1 and 2 message. A message counts against the capacity until
-// it is delivered or fails, so the outbox is also the in-flight window.
+// outbox holds the publishes the game made until the broker has them.
+// Its sender (send), one goroutine per connection, takes messages from it
+// in order and hands them to paho; paho's session (through session.go)
+// tells it what became of each QoS 1 and 2 message. A message counts
+// against the capacity until it is delivered or fails, so the outbox is
+// also the in-flight window.
 type outbox struct {
 	mu       sync.Mutex
 	queue    []*outMsg          // waiting for the sender, oldest first, from head
@@ -64,26 +62,14 @@ type outbox struct {
 	nextID   PublishID          //
 	waitCh   chan struct{}      // closed when the queue gets a message or opens
 	paused   bool               // closed until the connection's subscriptions are sent
-	ent      entry              // the entry handed out by Peek
+	sending  *outMsg            // the message the sender is handing to paho
+	stored   bool               // paho put sending in its session
 	limits   limits             //
-	scratch  bytes.Buffer       // the peeked message, encoded
-	pkt      packets.Publish    // the peeked message as paho's packet, reused
-	pktProps packets.Properties //
-	rd       bytes.Reader       // reads scratch
 	changed  chan struct{}      // signalled when size drops
 	emit     func(Event)        // reports outcomes
-	forget   func(uint16)       // drops a packet from paho's session store
 	conn     uint64             // connections so far
 	suspect  *outMsg            // the message struck last
 	counts   struct{ sent, delivered, failed uint64 }
-
-	// direct publishes a QoS 0 message through paho at once, when set;
-	// see Peek. blocked is set when it failed: the connection is going,
-	// and nothing is sent until the next one.
-	direct  func(*paho.Publish) error
-	blocked bool
-	pub     paho.Publish           // the message direct sends, reused
-	props   paho.PublishProperties //
 }
 
 func newOutbox(capacity int, emit func(Event)) *outbox {
@@ -96,8 +82,6 @@ func newOutbox(capacity int, emit func(Event)) *outbox {
 		emit:     emit,
 	}
 }
-
-var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // add queues m, which the caller has validated and copied.
 func (o *outbox) add(m Message) (PublishID, error) {
@@ -116,7 +100,7 @@ func (o *outbox) add(m Message) (PublishID, error) {
 	return o.nextID, nil
 }
 
-// wakeLocked lets autopaho's sender look at the queue again.
+// wakeLocked lets the sender look at the queue again.
 func (o *outbox) wakeLocked() {
 	if o.waitCh != nil && o.sendable() {
 		close(o.waitCh)
@@ -136,23 +120,14 @@ func (o *outbox) pause() {
 // resume lets publishes go.
 func (o *outbox) resume() {
 	o.mu.Lock()
-	o.paused, o.blocked = false, false
+	o.paused = false
 	o.wakeLocked()
 	o.mu.Unlock()
 }
 
-// sendable reports whether autopaho's sender has work. Called with mu held.
+// sendable reports whether the sender has work. Called with mu held.
 func (o *outbox) sendable() bool {
-	return !o.paused && !o.blocked && o.head < len(o.queue)
-}
-
-// setDirect lets Peek publish QoS 0 messages through send (nil: no
-// longer). send must be autopaho's Publish on the run's connection
-// manager.
-func (o *outbox) setDirect(send func(*paho.Publish) error) {
-	o.mu.Lock()
-	o.direct = send
-	o.mu.Unlock()
+	return !o.paused && o.head < len(o.queue)
 }
 
 // check reports a message the broker would refuse, so it never enters
@@ -176,13 +151,12 @@ func (l limits) check(m *Message) error {
 }
 
 // connected records a new connection and the broker's CONNACK limits;
-// Peek fails the queued messages that break them.
+// the sender fails the queued messages that break them.
 func (o *outbox) connected(l limits) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.limits = l
 	o.conn++
-	o.blocked = false
 }
 
 // resent is called when paho sends a stored message again on a new
@@ -197,92 +171,95 @@ func (o *outbox) resent(packetID uint16) {
 	}
 }
 
-// redirected is called when a publish that paho stored while a lost
-// connection's client was still sending goes out on the current
-// connection.
-func (o *outbox) redirected(packetID uint16) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if m := o.inflight[packetID]; m != nil {
-		m.sends++
-		m.sentConn, m.sentAt = o.conn, time.Now()
-	}
-}
-
-// Wait implements queue.Queue.
-func (o *outbox) Wait() chan struct{} {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.sendable() {
-		return closedChan
-	}
-	if o.waitCh == nil {
-		o.waitCh = make(chan struct{})
-	}
-	return o.waitCh
-}
-
-// Enqueue implements queue.Queue; the client never calls PublishViaQueue.
-func (o *outbox) Enqueue(io.Reader) error {
-	return errors.New("mqttgame: outbox takes messages from Publish only")
-}
-
-// Peek implements queue.Queue. Messages the broker's limits refuse fail
-// here.
-//
-// A QoS 0 message is published here, on autopaho's sender goroutine,
-// through ConnectionManager.Publish, and Peek goes on to the next: the
-// queue's way would encode it for autopaho to decode it again before
-// paho encodes it a third time, for the wire, which costs a QoS 0 message
-// about a third of its allocations. QoS 1 and 2 messages take the
-// queue's way, which paho's session needs (Publish would wait for each
-// acknowledgement). Either way each message is sent in its turn, by the
-// one goroutine.
-func (o *outbox) Peek() (queue.Entry, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for o.sendable() {
-		m := o.queue[o.head]
-		if err := o.limits.check(&m.msg); err != nil {
-			o.popLocked()
-			o.failLocked(m, err)
+// send drains the queue onto cli, the connection up now, one message at
+// a time in order, until ctx ends with the connection. It is the only
+// goroutine that publishes. A QoS 0 message is done once written; a QoS 1
+// or 2 message, once paho has stored it in the session, which sends it
+// again on the next connection if need be and reports its outcome.
+func (o *outbox) send(ctx context.Context, cli *paho.Client) {
+	var (
+		pub   paho.Publish
+		props paho.PublishProperties
+	)
+	for {
+		m := o.next(ctx)
+		if m == nil {
+			return
+		}
+		toPaho(&m.msg, &pub, &props)
+		_, err := cli.PublishWithOptions(ctx, &pub, paho.PublishOptions{Method: paho.PublishMethod_AsyncSend})
+		pub, props = paho.Publish{}, paho.PublishProperties{}
+		if o.sent(m, err) || errors.Is(err, context.DeadlineExceeded) {
+			// Done, or paho waited AckTimeout in vain for a place in the
+			// broker's receive maximum: the message is first in line still.
 			continue
 		}
-		if m.msg.QoS == AtMostOnce && o.direct != nil {
-			o.publishLocked(m)
-			continue
+		// The connection is going (its end ends ctx), or paho failed
+		// otherwise: the message waits, first in line.
+		t := time.NewTimer(time.Second)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
 		}
-		o.ent = entry{o: o, m: m}
-		return &o.ent, nil
 	}
-	return nil, queue.ErrEmpty
 }
 
-// publishLocked publishes the QoS 0 message m, first in the queue,
-// through direct, with mu released meanwhile (the game's Publish takes
-// it). Called with mu held, on autopaho's sender goroutine.
-func (o *outbox) publishLocked(m *outMsg) {
-	send := o.direct
-	toPahoPublish(&m.msg, &o.pub, &o.props)
-	o.mu.Unlock()
-	err := send(&o.pub)
+// next waits until a message may go and returns it, or nil when ctx
+// ends. Messages the broker's limits refuse fail here.
+func (o *outbox) next(ctx context.Context) *outMsg {
+	for {
+		o.mu.Lock()
+		for o.sendable() {
+			m := o.queue[o.head]
+			if err := o.limits.check(&m.msg); err != nil {
+				o.popLocked()
+				o.failLocked(m, err)
+				continue
+			}
+			o.sending, o.stored = m, false
+			o.mu.Unlock()
+			return m
+		}
+		if o.waitCh == nil {
+			o.waitCh = make(chan struct{})
+		}
+		wait := o.waitCh
+		o.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// sent records what paho's publish of m returned, and reports whether it
+// is done with: false when m was not sent and waits, first in line.
+func (o *outbox) sent(m *outMsg, err error) bool {
 	o.mu.Lock()
-	o.pub, o.props = paho.Publish{}, paho.PublishProperties{}
+	defer o.mu.Unlock()
+	stored := o.stored
+	o.sending, o.stored = nil, false
 	switch {
-	case err == nil:
+	case stored:
+		// In paho's session, written or not (ErrNetworkErrorAfterStored):
+		// the session sends it again and reports its outcome.
+	case m.msg.QoS == AtMostOnce && err == nil:
 		o.removeLocked(m)
 		o.sentAtMostOnceLocked(m)
 	case errors.Is(err, paho.ErrInvalidArguments):
 		// What the broker's CONNACK forbids; limits.check lets none by.
 		o.removeLocked(m)
 		o.failLocked(m, fmt.Errorf("mqttgame: the MQTT library refused the publish: %w", err))
+	case err == nil:
+		o.removeLocked(m)
+		o.failLocked(m, errors.New("mqttgame: the MQTT library refused the publish"))
 	default:
-		// The connection is down or going (autopaho's
-		// ConnectionDownError, or a failed write, after which paho ends
-		// the connection): the
-		// message waits for the next one, first in line.
-		o.blocked = true
+		return false
 	}
+	return true
 }
 
 // removeLocked takes m out of the queue: it is first, unless the session
@@ -335,16 +312,16 @@ func (o *outbox) failLocked(m *outMsg, err error) {
 	o.emit(Event{Kind: EventPublishFailed, Topic: m.msg.Topic, ID: m.id, Err: err})
 }
 
-// stored is called by the session when paho has put the peeked message in
-// its session state under packetID.
-func (o *outbox) stored(packetID uint16) {
+// storedAs is called by the session when paho has put the message the
+// sender is handing it in its session state under packetID.
+func (o *outbox) storedAs(packetID uint16) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	m := o.ent.m
-	if m == nil || o.ent.stored {
+	m := o.sending
+	if m == nil || o.stored {
 		return
 	}
-	o.ent.stored = true
+	o.stored = true
 	m.packetID = packetID
 	m.sends++
 	m.sentConn, m.sentAt = o.conn, time.Now()
@@ -428,9 +405,6 @@ func (o *outbox) overdue(timeout time.Duration, limit int) (m *outMsg, failed bo
 		return m, false
 	}
 	delete(o.inflight, m.packetID)
-	if o.forget != nil {
-		o.forget(m.packetID)
-	}
 	o.failLocked(m, fmt.Errorf("%w: no acknowledgement of the message within %v, on %d connections", ErrTimeout, timeout, m.timeouts))
 	return m, true
 }
@@ -495,9 +469,6 @@ func (o *outbox) strike(limit int) (suspect *outMsg, strikes int) {
 	}
 	if suspect.packetID != 0 && o.inflight[suspect.packetID] == suspect {
 		delete(o.inflight, suspect.packetID)
-		if o.forget != nil {
-			o.forget(suspect.packetID)
-		}
 	} else if o.head < len(o.queue) && o.queue[o.head] == suspect {
 		o.popLocked()
 	}
@@ -552,128 +523,16 @@ func (o *outbox) idle() bool {
 	return o.size == 0
 }
 
-// length returns the messages queued and in flight.
-func (o *outbox) length() (queued, inflight int) {
+// outboxCounts are the outbox's totals and sizes, for the tick.
+type outboxCounts struct {
+	sent, delivered, failed uint64
+	queued, inflight        int
+}
+
+// counters returns the outbox's counts now.
+func (o *outbox) counters() outboxCounts {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return len(o.queue) - o.head, len(o.inflight)
-}
-
-// entry is what Peek hands autopaho's sender; autopaho ends it with
-// exactly one of Leave, Remove or Quarantine.
-type entry struct {
-	o      *outbox
-	m      *outMsg
-	stored bool // paho put it in its session during this send
-}
-
-// Reader implements queue.Entry: the message as a PUBLISH packet. The
-// packet, its encoding and the reader are the outbox's, reused: autopaho
-// reads the packet before it peeks again.
-func (e *entry) Reader() (io.Reader, error) {
-	o := e.o
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.scratch.Reset()
-	toPacket(&e.m.msg, &o.pkt, &o.pktProps)
-	_, err := o.pkt.WriteTo(&o.scratch)
-	o.pkt, o.pktProps = packets.Publish{}, packets.Properties{}
-	if err != nil {
-		return nil, err
-	}
-	o.rd.Reset(o.scratch.Bytes())
-	return &o.rd, nil
-}
-
-// Leave implements queue.Entry: the send failed before paho stored the
-// message; it stays first in the queue.
-func (e *entry) Leave() error {
-	e.o.mu.Lock()
-	defer e.o.mu.Unlock()
-	e.o.ent = entry{}
-	return nil
-}
-
-// Remove implements queue.Entry: the message was written (QoS 0) or is in
-// paho's session (QoS 1 and 2, which stored took out of the queue). A QoS
-// 1 or 2 message paho did not store was refused by it.
-func (e *entry) Remove() error {
-	o := e.o
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	ent := o.ent
-	o.ent = entry{}
-	if ent.m == nil || ent.stored {
-		return nil
-	}
-	if o.head < len(o.queue) && o.queue[o.head] == ent.m {
-		o.popLocked()
-	}
-	if ent.m.msg.QoS == AtMostOnce {
-		o.sentAtMostOnceLocked(ent.m)
-		return nil
-	}
-	o.failLocked(ent.m, errors.New("mqttgame: the MQTT library refused the publish"))
-	return nil
-}
-
-// Quarantine implements queue.Entry: the encoded message could not be read
-// back, which cannot happen with a message that passed validation.
-func (e *entry) Quarantine() error {
-	o := e.o
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	ent := o.ent
-	o.ent = entry{}
-	if ent.m == nil || ent.stored {
-		return nil
-	}
-	if o.head < len(o.queue) && o.queue[o.head] == ent.m {
-		o.popLocked()
-	}
-	o.failLocked(ent.m, errors.New("mqttgame: message could not be encoded"))
-	return nil
-}
-
-// toPahoPublish sets p and pr to m as paho's Publish, for
-// ConnectionManager.Publish.
-func toPahoPublish(m *Message, p *paho.Publish, pr *paho.PublishProperties) {
-	*pr = paho.PublishProperties{
-		ContentType:     m.ContentType,
-		ResponseTopic:   m.ResponseTopic,
-		CorrelationData: m.CorrelationData,
-	}
-	if m.PayloadUTF8 {
-		one := byte(1)
-		pr.PayloadFormat = &one
-	}
-	if m.Expiry > 0 {
-		secs := uint32((m.Expiry + time.Second - 1) / time.Second)
-		pr.MessageExpiry = &secs
-	}
-	for _, u := range m.UserProperties {
-		pr.User = append(pr.User, paho.UserProperty{Key: u.Key, Value: u.Value})
-	}
-	*p = paho.Publish{QoS: byte(m.QoS), Retain: m.Retain, Topic: m.Topic, Payload: m.Payload, Properties: pr}
-}
-
-// toPacket sets p and pr to m as paho's PUBLISH packet.
-func toPacket(m *Message, p *packets.Publish, pr *packets.Properties) {
-	*pr = packets.Properties{
-		ContentType:     m.ContentType,
-		ResponseTopic:   m.ResponseTopic,
-		CorrelationData: m.CorrelationData,
-	}
-	if m.PayloadUTF8 {
-		one := byte(1)
-		pr.PayloadFormat = &one
-	}
-	if m.Expiry > 0 {
-		secs := uint32((m.Expiry + time.Second - 1) / time.Second)
-		pr.MessageExpiry = &secs
-	}
-	for _, u := range m.UserProperties {
-		pr.User = append(pr.User, packets.User{Key: u.Key, Value: u.Value})
-	}
-	*p = packets.Publish{QoS: byte(m.QoS), Retain: m.Retain, Topic: m.Topic, Payload: m.Payload, Properties: pr}
+	return outboxCounts{sent: o.counts.sent, delivered: o.counts.delivered, failed: o.counts.failed,
+		queued: len(o.queue) - o.head, inflight: len(o.inflight)}
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eclipse/paho.golang/packets"
@@ -14,25 +14,25 @@ import (
 // errKeepAlive is why the pinger gives up on a connection.
 var errKeepAlive = errors.New("no answer from the broker within 1.5 times the keepalive")
 
-// KeepAlive returns the keepalive in force since the latest connection
-// came up: Options.KeepAlive in whole seconds, or the Server Keep Alive
-// the broker set in CONNACK, which the client follows instead. 0 before
-// the first connection, or when the keepalive is off. It may be called
-// from any goroutine.
-func (c *Client) KeepAlive() time.Duration { return time.Duration(c.keepAlive.Load()) }
-
-// pinger keeps the connection alive and notices when it is dead. It sends
+// pinger keeps one connection alive and notices when it is dead. It sends
 // PINGREQ once the connection has been quiet for the keepalive in either
 // direction, and declares the connection dead when nothing arrived in the
 // half keepalive after that: a half-open connection is found within 1.5
 // times the keepalive. A timer that fires late (a throttled background
 // tab) only delays the ping; it never counts against the broker.
 type pinger struct {
-	mu           sync.Mutex
-	lastSent     time.Time
-	lastReceived time.Time
-	onDead       func(error) // called before Run returns its error
-	holding      func() bool // reports reads held back on purpose; may be nil
+	start        time.Time    // when the pinger was made
+	lastSent     atomic.Int64 // since start, a time.Duration
+	lastReceived atomic.Int64 // since start, a time.Duration
+	onDead       func(error)  // called before Run returns its error
+	holding      func() bool  // reports reads held back on purpose; may be nil
+}
+
+// newPinger returns the pinger of a new connection; it tells onDead why
+// it gave up on it, and asks holding whether reads are held back on
+// purpose. Either may be nil.
+func newPinger(onDead func(error), holding func() bool) *pinger {
+	return &pinger{start: time.Now(), onDead: onDead, holding: holding}
 }
 
 func (p *pinger) Run(ctx context.Context, conn net.Conn, keepAlive uint16) error {
@@ -41,10 +41,8 @@ func (p *pinger) Run(ctx context.Context, conn net.Conn, keepAlive uint16) error
 	}
 	interval := time.Duration(keepAlive) * time.Second
 	grace := interval / 2
-	p.mu.Lock()
-	now := time.Now()
-	p.lastSent, p.lastReceived = now, now
-	p.mu.Unlock()
+	p.PacketSent()
+	p.PacketReceived()
 
 	var pingSent time.Time // zero when no ping is unanswered
 	errCh := make(chan error, 1)
@@ -57,9 +55,8 @@ func (p *pinger) Run(ctx context.Context, conn net.Conn, keepAlive uint16) error
 		case err := <-errCh:
 			return err
 		case now := <-timer.C:
-			p.mu.Lock()
-			sent, received := p.lastSent, p.lastReceived
-			p.mu.Unlock()
+			sent := p.start.Add(time.Duration(p.lastSent.Load()))
+			received := p.start.Add(time.Duration(p.lastReceived.Load()))
 			if !pingSent.IsZero() && received.After(pingSent) {
 				pingSent = time.Time{}
 			}
@@ -106,17 +103,9 @@ func (p *pinger) Run(ctx context.Context, conn net.Conn, keepAlive uint16) error
 	}
 }
 
-func (p *pinger) PacketSent() {
-	p.mu.Lock()
-	p.lastSent = time.Now()
-	p.mu.Unlock()
-}
+func (p *pinger) PacketSent() { p.lastSent.Store(int64(time.Since(p.start))) }
 
-func (p *pinger) PacketReceived() {
-	p.mu.Lock()
-	p.lastReceived = time.Now()
-	p.mu.Unlock()
-}
+func (p *pinger) PacketReceived() { p.lastReceived.Store(int64(time.Since(p.start))) }
 
 func (p *pinger) PingResp() {}
 

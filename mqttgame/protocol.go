@@ -27,8 +27,10 @@ type protocolCheck struct {
 	referred func(code ReasonCode, serverReference string)
 }
 
-func newProtocolCheck(topicAliases int) *protocolCheck {
-	return &protocolCheck{aliasMax: topicAliases}
+// newProtocolCheck checks a connection on which the broker may use
+// topic aliases 1 to topicAliases; referred may be nil.
+func newProtocolCheck(topicAliases int, referred func(code ReasonCode, serverReference string)) *protocolCheck {
+	return &protocolCheck{aliasMax: topicAliases, referred: referred}
 }
 
 // first checks the first byte of a packet: before CONNACK, anything but a

@@ -27,8 +27,8 @@ func FuzzProtocolCheck(f *testing.F) {
 	f.Add(false, []byte("HTTP/1.1 400 Bad Request\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, connacked bool, data []byte) {
 		a, b := net.Pipe()
-		pc := newPacketConn(a, 1024, nil, nil)
-		pc.proto = newProtocolCheck(4)
+		pc := newPacketConn(a, 1024, nil, nil, nil)
+		pc.proto = newProtocolCheck(4, nil)
 		go func() {
 			if connacked {
 				b.Write([]byte{0x20, 0x03, 0x00, 0x00, 0x00})

@@ -13,9 +13,8 @@ import (
 // fails with ErrTooManyRedirects.
 const maxRedirects = 3
 
-// brokerRoute picks the URL of each connection attempt. autopaho is given
-// a single URL and loops over attempts; the order is decided here, in one
-// place:
+// brokerRoute picks the URL of each connection attempt for the
+// connection loop; the order is decided here, in one place:
 //
 //   - The configured URLs are tried in order, with no wait between them;
 //     the back-off wait comes before each round, from the first URL.
@@ -27,7 +26,7 @@ const maxRedirects = 3
 //     the run (until Disconnect); Use another server is followed once.
 //     If the redirected attempt fails, the list goes on where it was.
 //
-// Its methods are called from autopaho's goroutine of the run; the lock
+// Its methods are called from the connection loop's goroutine; the lock
 // guards against the rare reader from elsewhere.
 type brokerRoute struct {
 	urls []*url.URL

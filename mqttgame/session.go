@@ -28,17 +28,16 @@ type sessionState struct {
 	tokens     map[uint16]ackToken      // the token of each message between its handler and paho\'s Ack
 	flushing   bool                     // a goroutine is sending released acknowledgements
 	disconnect *packets.Disconnect      // the DISCONNECT that ended the last connection, if any
-	current    *packetConn              // the connection up now, from its CONNACK to its loss
 	have       map[uint16]bool          // QoS 2 messages the inbox took, until their PUBREL
 	held2      map[ackToken]bool        // QoS 2 messages the inbox holds
 	relGen     map[uint16]uint64        // the generation each packet identifier last got a PUBREL in
-	unwritten  map[uint16]bool          // publishes stored in the session and not yet written anywhere
 
 	// ackMu orders paho's recording of a QoS 2 acknowledgement against the
 	// PUBREL that ends the exchange (see ackAs).
 	ackMu sync.Mutex
 	wg    *sync.WaitGroup // tracks flush goroutines
 	log   *slog.Logger
+	store *watchedStore
 }
 
 // pendingAck is a received QoS 1 or 2 publish whose acknowledgement waits.
@@ -52,38 +51,21 @@ var _ session.SessionManager = (*sessionState)(nil)
 
 func newSessionState(out *outbox, wg *sync.WaitGroup, log *slog.Logger) *sessionState {
 	s := &sessionState{out: out, wg: wg, log: log, limbo: make(map[ackToken]*pendingAck), tokens: make(map[uint16]ackToken),
-		have: make(map[uint16]bool), held2: make(map[ackToken]bool), relGen: make(map[uint16]uint64),
-		unwritten: make(map[uint16]bool)}
-	store := &watchedStore{Store: memory.New(), onReset: func() {
-		s.mu.Lock()
-		clear(s.unwritten)
-		s.mu.Unlock()
-		out.sessionLost()
-	}, onGet: func(id uint16) {
-		s.written(id)
-		out.resent(id)
-	}, onPut: s.stored}
-	s.State = state.New(store, memory.New())
-	out.forget = func(id uint16) { _ = store.Store.Delete(id) }
+		have: make(map[uint16]bool), held2: make(map[ackToken]bool), relGen: make(map[uint16]uint64)}
+	s.store = &watchedStore{Store: memory.New(), onReset: out.sessionLost, onGet: out.resent}
+	s.State = state.New(s.store, memory.New())
+	s.SetDebugLogger(pahoLogger{log, slog.LevelDebug, "paho session"})
+	s.SetErrorLogger(pahoLogger{log, slog.LevelWarn, "paho session"})
 	return s
 }
 
 // watchedStore is paho's memory store for outgoing packets. A Reset means
 // paho forgot every unacknowledged publish; a Get, that paho is sending
-// one again after reconnecting; a Put, that paho stored a publish it is
-// about to send, or the PUBREL that follows its PUBREC.
+// one again after reconnecting.
 type watchedStore struct {
 	*memory.Store
 	onReset func()
 	onGet   func(uint16)
-	onPut   func(id uint16, packetType byte)
-}
-
-// Put records the packet before storing it: a Get that finds it comes
-// after.
-func (w *watchedStore) Put(id uint16, packetType byte, p io.WriterTo) error {
-	w.onPut(id, packetType)
-	return w.Store.Put(id, packetType, p)
 }
 
 func (w *watchedStore) Get(id uint16) (io.ReadCloser, error) {
@@ -96,6 +78,10 @@ func (w *watchedStore) Reset() error {
 	w.onReset()
 	return err
 }
+
+// forget drops the publish stored under id, which the outbox gave up
+// on: paho does not send it again.
+func (s *sessionState) forget(id uint16) { _ = s.store.Delete(id) }
 
 // ConAckReceived implements session.SessionManager.
 func (s *sessionState) ConAckReceived(conn io.Writer, cp *packets.Connect, ca *packets.Connack) error {
@@ -111,87 +97,8 @@ func (s *sessionState) ConAckReceived(conn io.Writer, cp *packets.Connect, ca *p
 		// A new session: the broker numbers its messages afresh.
 		clear(s.have)
 	}
-	// Before paho resends what the session holds: from here on, a publish
-	// stored in the session must reach this connection.
-	s.current, _ = conn.(*packetConn)
 	s.mu.Unlock()
 	return s.State.ConAckReceived(conn, cp, ca)
-}
-
-// redirect is every connection's packetConn.redirect. autopaho's sender
-// may still be working with the client of a lost connection when the
-// next one is up: a QoS 1 or 2 publish it then stores goes into the
-// session, which is shared, but is written to the dead connection, and
-// paho would only send it again after yet another reconnect. Such a
-// publish goes out on the connection that is up instead.
-//
-// Only if nothing sent it yet: when the sender was held up between
-// storing the publish and writing it (a busy machine), the next
-// connection's resend of the session may have sent it already, and the
-// broker may have finished the exchange since. Sent again then, with
-// its packet identifier released at both ends, it is a new message to
-// the broker: a QoS 2 duplicate (TestStalePublishAfterResendIsNotSentAgain).
-func (s *sessionState) redirect(from *packetConn, pkt []byte) bool {
-	id, ok := storedPublishID(pkt)
-	if !ok {
-		return false
-	}
-	s.mu.Lock()
-	cur := s.current
-	first := s.unwritten[id]
-	delete(s.unwritten, id)
-	s.mu.Unlock()
-	if cur == nil || cur == from {
-		return false
-	}
-	if !first {
-		s.log.Debug("mqttgame: publish from a lost connection already resent on the current one", "packetID", id)
-		return true
-	}
-	s.out.redirected(id)
-	s.log.Debug("mqttgame: publish from a lost connection sent on the current one", "packetID", id)
-	cur.Lock()
-	_, _ = cur.Write(pkt)
-	cur.Unlock()
-	return true
-}
-
-// stored records a packet paho put in the session: a publish before it
-// is written (it is unwritten until then, or until paho resends it), or
-// the PUBREL that replaces it.
-func (s *sessionState) stored(id uint16, packetType byte) {
-	s.mu.Lock()
-	if packetType == packets.PUBLISH {
-		s.unwritten[id] = true
-	} else {
-		delete(s.unwritten, id)
-	}
-	s.mu.Unlock()
-}
-
-// written records that a publish stored in the session went out: paho
-// resent it on connecting.
-func (s *sessionState) written(id uint16) {
-	s.mu.Lock()
-	delete(s.unwritten, id)
-	s.mu.Unlock()
-}
-
-// storedPublishID returns the packet identifier of pkt if it is a whole
-// QoS 1 or 2 PUBLISH packet: the kind paho keeps in the session.
-func storedPublishID(pkt []byte) (uint16, bool) {
-	if len(pkt) < 2 || pkt[0]>>4 != byte(packets.PUBLISH) || pkt[0]>>1&3 == 0 {
-		return 0, false
-	}
-	_, i, ok := remainingLength(pkt)
-	if !ok || i+2 > len(pkt) {
-		return 0, false
-	}
-	i += 2 + (int(pkt[i])<<8 | int(pkt[i+1])) // past the topic name
-	if i+2 > len(pkt) {
-		return 0, false
-	}
-	return uint16(pkt[i])<<8 | uint16(pkt[i+1]), true
 }
 
 // ConnectionLost implements session.SessionManager. Acknowledgements of
@@ -217,7 +124,6 @@ func (s *sessionState) ConnectionLost(dp *packets.Disconnect) error {
 	clear(s.acks)
 	s.acks = s.acks[:0]
 	s.gen++
-	s.current = nil
 	s.mu.Unlock()
 	for _, a := range ready {
 		_ = s.ackAs(a.pb, a.token)
@@ -233,8 +139,8 @@ func (s *sessionState) lastDisconnect() *packets.Disconnect {
 	return s.disconnect
 }
 
-// AddToSession implements session.SessionManager. Only autopaho's sender,
-// working on the message the outbox handed it, adds PUBLISH packets.
+// AddToSession implements session.SessionManager. Only the outbox's
+// sender, working on the message it took, adds PUBLISH packets.
 func (s *sessionState) AddToSession(ctx context.Context, p session.Packet, resp chan<- packets.ControlPacket) error {
 	err := s.State.AddToSession(ctx, p, resp)
 	if err == nil {
@@ -242,7 +148,7 @@ func (s *sessionState) AddToSession(ctx context.Context, p session.Packet, resp 
 			if s.log.Enabled(ctx, slog.LevelDebug) {
 				s.log.Debug("mqttgame: publish in session", "topic", pub.Topic, "qos", pub.QoS, "packetID", pub.PacketID, "payloadBytes", len(pub.Payload))
 			}
-			s.out.stored(pub.PacketID)
+			s.out.storedAs(pub.PacketID)
 		}
 	}
 	return err

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/eclipse/paho.golang/paho/session"
 )
@@ -91,7 +90,7 @@ type request struct {
 }
 
 // subscriptions is the set of filters the game wants. Changes mark
-// filters dirty; a goroutine per connection run sends what is dirty while
+// filters dirty; a goroutine per connection sends what is dirty while
 // the connection is up, and marks everything dirty again after each
 // reconnect, so subscriptions survive a broker that lost the session.
 //
@@ -109,7 +108,7 @@ type subscriptions struct {
 	isDirty    map[string]bool   //
 	unsubGen   map[string]uint64 // filters to unsubscribe from, by the Unsubscribe call that asked
 	gen        uint64            //
-	up         bool              // connected
+	isUp       bool              // connected
 	conns      uint64            // connections so far
 	maxPacket  int               // the broker's maximum packet size; 0: MQTT's own
 	flight     request           // the request awaiting its acknowledgement, if any
@@ -200,7 +199,7 @@ func (s *subscriptions) add(filter string, opts SubscribeOptions) error {
 // fitsLocked returns a LimitError if op, alone in its packet, is larger
 // than the connected broker allows.
 func (s *subscriptions) fitsLocked(op subOp) error {
-	if !s.up || s.maxPacket == 0 {
+	if !s.isUp || s.maxPacket == 0 {
 		return nil
 	}
 	return tooLarge(op, s.maxPacket)
@@ -268,11 +267,23 @@ func (s *subscriptions) resetLocked(filter string) {
 	delete(s.alone, filter)
 }
 
-// limit records the maximum packet size of the broker connecting.
-func (s *subscriptions) limit(maxPacket int) {
+// up records a connection that came up, with the broker's maximum packet
+// size and what it said it lacks: it needs every subscription sent again.
+func (s *subscriptions) up(maxPacket int, f *brokerFeatures) {
+	s.features.Store(f)
 	s.mu.Lock()
 	s.maxPacket = maxPacket
 	s.mu.Unlock()
+	s.connected(true)
+}
+
+// down records that the connection ended.
+func (s *subscriptions) down() { s.connected(false) }
+
+// refusal returns the reason code the broker connected last would refuse
+// a subscription with, for what its CONNACK said it lacks, or Success.
+func (s *subscriptions) refusal(filter string, opts SubscribeOptions) ReasonCode {
+	return s.features.Load().refusal(filter, opts)
 }
 
 // connected records the connection state; a new connection needs every
@@ -280,7 +291,7 @@ func (s *subscriptions) limit(maxPacket int) {
 func (s *subscriptions) connected(up bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.up = up
+	s.isUp = up
 	if s.connEnd != nil {
 		s.connEnd() // ends the waits for acknowledgements of the last connection
 	}
@@ -315,7 +326,7 @@ func (s *subscriptions) filters() []string {
 func (s *subscriptions) take(max int) ([]subOp, context.Context) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.up {
+	if !s.isUp {
 		return nil, nil
 	}
 	var ops []subOp
@@ -499,8 +510,9 @@ func (s *subscriptions) strike(limit int) {
 // maxFiltersPerPacket bounds one SUBSCRIBE or UNSUBSCRIBE.
 const maxFiltersPerPacket = 64
 
-// serve sends subscription changes while the run lasts.
-func (s *subscriptions) serve(ctx context.Context, cm *autopaho.ConnectionManager) {
+// serve sends subscription changes on cli, the connection up now, until
+// ctx ends with it.
+func (s *subscriptions) serve(ctx context.Context, cli *paho.Client) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -521,7 +533,7 @@ func (s *subscriptions) serve(ctx context.Context, cm *autopaho.ConnectionManage
 			stop := context.AfterFunc(conn, cancel)
 			for len(ops) > 0 {
 				n := batch(ops, max)
-				if !s.send(opCtx, cm, ops[:n]) {
+				if !s.send(opCtx, cli, ops[:n]) {
 					s.retry(ops)
 					break
 				}
@@ -579,7 +591,7 @@ func requestSize(ops []subOp) int {
 
 // send sends one packet's worth of operations and reports the outcome as
 // events. It returns false if the connection failed before an answer.
-func (s *subscriptions) send(ctx context.Context, cm *autopaho.ConnectionManager, ops []subOp) bool {
+func (s *subscriptions) send(ctx context.Context, cli *paho.Client, ops []subOp) bool {
 	if ops[0].sub != nil {
 		// What the broker's CONNACK rules out fails alone, unsent.
 		if ops = s.dropUnsupported(ops); len(ops) == 0 {
@@ -592,7 +604,7 @@ func (s *subscriptions) send(ctx context.Context, cm *autopaho.ConnectionManager
 		for i, op := range ops {
 			u.Topics[i] = op.filter
 		}
-		ua, err := cm.Unsubscribe(ctx, u)
+		ua, err := cli.Unsubscribe(ctx, u)
 		if ua == nil {
 			return s.unanswered(ctx, ops, prev, err, "UNSUBACK")
 		}
@@ -625,7 +637,7 @@ func (s *subscriptions) send(ctx context.Context, cm *autopaho.ConnectionManager
 			sp.Properties.SubscriptionIdentifier = &id
 		}
 	}
-	sa, err := cm.Subscribe(ctx, sp)
+	sa, err := cli.Subscribe(ctx, sp)
 	if sa == nil {
 		if err != nil && errors.Is(err, paho.ErrInvalidArguments) {
 			// paho refused it against the broker's CONNACK (no wildcards,
@@ -685,7 +697,7 @@ func (s *subscriptions) unanswered(ctx context.Context, ops []subOp, prev reques
 			return fmt.Errorf("%w waiting %v for the %s of %s", ErrTimeout, s.ackTimeout, ack, quoteShort(op.filter))
 		})
 		return true
-	case errors.Is(err, autopaho.ConnectionDownError), errors.Is(err, session.ErrNoConnection):
+	case errors.Is(err, session.ErrNoConnection):
 		s.unsent(prev)
 	}
 	return err == nil
@@ -716,15 +728,4 @@ func unsubackReason(ua *paho.Unsuback) string {
 		return ""
 	}
 	return ua.Properties.ReasonString
-}
-
-func pahoUser(props []UserProperty) paho.UserProperties {
-	if len(props) == 0 {
-		return nil
-	}
-	out := make(paho.UserProperties, len(props))
-	for i, p := range props {
-		out[i] = paho.UserProperty{Key: p.Key, Value: p.Value}
-	}
-	return out
 }

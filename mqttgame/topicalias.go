@@ -59,7 +59,7 @@ const aliasCost = 3
 // outgoing is paho's PublishHook: it gives a QoS 0 publish its topic's
 // alias, and the topic name only the first time.
 func (a *topicAliases) outgoing(p *paho.Publish) {
-	if p.QoS != 0 || len(p.Topic) <= aliasCost || (p.Properties != nil && p.Properties.TopicAlias != nil) {
+	if a.limit == 0 || p.QoS != 0 || len(p.Topic) <= aliasCost || (p.Properties != nil && p.Properties.TopicAlias != nil) {
 		return
 	}
 	a.mu.Lock()
