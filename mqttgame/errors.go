@@ -27,8 +27,6 @@ var (
 	ErrOutboxFull = errors.New("mqttgame: outbox full")
 	// ErrClosed: the client was closed with Close.
 	ErrClosed = errors.New("mqttgame: client closed")
-	// ErrBadURL: a broker URL that cannot be used (see URLError).
-	ErrBadURL = errors.New("mqttgame: bad broker URL")
 	// ErrBadOption: an option out of range (see OptionError).
 	ErrBadOption = errors.New("mqttgame: bad option")
 	// ErrTimeout: a connection attempt or an acknowledgement (SUBACK,
@@ -81,28 +79,19 @@ var (
 	ErrCredentials = errors.New("mqttgame: no credentials")
 )
 
-// URLError reports a broker URL that New refused, and why.
-type URLError struct {
-	URL    string // the URL as given, with any password removed
-	Reason string
-}
-
-// Error names the URL and why it was refused.
-func (e *URLError) Error() string {
-	return fmt.Sprintf("mqttgame: bad broker URL %q: %s", e.URL, e.Reason)
-}
-
-// Is makes a URLError match ErrBadURL.
-func (e *URLError) Is(target error) bool { return target == ErrBadURL }
-
-// OptionError reports an option New refused, and why.
+// OptionError reports an option New refused, and why: a value out of
+// range, or a broker URL that cannot be used.
 type OptionError struct {
-	Option string // the field of Options
+	Option string // the field of Options, such as "Brokers"
+	Value  string // the refused value, when it helps: a URL, with any password removed
 	Reason string
 }
 
-// Error names the option and why it was refused.
+// Error names the option, the value if any, and why it was refused.
 func (e *OptionError) Error() string {
+	if e.Value != "" {
+		return fmt.Sprintf("mqttgame: bad option %s %q: %s", e.Option, e.Value, e.Reason)
+	}
 	return fmt.Sprintf("mqttgame: bad option %s: %s", e.Option, e.Reason)
 }
 

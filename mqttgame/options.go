@@ -365,36 +365,36 @@ func parseBrokerURL(raw string) (*url.URL, error) {
 		if errors.As(err, &ue) {
 			reason = ue.Err.Error()
 		}
-		return nil, &URLError{URL: redact(raw), Reason: reason}
+		return nil, &OptionError{Option: "Brokers", Value: redact(raw), Reason: reason}
 	}
 	if u.User != nil {
-		return nil, &URLError{URL: u.Redacted(), Reason: "credentials in the URL are refused so they never reach a log; use Options.Username and Options.Password"}
+		return nil, &OptionError{Option: "Brokers", Value: u.Redacted(), Reason: "credentials in the URL are refused so they never reach a log; use Options.Username and Options.Password"}
 	}
 	scheme := strings.ToLower(u.Scheme)
 	port, known := defaultPorts[scheme]
 	switch {
 	case scheme == "":
-		return nil, &URLError{URL: raw, Reason: "no scheme; use ws://, wss://" + nativeSchemeHint}
+		return nil, &OptionError{Option: "Brokers", Value: raw, Reason: "no scheme; use ws://, wss://" + nativeSchemeHint}
 	case !known:
-		return nil, &URLError{URL: raw, Reason: fmt.Sprintf("unknown scheme %q; use ws://, wss://%s", u.Scheme, nativeSchemeHint)}
+		return nil, &OptionError{Option: "Brokers", Value: raw, Reason: fmt.Sprintf("unknown scheme %q; use ws://, wss://%s", u.Scheme, nativeSchemeHint)}
 	case !schemeSupported(scheme):
-		return nil, &URLError{URL: raw, Reason: fmt.Sprintf("scheme %q is not available in the browser, which only speaks WebSocket; use ws:// or wss://", u.Scheme)}
+		return nil, &OptionError{Option: "Brokers", Value: raw, Reason: fmt.Sprintf("scheme %q is not available in the browser, which only speaks WebSocket; use ws:// or wss://", u.Scheme)}
 	case u.Hostname() == "":
-		return nil, &URLError{URL: raw, Reason: "no host"}
+		return nil, &OptionError{Option: "Brokers", Value: raw, Reason: "no host"}
 	}
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65535 {
-			return nil, &URLError{URL: raw, Reason: fmt.Sprintf("port %q is not a number in 1..65535", p)}
+			return nil, &OptionError{Option: "Brokers", Value: raw, Reason: fmt.Sprintf("port %q is not a number in 1..65535", p)}
 		}
 	} else if strings.HasSuffix(u.Host, ":") {
-		return nil, &URLError{URL: raw, Reason: "empty port"}
+		return nil, &OptionError{Option: "Brokers", Value: raw, Reason: "empty port"}
 	} else {
 		u.Host = net.JoinHostPort(u.Hostname(), port)
 	}
 	u.Scheme = scheme
 	if (scheme == "mqtt" || scheme == "tcp" || scheme == "mqtts") && u.Path != "" && u.Path != "/" {
-		return nil, &URLError{URL: raw, Reason: "a path only makes sense for ws:// and wss://"}
+		return nil, &OptionError{Option: "Brokers", Value: raw, Reason: "a path only makes sense for ws:// and wss://"}
 	}
 	if scheme == "ws" || scheme == "wss" {
 		if u.Path == "" {

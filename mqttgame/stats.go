@@ -12,7 +12,7 @@ type Stats struct {
 	Queued        int    // publishes waiting to be sent, now
 	InFlight      int    // QoS 1 and 2 publishes waiting for the broker, now
 	Waiting       int    // received messages waiting to be shown, now
-	Holding       int    // QoS 1 and 2 messages held unacknowledged, now
+	Unacked       int    // QoS 1 and 2 messages held unacknowledged, now
 	WaitingBytes  int    // bytes of the waiting and held messages, as MaxBufferedBytes counts them, now
 	BufferedBytes int    // every byte the client holds for the game, as MaxBufferedBytes counts them, now
 
@@ -22,7 +22,7 @@ type Stats struct {
 	DroppedBytesLimit uint64 // QoS 0 messages that arrived when MaxBufferedBytes were held
 	DroppedEvents     uint64 // events past EventQueueSize in one tick
 
-	Held            uint64 // QoS 1 and 2 messages held back (unacknowledged) for want of room, or behind one that was
+	HeldBack        uint64 // QoS 1 and 2 messages ever held back unacknowledged for want of room, or behind one that was
 	TopicsForgotten uint64 // idle topics forgotten to stay under MaxTopics and MaxBufferedBytes
 
 	Connects        uint64 // connections that came up
@@ -30,7 +30,7 @@ type Stats struct {
 }
 
 // Every received message is shown, waiting, held or dropped:
-// Received == Shown + Waiting + Holding + Dropped(), at every tick.
+// Received == Shown + Waiting + Unacked + Dropped(), at every tick.
 
 // Dropped returns the received messages dropped for any reason.
 func (s Stats) Dropped() uint64 {

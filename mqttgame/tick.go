@@ -56,13 +56,13 @@ func (c *Client) Update() {
 	ic := c.in.update()
 	t.stats.Received = ic.received
 	t.stats.Shown = ic.shown
-	t.stats.Holding = ic.holding
+	t.stats.Unacked = ic.holding
 	t.stats.DroppedReplaced = ic.replaced
 	t.stats.DroppedQueueFull = ic.queueFull
 	t.stats.DroppedTopicLimit = ic.topicLimit
 	t.stats.DroppedBytesLimit = ic.bytesLimit
 	t.stats.TopicsForgotten = ic.forgotten
-	t.stats.Held = ic.held
+	t.stats.HeldBack = ic.held
 	t.stats.Waiting = ic.waiting
 	t.stats.WaitingBytes = ic.waitingBytes
 	t.stats.BufferedBytes = ic.bufferedBytes

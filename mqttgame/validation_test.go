@@ -44,8 +44,9 @@ func TestBadURLs(t *testing.T) {
 			if err == nil {
 				t.Fatalf("New accepted %q", tc.url)
 			}
-			if !errors.Is(err, mqttgame.ErrBadURL) {
-				t.Errorf("error %v does not match ErrBadURL", err)
+			var oe *mqttgame.OptionError
+			if !errors.As(err, &oe) || oe.Option != "Brokers" || !errors.Is(err, mqttgame.ErrBadOption) {
+				t.Errorf("error %v is not an OptionError for Brokers matching ErrBadOption", err)
 			}
 			if !strings.Contains(err.Error(), tc.reason) {
 				t.Errorf("error %q does not say %q", err, tc.reason)

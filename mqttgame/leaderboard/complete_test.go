@@ -150,12 +150,12 @@ func checkComplete(t *testing.T, p *player, n int) {
 		top = p.b.AppendTop(top[:0])
 		st := p.c.Stats()
 		t.Logf("not complete, with %d scores; client: received %d, held %d, dropped %d (topics %d, bytes %d)",
-			len(top), st.Received, st.Held, st.Dropped(), st.DroppedTopicLimit, st.DroppedBytesLimit)
+			len(top), st.Received, st.HeldBack, st.Dropped(), st.DroppedTopicLimit, st.DroppedBytesLimit)
 	})
 	top = p.b.AppendTop(top[:0])
 	st := p.c.Stats()
 	t.Logf("complete with %d scores; client: received %d, held %d, dropped %d (topics %d, bytes %d), topics forgotten %d",
-		len(top), st.Received, st.Held, st.Dropped(), st.DroppedTopicLimit, st.DroppedBytesLimit, st.TopicsForgotten)
+		len(top), st.Received, st.HeldBack, st.Dropped(), st.DroppedTopicLimit, st.DroppedBytesLimit, st.TopicsForgotten)
 	if len(top) != n {
 		t.Fatalf("the board is complete with %d of %d scores", len(top), n)
 	}
