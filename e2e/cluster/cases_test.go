@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqttgame/mqttgame/internal/casematrix"
 	"github.com/mqttgame/mqttgame/internal/netfault"
 	"github.com/mqttgame/mqttgame/mqttgame"
 )
@@ -36,24 +37,18 @@ var cases = []caseDef{
 // TestCluster/<bed>/<transport>/<case>, in parallel: each case has its
 // own topics and client IDs.
 func TestCluster(t *testing.T) {
-	for _, b := range bedNames {
-		t.Run(b, func(t *testing.T) {
-			for _, tr := range transportNames {
-				t.Run(tr, func(t *testing.T) {
-					for _, c := range cases {
-						t.Run(c.name, func(t *testing.T) {
-							t.Parallel()
-							bd := getBed(t, b)
-							e := newEnv(t, b, tr, c.name, bd)
-							t.Cleanup(func() { results.record(e, t.Failed()) })
-							t.Cleanup(func() { bd.check(t) })
-							c.run(e)
-						})
-					}
-				})
-			}
-		})
+	byName := map[string]caseDef{}
+	var names []string
+	for _, c := range cases {
+		byName[c.name] = c
+		names = append(names, c.name)
 	}
+	table.Each(t, names, func(t *testing.T, cell casematrix.Cell) {
+		bd := getBed(t, cell.Target)
+		e := newEnv(t, results.Start(t, cell), bd)
+		t.Cleanup(func() { bd.check(t) })
+		byName[cell.Case].run(e)
+	})
 }
 
 // burstSize is how many messages each side sends in a burst.
@@ -137,7 +132,7 @@ func retained(e *env) {
 	onB := e.client(1, "later-b", nil)
 	e.connect(onB)
 	e.subscribe(onB, topic, 1)
-	if e.deviates() {
+	if e.Deviates() {
 		e.idle(time.Second, onB)
 		if got := onB.payloads(topic); len(got) != 0 {
 			e.Errorf("B sent %v: it keeps retained messages set on A after all; remove the deviation", got)
@@ -156,7 +151,7 @@ func sharedSubscription(e *env) {
 	e.connect(a, g1, g2)
 	topic := e.topic("jobs")
 	filter := "$share/workers/" + topic
-	if e.bedName == "ejabberd" && e.deviates() {
+	if e.bedName == "ejabberd" && e.Deviates() {
 		// The client refuses it at once: the broker announced none.
 		if err := g1.Subscribe(filter, 1); !errors.Is(err, mqttgame.SharedSubNotSupported) {
 			e.Errorf("subscribing to %s on ejabberd: %v; want SharedSubNotSupported at once (if it granted it, remove the deviation)", filter, err)
@@ -189,7 +184,7 @@ func sharedSubscription(e *env) {
 		return k
 	}
 	count := func() (int, int) { return jobs(g1), jobs(g2) }
-	if e.deviates() {
+	if e.Deviates() {
 		e.until(waitFor, "every message at both members", func() bool { c1, c2 := count(); return c1 >= n && c2 >= n }, g1, g2)
 		e.idle(300*time.Millisecond, g1, g2)
 		if c1, c2 := count(); c1 != n || c2 != n {
@@ -273,7 +268,7 @@ func willDelayBackOnB(e *env) {
 		e.Fatalf("w took %v to come back, too close to its %v will delay for the case to mean anything", back, delay)
 	}
 	ev, _ := w.last(mqttgame.EventConnected)
-	if e.deviates() {
+	if e.Deviates() {
 		e.until(waitFor+delay, "the will, from A", func() bool { return len(b.payloads(topic)) > 0 }, w, b)
 		if took := time.Since(cut); took < delay-time.Second/2 {
 			e.Errorf("the will came %v after the cut, before its %v delay", took, delay)
@@ -311,7 +306,7 @@ func sessionResumed(e *env) {
 	back := e.client(1, "s-back", func(o *mqttgame.Options) { kept(o); o.ResumeSession = true })
 	e.connect(back)
 	ev, _ := back.last(mqttgame.EventConnected)
-	if e.deviates() {
+	if e.Deviates() {
 		if ev.SessionPresent {
 			e.Errorf("B resumed the session A kept: remove the deviation")
 		}
@@ -349,7 +344,7 @@ func takeover(e *env) {
 		}
 		return out
 	}
-	if e.bedName == "mosquitto" && e.deviates() {
+	if e.bedName == "mosquitto" && e.Deviates() {
 		e.idle(time.Second, x, y)
 		if len(pushed()) != 0 || !x.IsConnected() || !y.IsConnected() {
 			e.Errorf("a connection was pushed off (%v, %v): the bridge takes sessions over after all; remove the deviation", x.Err(), y.Err())
@@ -358,7 +353,7 @@ func takeover(e *env) {
 	}
 	e.until(waitFor, "one of them told of the takeover", func() bool { return len(pushed()) > 0 }, x, y)
 	off, on := x, y
-	if e.deviates() && pushed()[0] == y {
+	if e.Deviates() && pushed()[0] == y {
 		off, on = y, x
 		e.Logf("ejabberd kept the older session, on A, and pushed the newer off")
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqttgame/mqttgame/internal/casematrix"
 	"github.com/mqttgame/mqttgame/mqttgame"
 )
 
@@ -60,12 +61,9 @@ type failoverRun struct {
 func newFailoverRun(t *testing.T, bedName, tr string, b bed) *failoverRun {
 	r := &failoverRun{envs: map[string]*env{}}
 	for _, c := range failoverCases {
-		e := newEnv(t, bedName, tr, c, b)
-		r.envs[c] = e
-		t.Cleanup(func() { results.record(e, t.Failed()) })
+		r.envs[c] = newEnv(t, results.Start(t, casematrix.Cell{Case: c, Target: bedName, Transport: tr}), b)
 	}
-	r.e = newEnv(t, bedName, tr, "failover", b)
-	r.e.declared = nil
+	r.e = newEnv(t, results.Case(casematrix.Cell{Case: "failover", Target: bedName, Transport: tr}), b)
 	return r
 }
 
@@ -233,9 +231,7 @@ func (r *failoverRun) isBack(p *peer) bool {
 func (r *failoverRun) checkFailover() {
 	e := r.envs["failover"]
 	e.Logf("connected to B with %d subscriptions back %v after the kill", len(failoverFilters), r.back.Round(time.Millisecond))
-	results.mu.Lock()
-	results.timing = append(results.timing, fmt.Sprintf("%s %s: connected to B with every subscription back %v after node A was killed", e.bedName, e.transport, r.back.Round(time.Millisecond)))
-	results.mu.Unlock()
+	results.Note(fmt.Sprintf("%s %s: connected to B with every subscription back %v after node A was killed", e.bedName, e.transport, r.back.Round(time.Millisecond)))
 	if r.back > failoverBound {
 		e.Errorf("back after %v, over the %v bound", r.back, failoverBound)
 	}
@@ -254,9 +250,7 @@ func (r *failoverRun) checkSessionKept() {
 	e := r.envs["failover_session_kept"]
 	ev, _ := r.k.last(mqttgame.EventConnected)
 	e.Logf("k: connected to B (session present %v) with %d subscriptions back %v after the kill", ev.SessionPresent, len(failoverFilters), r.backK.Round(time.Millisecond))
-	results.mu.Lock()
-	results.timing = append(results.timing, fmt.Sprintf("%s %s: with a session kept, connected to B (session present %v) with every subscription back %v after node A was killed", e.bedName, e.transport, ev.SessionPresent, r.backK.Round(time.Millisecond)))
-	results.mu.Unlock()
+	results.Note(fmt.Sprintf("%s %s: with a session kept, connected to B (session present %v) with every subscription back %v after node A was killed", e.bedName, e.transport, ev.SessionPresent, r.backK.Round(time.Millisecond)))
 	if r.backK > failoverBound {
 		e.Errorf("back after %v, over the %v bound", r.backK, failoverBound)
 	}
@@ -300,15 +294,13 @@ func (r *failoverRun) checkInFlight() {
 	if len(notAcked) > 0 {
 		e.Errorf("%d of %d messages not acknowledged at the kill never reached B: %v", len(notAcked), r.sent, notAcked)
 	}
-	if dies := e.deviates(); len(ackedByA) > 0 && !dies {
+	if dies := e.Deviates(); len(ackedByA) > 0 && !dies {
 		e.Errorf("%d of %d messages node A acknowledged before it died never reached B: %v", len(ackedByA), r.sent, ackedByA)
 	}
 	resent := int(r.f.Stats().Sent-r.sentBefore) - r.sent
 	line := fmt.Sprintf("%s %s: %d QoS 1 messages streamed, %d in flight and %d queued at the kill; %d written again after it; %d lost (each acknowledged by A before the kill), %d received twice", e.bedName, e.transport, r.sent, r.atKill.InFlight, r.atKill.Queued, resent, len(missing), len(got)-len(d))
 	e.Log(line)
-	results.mu.Lock()
-	results.timing = append(results.timing, line)
-	results.mu.Unlock()
+	results.Note(line)
 	if r.atKill.InFlight+r.atKill.Queued == 0 {
 		e.Errorf("no message was in flight or queued at the kill: the case proved nothing")
 	}
@@ -317,7 +309,7 @@ func (r *failoverRun) checkInFlight() {
 // checkWill: the will of f, whose node was killed, is never published.
 func (r *failoverRun) checkWill() {
 	e := r.envs["will_of_killed_node"]
-	if !e.deviates() {
+	if !e.Deviates() {
 		e.Fatalf("no deviation declared")
 	}
 	if got := r.s.payloads(r.e.topic("will")); len(got) != 0 {

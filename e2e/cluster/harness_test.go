@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/mqttgame/mqttgame/internal/casematrix"
 	"github.com/mqttgame/mqttgame/internal/syncbuf"
 	"github.com/mqttgame/mqttgame/mqttgame"
 )
@@ -22,14 +22,13 @@ type env struct {
 	bedName, transport, caseName string
 	prefix                       string
 	bed                          bed
-
-	mu       sync.Mutex
-	declared []deviation // deviations the case relied on
+	*casematrix.Case
 }
 
-func newEnv(t *testing.T, bedName, transport, caseName string, b bed) *env {
-	e := &env{T: t, bedName: bedName, transport: transport, caseName: caseName, bed: b}
-	e.prefix = fmt.Sprintf("cl-%s-%s-%s", bedName, transport, strings.ReplaceAll(caseName, "_", "-"))
+// newEnv makes the env of c, on bed b.
+func newEnv(t *testing.T, c *casematrix.Case, b bed) *env {
+	e := &env{T: t, bedName: c.Target, transport: c.Transport, caseName: c.Cell.Case, bed: b, Case: c}
+	e.prefix = fmt.Sprintf("cl-%s-%s-%s", e.bedName, e.transport, strings.ReplaceAll(e.caseName, "_", "-"))
 	return e
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqttgame/mqttgame/internal/casematrix"
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/leaderboard"
 	"github.com/mqttgame/mqttgame/mqttgame/presence"
@@ -123,7 +124,7 @@ func TestHelpersLateJoiner(t *testing.T) {
 			t.Parallel()
 			bd := getBed(t, "ejabberd")
 			t.Cleanup(func() { bd.check(t) })
-			e := newEnv(t, "ejabberd", tr, "helpers_late_joiner", bd)
+			e := newEnv(t, results.Case(casematrix.Cell{Case: "helpers_late_joiner", Target: "ejabberd", Transport: tr}), bd)
 
 			ann, bob, dan := e.gamer(0, "ann", 0), e.gamer(0, "bob", 0), e.gamer(0, "dan", 0)
 			onA := []*gamer{ann, bob, dan}
@@ -200,11 +201,11 @@ func TestHelpersKilledNode(t *testing.T) {
 	const refresh = 500 * time.Millisecond
 	bd := spend(t, "ejabberd")
 	t.Cleanup(bd.close)
-	e := newEnv(t, "ejabberd", "ws", "helpers_killed_node", bd)
+	e := newEnv(t, results.Case(casematrix.Cell{Case: "helpers_killed_node", Target: "ejabberd", Transport: "ws"}), bd)
 	var onA []string
 	var gs []*gamer
 	for _, tr := range transportNames {
-		te := newEnv(t, "ejabberd", tr, "helpers_killed_node", bd)
+		te := newEnv(t, results.Case(casematrix.Cell{Case: "helpers_killed_node", Target: "ejabberd", Transport: tr}), bd)
 		te.prefix = e.prefix // one room
 		g := te.gamer(0, "a-"+tr, refresh)
 		onA = append(onA, g.name)

@@ -183,7 +183,7 @@ func zeroLengthClientID(e *env) {
 		e.Fatal(err)
 	}
 	e.until("an answer", func() bool { return resume.IsConnected() || resume.ConnectFailed() }, resume)
-	if e.deviates() {
+	if e.Deviates() {
 		ev, _ := resume.lastConnected()
 		if !resume.IsConnected() || ev.SessionPresent || resume.ClientID() == "" {
 			e.Fatalf("connected=%v sessionPresent=%v id=%q err=%v; want a new session under an assigned identifier", resume.IsConnected(), ev.SessionPresent, resume.ClientID(), resume.Err())
@@ -224,7 +224,7 @@ func offlineMessageQueueing(e *env) {
 	got := a.payloads(wild)
 	queued := slices.DeleteFunc(slices.Clone(got), func(s string) bool { return s == "qos 0" })
 	want := []string{"qos 1", "qos 2"}
-	if e.deviates() {
+	if e.Deviates() {
 		slices.Sort(queued) // order within one second is not kept
 	}
 	if !slices.Equal(queued, want) || len(got)-len(queued) > 1 {
@@ -262,7 +262,7 @@ func keepalive(e *env) {
 	t := e.topics()
 	r := e.relay()
 	ka := time.Second
-	if e.deviates() {
+	if e.Deviates() {
 		ka = 2 * time.Second
 	}
 	a := e.clientAt(r.URL(), "a", func(o *mqttgame.Options) {
@@ -332,7 +332,7 @@ func redeliveryOnReconnect(e *env) {
 	e.until("the messages after the reconnection", func() bool { return len(b.got(topic)) >= 3 }, b)
 	e.barrier(pub, b)
 	got := b.payloads(topic)
-	if e.deviates() {
+	if e.Deviates() {
 		slices.Sort(got[1:])
 	}
 	if !slices.Equal(got, []string{"m0", "m1", "m2"}) {
@@ -369,7 +369,7 @@ func subscribeFailure(e *env) {
 	if err := a.Subscribe(deny, 2); err != nil {
 		e.Fatal(err)
 	}
-	if e.deviates() {
+	if e.Deviates() {
 		// The subscription is granted, and the ACL keeps its messages out.
 		e.until("SUBACK", func() bool { return a.IsSubscribed(deny) }, a)
 		pub := e.client("pub", nil)
@@ -600,7 +600,7 @@ func publicationExpiry(e *env) {
 	e.barrier(a, b)
 	got := b.got(t[0])
 	p := b.payloads(t[0])
-	if e.deviates() {
+	if e.Deviates() {
 		slices.Sort(p)
 	}
 	if !slices.Equal(p, []string{"qos 1 - don't expire", "qos 2 - don't expire"}) {
@@ -715,7 +715,7 @@ func subscribeIdentifiers(e *env) {
 		ids = append(ids, m.SubscriptionID)
 	}
 	slices.Sort(ids)
-	if e.deviates() {
+	if e.Deviates() {
 		// One message carries both identifiers; the client keeps one.
 		if len(ids) != 1 || (ids[0] != 2 && ids[0] != 3) {
 			e.Fatalf("b got identifiers %v, want one message with 2 or 3", ids)
@@ -799,7 +799,7 @@ func serverTopicAlias(e *env) {
 		switch {
 		case accept == 0 && aliased != 0:
 			e.Fatalf("the broker sent %d aliases to a client that accepts none", aliased)
-		case accept == 1 && e.deviates():
+		case accept == 1 && e.Deviates():
 			if aliased != 0 {
 				e.Fatalf("the broker sent %d alias-only messages; the deviation table says it sends none", aliased)
 			}
@@ -817,7 +817,7 @@ func maximumPacketSize(e *env) {
 	t := e.topics()
 	const brokerMax, clientMax = 2048, 128
 	e.own(limits{maxPacketSize: brokerMax})
-	if e.deviates() {
+	if e.Deviates() {
 		e.Log("the embedded broker's hook announces the maximum packet size")
 	}
 	a := e.client("a", nil)
@@ -847,7 +847,7 @@ func maximumPacketSize(e *env) {
 // instead of its own longer keepalive, and pings at its pace.
 func serverKeepAliveCase(e *env) {
 	serverKA := 2
-	if e.deviates() && e.broker == "mosquitto" {
+	if e.Deviates() && e.broker == "mosquitto" {
 		serverKA = 10
 	}
 	e.own(limits{serverKeepAlive: serverKA})
@@ -892,7 +892,7 @@ func flowControl(e *env) {
 
 	// The control: the broker does enforce its Receive Maximum.
 	disconnect, code := overrunReceiveMaximum(e, e.srv.tcpAddr(), receiveMax+1)
-	if e.deviates() {
+	if e.Deviates() {
 		if disconnect || code != byte(mqttgame.QuotaExceeded) {
 			e.Fatalf("a client over the Receive Maximum was answered with disconnect=%v code %#x, want PUBREC 0x97", disconnect, code)
 		}
@@ -965,7 +965,7 @@ func willDelay(e *env) {
 		relays = append(relays, r)
 		clients = append(clients, c)
 	}
-	if e.deviates() {
+	if e.Deviates() {
 		// The broker waits out the will delay though the session ended.
 		parts[1].earliest, parts[1].latest = 4*time.Second, 7*time.Second
 	}

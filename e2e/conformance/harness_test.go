@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/mqttgame/mqttgame/internal/casematrix"
 	"github.com/mqttgame/mqttgame/internal/syncbuf"
 	"github.com/mqttgame/mqttgame/mqttgame"
 )
@@ -20,31 +20,20 @@ const waitFor = 10 * time.Second
 // as TestConformance/<broker>/<transport>/<case>. Cases run in parallel:
 // each has its own topic prefix and client IDs.
 func TestConformance(t *testing.T) {
-	for _, b := range brokerNames {
-		t.Run(b, func(t *testing.T) {
-			for _, tr := range transportNames {
-				t.Run(tr, func(t *testing.T) {
-					for _, c := range cases {
-						t.Run(c.name, func(t *testing.T) {
-							t.Parallel()
-							runCase(t, b, tr, c)
-						})
-					}
-				})
-			}
-		})
+	byName := map[string]caseDef{}
+	for _, c := range cases {
+		byName[c.name] = c
 	}
-}
-
-func runCase(t *testing.T, brokerName, transport string, c caseDef) {
-	e := &env{T: t, broker: brokerName, transport: transport, caseName: c.name}
-	e.prefix = fmt.Sprintf("ct-%s-%s-%s", brokerName, transport, strings.ReplaceAll(c.name, "_", "-"))
-	e.srv = shared(t, brokerName)
-	srv := e.srv
-	t.Cleanup(func() { results.record(e, t.Failed()) })
-	// Checked after the clients closed (cleanups run last first).
-	t.Cleanup(func() { srv.check(t) })
-	c.run(e)
+	matrix.Each(t, caseNames(), func(t *testing.T, cell casematrix.Cell) {
+		e := &env{T: t, broker: cell.Target, transport: cell.Transport, caseName: cell.Case}
+		e.prefix = fmt.Sprintf("ct-%s-%s-%s", cell.Target, cell.Transport, strings.ReplaceAll(cell.Case, "_", "-"))
+		e.srv = shared(t, cell.Target)
+		srv := e.srv
+		e.Case = results.Start(t, cell)
+		// Checked after the clients closed (cleanups run last first).
+		t.Cleanup(func() { srv.check(t) })
+		byName[cell.Case].run(e)
+	})
 }
 
 // env is what a case runs in: a broker, a transport, a topic prefix.
@@ -53,9 +42,7 @@ type env struct {
 	broker, transport, caseName string
 	prefix                      string
 	srv                         server // the shared broker, or the case's own
-
-	mu       sync.Mutex
-	declared []deviation // deviations the case relied on
+	*casematrix.Case
 }
 
 // topic returns a topic of the case: its prefix, then rel.
