@@ -81,7 +81,7 @@ func burst(e *env, qos mqttgame.QoS) {
 	for _, p := range []*peer{a, b} {
 		got := p.payloads(map[*peer]string{a: toA, b: toB}[p])
 		if !slices.Equal(got, want) {
-			e.Errorf("%s received %d messages, want 0..%d in order, once each: %v", p.name, len(got), burstSize-1, got)
+			e.Errorf("%s received %d messages, want 0..%d in order, once each: %v", p.Name, len(got), burstSize-1, got)
 		}
 	}
 }
@@ -261,13 +261,13 @@ func willDelayBackOnB(e *env) {
 	cut := time.Now()
 	proxy.Close()
 	e.until(waitFor, "w back on B", func() bool {
-		ev, ok := w.last(mqttgame.EventConnected)
+		ev, ok := w.Last(mqttgame.EventConnected)
 		return ok && ev.URL == e.bed.url(1, e.transport) && w.IsConnected()
 	}, w, b)
 	if back := time.Since(cut); back > delay-time.Second {
 		e.Fatalf("w took %v to come back, too close to its %v will delay for the case to mean anything", back, delay)
 	}
-	ev, _ := w.last(mqttgame.EventConnected)
+	ev, _ := w.Last(mqttgame.EventConnected)
 	if e.Deviates() {
 		e.until(waitFor+delay, "the will, from A", func() bool { return len(b.payloads(topic)) > 0 }, w, b)
 		if took := time.Since(cut); took < delay-time.Second/2 {
@@ -305,7 +305,7 @@ func sessionResumed(e *env) {
 
 	back := e.client(1, "s-back", func(o *mqttgame.Options) { kept(o); o.ResumeSession = true })
 	e.connect(back)
-	ev, _ := back.last(mqttgame.EventConnected)
+	ev, _ := back.Last(mqttgame.EventConnected)
 	if e.Deviates() {
 		if ev.SessionPresent {
 			e.Errorf("B resumed the session A kept: remove the deviation")
@@ -338,7 +338,7 @@ func takeover(e *env) {
 	pushed := func() []*peer {
 		var out []*peer
 		for _, p := range []*peer{x, y} {
-			if p.count(mqttgame.EventConnectionLost, "") > 0 {
+			if p.Count(mqttgame.EventConnectionLost, "") > 0 {
 				out = append(out, p)
 			}
 		}
@@ -357,15 +357,15 @@ func takeover(e *env) {
 		off, on = y, x
 		e.Logf("ejabberd kept the older session, on A, and pushed the newer off")
 	}
-	ev, _ := off.last(mqttgame.EventConnectionLost)
+	ev, _ := off.Last(mqttgame.EventConnectionLost)
 	if !errors.Is(ev.Err, mqttgame.SessionTakenOver) {
-		e.Errorf("%s lost its connection with %v, want %v", off.name, ev.Err, mqttgame.SessionTakenOver)
+		e.Errorf("%s lost its connection with %v, want %v", off.Name, ev.Err, mqttgame.SessionTakenOver)
 	}
 	e.idle(2*time.Second, x, y)
-	if n := off.count(mqttgame.EventConnected, ""); n != 1 || off.IsConnected() {
-		e.Errorf("%s connected %d times and is connected=%v: it fought back", off.name, n, off.IsConnected())
+	if n := off.Count(mqttgame.EventConnected, ""); n != 1 || off.IsConnected() {
+		e.Errorf("%s connected %d times and is connected=%v: it fought back", off.Name, n, off.IsConnected())
 	}
-	if !on.IsConnected() || on.count(mqttgame.EventConnectionLost, "") != 0 {
-		e.Errorf("%s was pushed off too: %v", on.name, on.events)
+	if !on.IsConnected() || on.Count(mqttgame.EventConnectionLost, "") != 0 {
+		e.Errorf("%s was pushed off too: %v", on.Name, on.Events)
 	}
 }

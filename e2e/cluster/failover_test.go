@@ -101,9 +101,9 @@ func (r *failoverRun) stream() {
 // ackedBefore reports whether the broker acknowledged f's publish id
 // before t.
 func (r *failoverRun) ackedBefore(id mqttgame.PublishID, t time.Time) bool {
-	for i, ev := range r.f.events {
+	for i, ev := range r.f.Events {
 		if ev.Kind == mqttgame.EventDelivered && ev.ID == id {
-			return r.f.times[i].Before(t)
+			return r.f.Times[i].Before(t)
 		}
 	}
 	return false
@@ -113,7 +113,7 @@ func failover(t *testing.T, b bed, runs []*failoverRun) {
 	tick := func() {
 		for _, r := range runs {
 			for _, p := range r.peers() {
-				p.tick()
+				p.Tick()
 			}
 		}
 	}
@@ -168,8 +168,8 @@ func failover(t *testing.T, b bed, runs []*failoverRun) {
 		}
 		if time.Now().After(deadline) {
 			for _, r := range runs {
-				t.Logf("%s: back=%v events=%v", r.e.transport, r.back, r.f.events)
-				t.Logf("%s: k back=%v events=%v", r.e.transport, r.backK, r.k.events)
+				t.Logf("%s: back=%v events=%v", r.e.transport, r.back, r.f.Events)
+				t.Logf("%s: k back=%v events=%v", r.e.transport, r.backK, r.k.Events)
 			}
 			t.Fatalf("not every client was back on B with its subscriptions within %v", failoverBound+waitFor)
 		}
@@ -207,8 +207,8 @@ func (r *failoverRun) isBack(p *peer) bool {
 	}
 	onB := false
 	granted := map[string]bool{}
-	for i, ev := range p.events {
-		if p.times[i].Before(r.killed) {
+	for i, ev := range p.Events {
+		if p.Times[i].Before(r.killed) {
 			continue
 		}
 		switch ev.Kind {
@@ -248,7 +248,7 @@ func (r *failoverRun) checkFailover() {
 // within the bound, and gets what B's clients publish to each filter.
 func (r *failoverRun) checkSessionKept() {
 	e := r.envs["failover_session_kept"]
-	ev, _ := r.k.last(mqttgame.EventConnected)
+	ev, _ := r.k.Last(mqttgame.EventConnected)
 	e.Logf("k: connected to B (session present %v) with %d subscriptions back %v after the kill", ev.SessionPresent, len(failoverFilters), r.backK.Round(time.Millisecond))
 	results.Note(fmt.Sprintf("%s %s: with a session kept, connected to B (session present %v) with every subscription back %v after node A was killed", e.bedName, e.transport, ev.SessionPresent, r.backK.Round(time.Millisecond)))
 	if r.backK > failoverBound {
@@ -269,7 +269,7 @@ func (r *failoverRun) checkInFlight() {
 	stream := r.e.topic("stream")
 	for len(distinct(r.s.payloads(stream))) < r.sent && time.Now().Before(deadline) {
 		for _, p := range r.peers() {
-			p.tick()
+			p.Tick()
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mqttgame/mqttgame/internal/casematrix"
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/leaderboard"
 	"github.com/mqttgame/mqttgame/mqttgame/presence"
@@ -96,22 +97,15 @@ func (g *gamer) top() string {
 // tickUntil ticks the gamers until cond holds, failing after limit.
 func (e *env) tickUntil(limit time.Duration, what string, cond func() bool, gs ...*gamer) {
 	e.Helper()
-	deadline := time.Now().Add(limit)
-	for {
+	mqtttest.TickUntilWithin(e.T, limit, what, func() {
 		for _, g := range gs {
 			g.tick()
 		}
-		if cond() {
-			return
+	}, cond, func() {
+		for _, g := range gs {
+			e.Logf("%s: connected=%v err=%v online=%v top=%s complete=%v", g.Name, g.IsConnected(), g.Err(), g.r.AppendOnline(nil), g.top(), g.b.IsComplete())
 		}
-		if time.Now().After(deadline) {
-			for _, g := range gs {
-				e.Logf("%s: connected=%v err=%v online=%v top=%s complete=%v", g.name, g.IsConnected(), g.Err(), g.r.AppendOnline(nil), g.top(), g.b.IsComplete())
-			}
-			e.Fatalf("timed out after %v waiting for %s", limit, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	})
 }
 
 // TestHelpersLateJoiner: on the ejabberd pair, over each transport, ann
@@ -142,8 +136,8 @@ func TestHelpersLateJoiner(t *testing.T) {
 				return true
 			}, onA...)
 			for i, g := range onA {
-				if o, err := g.b.Submit(leaderboard.Entry{ID: g.name, Name: g.name, Score: 10 * (i + 1)}); o != leaderboard.NewBest || err != nil {
-					e.Fatalf("%s's score: %v, %v", g.name, o, err)
+				if o, err := g.b.Submit(leaderboard.Entry{ID: g.Name, Name: g.Name, Score: 10 * (i + 1)}); o != leaderboard.NewBest || err != nil {
+					e.Fatalf("%s's score: %v, %v", g.Name, o, err)
 				}
 			}
 			e.tickUntil(waitFor, "the scores on A", func() bool {
@@ -185,7 +179,7 @@ func TestHelpersLateJoiner(t *testing.T) {
 			for _, g := range all {
 				for _, ev := range g.events {
 					if ev.Kind == presence.Left {
-						e.Errorf("%s saw %s leave", g.name, ev.Player.ID)
+						e.Errorf("%s saw %s leave", g.Name, ev.Player.ID)
 					}
 				}
 			}
@@ -208,7 +202,7 @@ func TestHelpersKilledNode(t *testing.T) {
 		te := newEnv(t, results.Case(casematrix.Cell{Case: "helpers_killed_node", Target: "ejabberd", Transport: tr}), bd)
 		te.prefix = e.prefix // one room
 		g := te.gamer(0, "a-"+tr, refresh)
-		onA = append(onA, g.name)
+		onA = append(onA, g.Name)
 		gs = append(gs, g)
 	}
 	carol := e.gamer(1, "carol", refresh)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/eclipse/paho.golang/packets"
 
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame"
 )
 
@@ -86,14 +87,14 @@ func basic(e *env) {
 		ids = append(ids, e.publish(a, &mqttgame.Message{Topic: t[0], Payload: fmt.Appendf(nil, "qos %d", q), QoS: q}))
 	}
 	e.delivered(a, ids...)
-	e.until("3 messages", func() bool { return len(a.got(t[0])) == 3 }, a)
-	for _, m := range a.got(t[0]) {
+	e.until("3 messages", func() bool { return len(a.Got(t[0])) == 3 }, a)
+	for _, m := range a.Got(t[0]) {
 		if want := fmt.Sprintf("qos %d", m.QoS); string(m.Payload) != want {
 			e.Errorf("got %q at QoS %d, want %q", m.Payload, m.QoS, want)
 		}
 	}
 	e.barrier(a, a)
-	if n := len(a.got(t[0])); n != 3 {
+	if n := len(a.Got(t[0])); n != 3 {
 		e.Fatalf("got %d messages, want 3", n)
 	}
 }
@@ -112,9 +113,9 @@ func retainedMessage(e *env) {
 	defer clearRetained(e, a, t[1], t[2], t[3])
 	wild := e.topic("+/+")
 	e.subscribe(a, wild, mqttgame.SubscribeOptions{QoS: 2})
-	e.until("3 retained messages", func() bool { return len(a.got(wild)) == 3 }, a)
+	e.until("3 retained messages", func() bool { return len(a.Got(wild)) == 3 }, a)
 	e.barrier(a, a)
-	got := a.got(wild)
+	got := a.Got(wild)
 	if len(got) != 3 {
 		e.Fatalf("got %d messages, want 3", len(got))
 	}
@@ -153,12 +154,12 @@ func willMessage(e *env) {
 	e.connect(a, b)
 	e.subscribe(b, t[2], mqttgame.SubscribeOptions{QoS: 2})
 	r.kill()
-	e.until("the will", func() bool { return len(b.got(t[2])) > 0 }, b)
+	e.until("the will", func() bool { return len(b.Got(t[2])) > 0 }, b)
 	e.barrier(b, b)
-	if got := b.payloads(t[2]); len(got) != 1 || got[0] != "client not disconnected" {
+	if got := b.Payloads(t[2]); len(got) != 1 || got[0] != "client not disconnected" {
 		e.Fatalf("got %q, want the will once", got)
 	}
-	if m := b.got(t[2])[0]; m.QoS != 1 {
+	if m := b.Got(t[2])[0]; m.QoS != 1 {
 		e.Errorf("will arrived at QoS %d, want 1", m.QoS)
 	}
 }
@@ -184,7 +185,7 @@ func zeroLengthClientID(e *env) {
 	}
 	e.until("an answer", func() bool { return resume.IsConnected() || resume.ConnectFailed() }, resume)
 	if e.Deviates() {
-		ev, _ := resume.lastConnected()
+		ev, _ := resume.Last(mqttgame.EventConnected)
 		if !resume.IsConnected() || ev.SessionPresent || resume.ClientID() == "" {
 			e.Fatalf("connected=%v sessionPresent=%v id=%q err=%v; want a new session under an assigned identifier", resume.IsConnected(), ev.SessionPresent, resume.ClientID(), resume.Err())
 		}
@@ -216,12 +217,12 @@ func offlineMessageQueueing(e *env) {
 	e.delivered(b, ids...)
 
 	e.connect(a)
-	if ev, _ := a.lastConnected(); !ev.SessionPresent {
+	if ev, _ := a.Last(mqttgame.EventConnected); !ev.SessionPresent {
 		e.Fatal("the broker did not keep the session")
 	}
-	e.until("the QoS 1 and 2 messages", func() bool { return len(a.got(wild)) >= 2 }, a)
+	e.until("the QoS 1 and 2 messages", func() bool { return len(a.Got(wild)) >= 2 }, a)
 	e.barrier(b, a)
-	got := a.payloads(wild)
+	got := a.Payloads(wild)
 	queued := slices.DeleteFunc(slices.Clone(got), func(s string) bool { return s == "qos 0" })
 	want := []string{"qos 1", "qos 2"}
 	if e.Deviates() {
@@ -242,9 +243,9 @@ func overlappingSubscriptions(e *env) {
 	e.subscribe(a, e.topic("TopicA/#"), mqttgame.SubscribeOptions{QoS: 2})
 	e.subscribe(a, e.topic("TopicA/+"), mqttgame.SubscribeOptions{QoS: 1})
 	e.publish(a, &mqttgame.Message{Topic: t[3], Payload: []byte("overlapping topic filters"), QoS: 2})
-	e.until("the message", func() bool { return len(a.got(t[3])) > 0 }, a)
+	e.until("the message", func() bool { return len(a.Got(t[3])) > 0 }, a)
 	e.barrier(a, a)
-	got := a.got(t[3])
+	got := a.Got(t[3])
 	switch qs := qosSet(got); {
 	case slices.Equal(qs, []mqttgame.QoS{2}):
 		e.Logf("%s sends one message for overlapping subscriptions", e.broker)
@@ -277,7 +278,7 @@ func keepalive(e *env) {
 	if st := a.Stats(); !a.IsConnected() || st.ConnectionsLost != 0 || r.seen().pingreqs == 0 {
 		e.Fatalf("idle client: connected=%v lost=%d pings=%d; want connected, kept up by pings", a.IsConnected(), st.ConnectionsLost, r.seen().pingreqs)
 	}
-	if len(b.got(t[4])) != 0 {
+	if len(b.Got(t[4])) != 0 {
 		e.Fatal("the will was published while the client was alive")
 	}
 
@@ -286,11 +287,11 @@ func keepalive(e *env) {
 	// brokers here, so 1.5 keepalives is measured as no less than one.
 	r.freeze()
 	last := r.seen().lastFromClient
-	e.until("the will", func() bool { return len(b.got(t[4])) > 0 }, a, b)
+	e.until("the will", func() bool { return len(b.Got(t[4])) > 0 }, a, b)
 	if d := time.Since(last); d < ka {
 		e.Errorf("the will came %v after the client's last packet; the broker must wait 1.5 keepalives", d)
 	}
-	e.until("the client to notice", func() bool { return a.count(mqttgame.EventConnectionLost, "") > 0 }, a, b)
+	e.until("the client to notice", func() bool { return a.Count(mqttgame.EventConnectionLost, "") > 0 }, a, b)
 	if !errors.Is(a.Err(), mqttgame.ErrConnectionLost) {
 		e.Errorf("Err() = %v, want ErrConnectionLost", a.Err())
 	}
@@ -329,16 +330,16 @@ func redeliveryOnReconnect(e *env) {
 	// would then be a second delivery (QoS 1 allows it; this case wants
 	// to see the held messages come back).
 	waitUntil(e, "the broker to send the held messages again", func() bool { return r.seen().dupToClient >= 2 })
-	e.until("the messages after the reconnection", func() bool { return len(b.got(topic)) >= 3 }, b)
+	e.until("the messages after the reconnection", func() bool { return len(b.Got(topic)) >= 3 }, b)
 	e.barrier(pub, b)
-	got := b.payloads(topic)
+	got := b.Payloads(topic)
 	if e.Deviates() {
 		slices.Sort(got[1:])
 	}
 	if !slices.Equal(got, []string{"m0", "m1", "m2"}) {
 		e.Fatalf("got %q, want m0, m1, m2 once each", got)
 	}
-	if ev, _ := b.lastConnected(); !ev.SessionPresent {
+	if ev, _ := b.Last(mqttgame.EventConnected); !ev.SessionPresent {
 		e.Fatal("the session was not resumed")
 	}
 	if o := r.seen(); o.dupToClient < 2 {
@@ -350,13 +351,7 @@ func redeliveryOnReconnect(e *env) {
 // peer.
 func waitUntil(e *env, what string, cond func() bool) {
 	e.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	mqtttest.TickUntilWithin(e.T, waitFor, what, nil, cond, nil)
 }
 
 // subscribe_failure: a subscription the broker refuses is reported with
@@ -375,14 +370,14 @@ func subscribeFailure(e *env) {
 		pub := e.client("pub", nil)
 		e.connect(pub)
 		id := e.publish(pub, &mqttgame.Message{Topic: deny, Payload: []byte("denied"), QoS: 1})
-		e.until("the publish's outcome", func() bool { return pub.saw(mqttgame.EventDelivered, id) || pub.saw(mqttgame.EventPublishFailed, id) }, pub)
+		e.until("the publish's outcome", func() bool { return pub.Saw(mqttgame.EventDelivered, id) || pub.Saw(mqttgame.EventPublishFailed, id) }, pub)
 		e.barrier(pub, a)
-		if len(a.got(deny)) != 0 {
+		if len(a.Got(deny)) != 0 {
 			e.Fatal("a message on the denied topic arrived")
 		}
 		return
 	}
-	e.until("the refusal", func() bool { return a.count(mqttgame.EventSubscribeFailed, deny) > 0 }, a)
+	e.until("the refusal", func() bool { return a.Count(mqttgame.EventSubscribeFailed, deny) > 0 }, a)
 	var be *mqttgame.BrokerError
 	if !errors.As(a.Err(), &be) || !be.Code.IsFailure() || be.Op != "subscribe" {
 		e.Fatalf("Err() = %v, want a *BrokerError for the SUBACK", a.Err())
@@ -404,9 +399,9 @@ func subscribeFailure(e *env) {
 func dollarTopics(e *env) {
 	dollar := "$" + e.topic("TopicA/B")
 	b := e.client("b", func(o *mqttgame.Options) { o.DataLoss = mqttgame.LatestWins })
-	b.extra = []string{"$" + e.prefix + "/#", "$SYS/#"}
+	b.Extra = []string{"$" + e.prefix + "/#", "$SYS/#"}
 	direct := e.client("direct", nil)
-	direct.extra = []string{dollar}
+	direct.Extra = []string{dollar}
 	e.connect(b, direct)
 	e.subscribe(b, "#", mqttgame.SubscribeOptions{})
 	e.subscribe(b, "+/TopicA/B", mqttgame.SubscribeOptions{})
@@ -414,9 +409,9 @@ func dollarTopics(e *env) {
 	// Acknowledged, the message has been routed: a barrier published
 	// after it comes after it.
 	rawPublish(e, e.srv.tcpAddr(), dollar, []byte("dollar"))
-	e.until("the $-topic message on its exact subscription", func() bool { return len(direct.got(dollar)) == 1 }, direct)
+	e.until("the $-topic message on its exact subscription", func() bool { return len(direct.Got(dollar)) == 1 }, direct)
 	e.barrier(b, b)
-	for _, m := range b.msgs {
+	for _, m := range b.Msgs {
 		if strings.HasPrefix(m.Topic, "$") {
 			e.Fatalf("wildcard subscriptions got %s", m.Topic)
 		}
@@ -477,12 +472,12 @@ func unsubscribe(e *env) {
 	if err := b.Unsubscribe(t[0]); err != nil {
 		e.Fatal(err)
 	}
-	e.until("UNSUBACK", func() bool { return b.count(mqttgame.EventUnsubscribed, t[0]) == 1 }, b)
+	e.until("UNSUBACK", func() bool { return b.Count(mqttgame.EventUnsubscribed, t[0]) == 1 }, b)
 	for i, topic := range t[:3] {
 		e.publish(a, &mqttgame.Message{Topic: topic, Payload: fmt.Appendf(nil, "topic %d", i), QoS: 1})
 	}
 	e.barrier(a, b)
-	if n0, n1, n2 := len(b.got(t[0])), len(b.got(t[1])), len(b.got(t[2])); n0 != 0 || n1 != 1 || n2 != 1 {
+	if n0, n1, n2 := len(b.Got(t[0])), len(b.Got(t[1])), len(b.Got(t[2])); n0 != 0 || n1 != 1 || n2 != 1 {
 		e.Fatalf("got %d, %d, %d messages on the 3 topics; want 0, 1, 1", n0, n1, n2)
 	}
 }
@@ -495,7 +490,7 @@ func sessionExpiry(e *env) {
 	present := func(p *peer) bool {
 		e.Helper()
 		e.connect(p)
-		ev, _ := p.lastConnected()
+		ev, _ := p.Last(mqttgame.EventConnected)
 		return ev.SessionPresent
 	}
 	a := e.client("a", nil)
@@ -538,13 +533,13 @@ func userProperties(e *env) {
 	for q := range mqttgame.QoS(3) {
 		e.publish(a, &mqttgame.Message{Topic: t[0], QoS: q, UserProperties: userProps})
 	}
-	e.until("3 messages", func() bool { return len(a.got(t[0])) == 3 }, a)
-	for _, m := range a.got(t[0]) {
+	e.until("3 messages", func() bool { return len(a.Got(t[0])) == 3 }, a)
+	for _, m := range a.Got(t[0]) {
 		if !sameUserProps(m.UserProperties) {
 			e.Errorf("QoS %d message has user properties %v, want %v", m.QoS, m.UserProperties, userProps)
 		}
 	}
-	if qs := qosSet(a.got(t[0])); !slices.Equal(qs, []mqttgame.QoS{0, 1, 2}) {
+	if qs := qosSet(a.Got(t[0])); !slices.Equal(qs, []mqttgame.QoS{0, 1, 2}) {
 		e.Errorf("QoS %v, want 0, 1 and 2", qs)
 	}
 }
@@ -559,13 +554,13 @@ func payloadFormat(e *env) {
 	for q := range mqttgame.QoS(3) {
 		e.publish(a, &mqttgame.Message{Topic: t[0], QoS: q, PayloadUTF8: true, ContentType: "My name"})
 	}
-	e.until("3 messages", func() bool { return len(a.got(t[0])) == 3 }, a)
-	for _, m := range a.got(t[0]) {
+	e.until("3 messages", func() bool { return len(a.Got(t[0])) == 3 }, a)
+	for _, m := range a.Got(t[0]) {
 		if !m.PayloadUTF8 || m.ContentType != "My name" {
 			e.Errorf("QoS %d message: PayloadUTF8=%v ContentType=%q", m.QoS, m.PayloadUTF8, m.ContentType)
 		}
 	}
-	if qs := qosSet(a.got(t[0])); !slices.Equal(qs, []mqttgame.QoS{0, 1, 2}) {
+	if qs := qosSet(a.Got(t[0])); !slices.Equal(qs, []mqttgame.QoS{0, 1, 2}) {
 		e.Errorf("QoS %v, want 0, 1 and 2", qs)
 	}
 }
@@ -596,10 +591,10 @@ func publicationExpiry(e *env) {
 	// message up to 2 s (see the deviation).
 	e.idle(short+2500*time.Millisecond, a)
 	e.connect(b)
-	e.until("the messages that did not expire", func() bool { return len(b.got(t[0])) >= 2 }, b)
+	e.until("the messages that did not expire", func() bool { return len(b.Got(t[0])) >= 2 }, b)
 	e.barrier(a, b)
-	got := b.got(t[0])
-	p := b.payloads(t[0])
+	got := b.Got(t[0])
+	p := b.Payloads(t[0])
 	if e.Deviates() {
 		slices.Sort(p)
 	}
@@ -626,7 +621,7 @@ func subscribeOptions(e *env) {
 	e.publish(a, &mqttgame.Message{Topic: t[0], Payload: []byte("noLocal test"), QoS: 1})
 	e.barrier(a, b)
 	e.barrier(a, a)
-	if na, nb := len(a.got(t[0])), len(b.got(t[0])); na != 0 || nb != 1 {
+	if na, nb := len(a.Got(t[0])), len(b.Got(t[0])); na != 0 || nb != 1 {
 		e.Fatalf("no local: publisher got %d, other got %d; want 0 and 1", na, nb)
 	}
 
@@ -637,8 +632,8 @@ func subscribeOptions(e *env) {
 	e.publish(rap, &mqttgame.Message{Topic: t[0], Payload: []byte("retain as published false"), QoS: 1})
 	e.delivered(rap, e.publish(rap, &mqttgame.Message{Topic: t[0], Payload: []byte("retain as published true"), QoS: 1, Retain: true}))
 	defer clearRetained(e, rap, t[0])
-	e.until("2 messages", func() bool { return len(rap.got(t[0])) == 2 }, rap)
-	if got := rap.got(t[0]); got[0].Retain || !got[1].Retain {
+	e.until("2 messages", func() bool { return len(rap.Got(t[0])) == 2 }, rap)
+	if got := rap.Got(t[0]); got[0].Retain || !got[1].Retain {
 		e.Fatalf("retain flags %v, %v; want false, true", got[0].Retain, got[1].Retain)
 	}
 
@@ -657,11 +652,11 @@ func subscribeOptions(e *env) {
 		for i, want := range []int{first, first + again} {
 			e.subscribe(p, wild, mqttgame.SubscribeOptions{QoS: 2, RetainHandling: rh})
 			e.barrier(p, p)
-			if n := len(p.got(wild)); n != want {
+			if n := len(p.Got(wild)); n != want {
 				e.Fatalf("retain handling %d, subscription %d: %d retained messages in all, want %d", rh, i+1, n, want)
 			}
 		}
-		for _, m := range p.got(wild) {
+		for _, m := range p.Got(wild) {
 			if !m.Retain {
 				e.Errorf("retain handling %d: %s arrived without the retain flag", rh, m.Topic)
 			}
@@ -687,8 +682,8 @@ func assignedClientID(e *env) {
 		e.Fatal("no identifier assigned")
 	}
 	r.cut()
-	e.until("the reconnection", func() bool { return a.count(mqttgame.EventConnected, "") == 2 }, a)
-	if ev, _ := a.lastConnected(); !ev.SessionPresent || a.ClientID() != id {
+	e.until("the reconnection", func() bool { return a.Count(mqttgame.EventConnected, "") == 2 }, a)
+	if ev, _ := a.Last(mqttgame.EventConnected); !ev.SessionPresent || a.ClientID() != id {
 		e.Fatalf("after reconnecting: session present %v, identifier %q (was %q)", ev.SessionPresent, a.ClientID(), id)
 	}
 }
@@ -704,14 +699,14 @@ func subscribeIdentifiers(e *env) {
 	e.subscribe(b, t[0], mqttgame.SubscribeOptions{QoS: 2, SubscriptionID: 2})
 	e.subscribe(b, t[0]+"/#", mqttgame.SubscribeOptions{QoS: 2, SubscriptionID: 3})
 	e.publish(b, &mqttgame.Message{Topic: t[0], Payload: []byte("sub identifier test"), QoS: 1})
-	e.until("the messages", func() bool { return len(a.got(t[0])) > 0 && len(b.got(t[0])) > 0 }, a, b)
+	e.until("the messages", func() bool { return len(a.Got(t[0])) > 0 && len(b.Got(t[0])) > 0 }, a, b)
 	e.barrier(b, a)
 	e.barrier(b, b)
-	if got := a.got(t[0]); len(got) != 1 || got[0].SubscriptionID != 456789 {
+	if got := a.Got(t[0]); len(got) != 1 || got[0].SubscriptionID != 456789 {
 		e.Fatalf("a got %d messages, the first with identifier %d; want one with 456789", len(got), got[0].SubscriptionID)
 	}
 	var ids []int
-	for _, m := range b.got(t[0]) {
+	for _, m := range b.Got(t[0]) {
 		ids = append(ids, m.SubscriptionID)
 	}
 	slices.Sort(ids)
@@ -737,14 +732,14 @@ func requestResponse(e *env) {
 	e.subscribe(a, t[0], mqttgame.SubscribeOptions{QoS: 2, NoLocal: true})
 	e.subscribe(b, t[0], mqttgame.SubscribeOptions{QoS: 2, NoLocal: true})
 	e.publish(a, &mqttgame.Message{Topic: t[0], Payload: []byte("request"), QoS: 1, ResponseTopic: t[0], CorrelationData: []byte("334")})
-	e.until("the request", func() bool { return len(b.got(t[0])) == 1 }, a, b)
-	req := b.got(t[0])[0]
+	e.until("the request", func() bool { return len(b.Got(t[0])) == 1 }, a, b)
+	req := b.Got(t[0])[0]
 	if req.ResponseTopic != t[0] || string(req.CorrelationData) != "334" {
 		e.Fatalf("request arrived with response topic %q and correlation data %q", req.ResponseTopic, req.CorrelationData)
 	}
 	e.publish(b, &mqttgame.Message{Topic: req.ResponseTopic, Payload: []byte("response"), QoS: 1, CorrelationData: req.CorrelationData})
-	e.until("the response", func() bool { return len(a.got(t[0])) == 1 }, a, b)
-	if resp := a.got(t[0])[0]; string(resp.Payload) != "response" || string(resp.CorrelationData) != "334" {
+	e.until("the response", func() bool { return len(a.Got(t[0])) == 1 }, a, b)
+	if resp := a.Got(t[0])[0]; string(resp.Payload) != "response" || string(resp.CorrelationData) != "334" {
 		e.Fatalf("response %q with correlation data %q", resp.Payload, resp.CorrelationData)
 	}
 }
@@ -761,22 +756,22 @@ func clientTopicAlias(e *env) {
 	for i := range 3 {
 		e.publish(a, &mqttgame.Message{Topic: t[0], Payload: fmt.Appendf(nil, "topic alias %d", i)})
 	}
-	e.until("3 messages", func() bool { return len(a.got(t[0])) == 3 }, a)
+	e.until("3 messages", func() bool { return len(a.Got(t[0])) == 3 }, a)
 	if n := r.seen().aliasOnlyFromClient; n != 2 {
 		e.Fatalf("%d publishes went out as an alias alone, want 2 (the first names the topic)", n)
 	}
 	r.cut()
-	e.until("the reconnection", func() bool { return a.count(mqttgame.EventConnected, "") == 2 && a.IsSubscribed(t[0]) }, a)
+	e.until("the reconnection", func() bool { return a.Count(mqttgame.EventConnected, "") == 2 && a.IsSubscribed(t[0]) }, a)
 	for i := 3; i < 5; i++ {
 		e.publish(a, &mqttgame.Message{Topic: t[0], Payload: fmt.Appendf(nil, "topic alias %d", i)})
 	}
-	e.until("2 more messages", func() bool { return len(a.got(t[0])) == 5 }, a)
+	e.until("2 more messages", func() bool { return len(a.Got(t[0])) == 5 }, a)
 	if n := r.seen().aliasOnlyFromClient; n != 3 {
 		e.Fatalf("%d alias-only publishes in all, want 3: a new connection names the topic again first", n)
 	}
-	for i, p := range a.payloads(t[0]) {
+	for i, p := range a.Payloads(t[0]) {
 		if p != fmt.Sprintf("topic alias %d", i) {
-			e.Fatalf("got %q", a.payloads(t[0]))
+			e.Fatalf("got %q", a.Payloads(t[0]))
 		}
 	}
 }
@@ -794,7 +789,7 @@ func serverTopicAlias(e *env) {
 		for q := range mqttgame.QoS(3) {
 			e.publish(a, &mqttgame.Message{Topic: t[0], Payload: []byte("topic alias 1"), QoS: q})
 		}
-		e.until("3 messages", func() bool { return len(a.got(t[0])) == 3 }, a)
+		e.until("3 messages", func() bool { return len(a.Got(t[0])) == 3 }, a)
 		aliased := r.seen().aliasOnlyToClient
 		switch {
 		case accept == 0 && aliased != 0:
@@ -832,9 +827,9 @@ func maximumPacketSize(e *env) {
 	fits := bytes.Repeat([]byte("."), brokerMax-100)
 	e.delivered(a, e.publish(a, &mqttgame.Message{Topic: t[0], Payload: fits, QoS: 1}))
 	e.publish(a, &mqttgame.Message{Topic: t[0], Payload: bytes.Repeat([]byte("."), clientMax/2), QoS: 1})
-	e.until("the messages", func() bool { return len(a.got(t[0])) == 2 }, a, small)
+	e.until("the messages", func() bool { return len(a.Got(t[0])) == 2 }, a, small)
 	e.barrier(a, small)
-	got := small.got(t[0])
+	got := small.Got(t[0])
 	if len(got) != 1 || len(got[0].Payload) != clientMax/2 {
 		e.Fatalf("the client with a %d-byte limit got %d messages; want only the small one", clientMax, len(got))
 	}
@@ -880,7 +875,7 @@ func flowControl(e *env) {
 		ids = append(ids, e.publish(a, &mqttgame.Message{Topic: t[0], Payload: fmt.Appendf(nil, "%d", i), QoS: mqttgame.QoS(1 + i%2)}))
 	}
 	e.delivered(a, ids...)
-	e.until("40 messages", func() bool { return len(b.got(t[0])) == 40 }, b)
+	e.until("40 messages", func() bool { return len(b.Got(t[0])) == 40 }, b)
 	o := r.seen()
 	if o.maxInflight > receiveMax || o.qosFromClient < 40 {
 		e.Fatalf("the client had up to %d publishes unacknowledged (of %d), over the broker's Receive Maximum of %d", o.maxInflight, o.qosFromClient, receiveMax)
@@ -979,7 +974,7 @@ func willDelay(e *env) {
 	}
 	arrived := map[string]time.Duration{}
 	e.untilWithin(waitFor, "the wills", func() bool {
-		for _, m := range watcher.got(e.topic("will/#")) {
+		for _, m := range watcher.Got(e.topic("will/#")) {
 			name := strings.TrimPrefix(m.Topic, e.topic("will/"))
 			if _, ok := arrived[name]; !ok {
 				arrived[name] = time.Since(start[name])
@@ -1000,7 +995,7 @@ func willDelay(e *env) {
 			e.Errorf("%s: the will came %v after the cut, want between %v and %v", p.name, d, p.earliest, p.latest)
 		}
 	}
-	if n := len(watcher.got(e.topic("will/#"))); n != 3 {
+	if n := len(watcher.Got(e.topic("will/#"))); n != 3 {
 		e.Errorf("%d wills in all, want 3", n)
 	}
 }
@@ -1019,19 +1014,19 @@ func sharedSubscriptions(e *env) {
 		e.subscribe(p, t[0], mqttgame.SubscribeOptions{QoS: 2})
 	}
 	e.publish(b, &mqttgame.Message{Topic: t[0], Payload: []byte("message 0"), QoS: 0})
-	e.until("both", func() bool { return len(a.got(t[0])) == 1 && len(b.got(t[0])) == 1 }, a, b)
+	e.until("both", func() bool { return len(a.Got(t[0])) == 1 && len(b.Got(t[0])) == 1 }, a, b)
 	const n = 10
 	for i := range n {
 		e.publish(b, &mqttgame.Message{Topic: e.topic("x"), Payload: fmt.Appendf(nil, "shared %d", i), QoS: 1})
 	}
 	x := e.topic("x")
-	e.until("the shared messages", func() bool { return len(a.got(x))+len(b.got(x)) >= n }, a, b)
+	e.until("the shared messages", func() bool { return len(a.Got(x))+len(b.Got(x)) >= n }, a, b)
 	e.barrier(b, a)
 	e.barrier(b, b)
-	all := append(a.payloads(x), b.payloads(x)...)
+	all := append(a.Payloads(x), b.Payloads(x)...)
 	slices.Sort(all)
 	if len(all) != n || len(slices.Compact(slices.Clone(all))) != n {
 		e.Fatalf("got %q in all, want each of %d messages once", all, n)
 	}
-	e.Logf("shared: a got %d, b got %d", len(a.got(x)), len(b.got(x)))
+	e.Logf("shared: a got %d, b got %d", len(a.Got(x)), len(b.Got(x)))
 }

@@ -2,14 +2,13 @@ package conformance
 
 import (
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mqttgame/mqttgame/internal/casematrix"
-	"github.com/mqttgame/mqttgame/internal/syncbuf"
+	"github.com/mqttgame/mqttgame/internal/gamepeer"
 	"github.com/mqttgame/mqttgame/mqttgame"
 )
 
@@ -67,15 +66,20 @@ func (e *env) own(l limits) server {
 // relay starts a relay in front of the case's broker.
 func (e *env) relay() *relay { return newRelay(e.T, e.transport, e.srv.target(e.transport)) }
 
-// peer is a client of the case, ticked by the case as a game loop would,
-// keeping every message and event it showed.
+// peer is a client of the case (see gamepeer.Peer), with the QoS of
+// each of its publishes.
 type peer struct {
-	*mqttgame.Client
-	name   string
-	msgs   []mqttgame.Message
-	events []mqttgame.Event
-	extra  []string // $-filters to collect too ("#" does not match $-topics)
-	qos    map[mqttgame.PublishID]mqttgame.QoS
+	*gamepeer.Peer
+	qos map[mqttgame.PublishID]mqttgame.QoS
+}
+
+// peers returns the gamepeer.Peer of each peer.
+func peers(ps []*peer) []*gamepeer.Peer {
+	out := make([]*gamepeer.Peer, len(ps))
+	for i, p := range ps {
+		out[i] = p.Peer
+	}
+	return out
 }
 
 // client makes a peer connected (or not) to the case's broker over the
@@ -93,7 +97,7 @@ func (e *env) clientAt(url, name string, edit func(*mqttgame.Options)) *peer {
 		ClientID:       e.id(name),
 		DataLoss:       mqttgame.FIFO,
 		ReconnectDelay: 50 * time.Millisecond,
-		Logger:         e.logger(name),
+		Logger:         gamepeer.Logger(e.T, name, 0),
 	}
 	if edit != nil {
 		edit(o)
@@ -103,156 +107,42 @@ func (e *env) clientAt(url, name string, edit func(*mqttgame.Options)) *peer {
 		e.Fatalf("New %s: %v", name, err)
 	}
 	e.Cleanup(func() { c.Close() })
-	return &peer{Client: c, name: name, qos: map[mqttgame.PublishID]mqttgame.QoS{}}
-}
-
-// logger returns a logger whose lines the test prints only if it fails.
-func (e *env) logger(name string) *slog.Logger {
-	w := &syncbuf.Buffer{}
-	e.Cleanup(func() {
-		if e.Failed() {
-			e.Logf("log of %s:\n%s", name, w.String())
-		}
-	})
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// tick runs one tick of the peer and keeps what it showed.
-func (p *peer) tick() {
-	p.Update()
-	p.events = p.AppendEvents(p.events)
-	p.msgs = p.AppendMessages(p.msgs, "#")
-	for _, f := range p.extra {
-		p.msgs = p.AppendMessages(p.msgs, f)
-	}
-}
-
-// got returns the messages the peer showed on topics matching filter.
-func (p *peer) got(filter string) []mqttgame.Message {
-	var out []mqttgame.Message
-	for _, m := range p.msgs {
-		if mqttgame.Match(filter, m.Topic) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// payloads returns the payloads of got(filter), in order.
-func (p *peer) payloads(filter string) []string {
-	var out []string
-	for _, m := range p.got(filter) {
-		out = append(out, string(m.Payload))
-	}
-	return out
-}
-
-// count returns how many events of a kind the peer showed (for topic,
-// unless it is "").
-func (p *peer) count(kind mqttgame.EventKind, topic string) int {
-	n := 0
-	for _, ev := range p.events {
-		if ev.Kind == kind && (topic == "" || ev.Topic == topic) {
-			n++
-		}
-	}
-	return n
-}
-
-// saw reports whether the peer showed an event of a kind for publish id
-// (any publish, if id is 0).
-func (p *peer) saw(kind mqttgame.EventKind, id mqttgame.PublishID) bool {
-	for _, ev := range p.events {
-		if ev.Kind == kind && (id == 0 || ev.ID == id) {
-			return true
-		}
-	}
-	return false
-}
-
-// lastConnected returns the latest EventConnected the peer showed.
-func (p *peer) lastConnected() (mqttgame.Event, bool) {
-	for i := len(p.events) - 1; i >= 0; i-- {
-		if p.events[i].Kind == mqttgame.EventConnected {
-			return p.events[i], true
-		}
-	}
-	return mqttgame.Event{}, false
+	return &peer{Peer: gamepeer.New(c, name), qos: map[mqttgame.PublishID]mqttgame.QoS{}}
 }
 
 // until ticks the peers until cond holds after a tick, failing the case
 // after waitFor.
-func (e *env) until(what string, cond func() bool, peers ...*peer) {
+func (e *env) until(what string, cond func() bool, ps ...*peer) {
 	e.Helper()
-	e.untilWithin(waitFor, what, cond, peers...)
+	gamepeer.Until(e.T, waitFor, what, cond, peers(ps)...)
 }
 
-func (e *env) untilWithin(limit time.Duration, what string, cond func() bool, peers ...*peer) {
+func (e *env) untilWithin(limit time.Duration, what string, cond func() bool, ps ...*peer) {
 	e.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		for _, p := range peers {
-			p.tick()
-		}
-		if cond() {
-			return
-		}
-		if time.Now().After(deadline) {
-			for _, p := range peers {
-				e.Logf("%s: connected=%v err=%v stats=%+v events=%v", p.name, p.IsConnected(), p.Err(), p.Stats(), p.events)
-			}
-			e.Fatalf("timed out after %v waiting for %s", limit, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	gamepeer.Until(e.T, limit, what, cond, peers(ps)...)
 }
 
 // idle ticks the peers for d: for cases where time passing is the point
 // (keepalives, expiry), not a way to wait for something to happen.
-func (e *env) idle(d time.Duration, peers ...*peer) {
-	end := time.Now().Add(d)
-	for time.Now().Before(end) {
-		for _, p := range peers {
-			p.tick()
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+func (e *env) idle(d time.Duration, ps ...*peer) { gamepeer.Idle(d, peers(ps)...) }
 
 // connect connects the peers and waits until they are.
-func (e *env) connect(peers ...*peer) {
+func (e *env) connect(ps ...*peer) {
 	e.Helper()
-	for _, p := range peers {
-		n := p.count(mqttgame.EventConnected, "")
-		if err := p.Connect(); err != nil {
-			e.Fatal(err)
-		}
-		e.until(p.name+" connected", func() bool { return p.count(mqttgame.EventConnected, "") > n }, p)
-	}
+	gamepeer.Connect(e.T, waitFor, peers(ps)...)
 }
 
 // disconnect disconnects the peer gracefully and waits until it is.
 func (e *env) disconnect(p *peer) {
 	e.Helper()
-	n := p.count(mqttgame.EventDisconnected, "")
-	p.Disconnect()
-	e.until(p.name+" disconnected", func() bool { return p.count(mqttgame.EventDisconnected, "") > n }, p)
+	gamepeer.Disconnect(e.T, waitFor, p.Peer)
 }
 
 // subscribe subscribes the peer and waits for the broker's answer to this
 // very SUBSCRIBE; it fails the case if the broker refused.
 func (e *env) subscribe(p *peer, filter string, opts mqttgame.SubscribeOptions) {
 	e.Helper()
-	n := p.count(mqttgame.EventSubscribed, filter)
-	if err := p.SubscribeWith(filter, opts); err != nil {
-		e.Fatal(err)
-	}
-	e.until(p.name+" subscribed to "+filter, func() bool {
-		if p.count(mqttgame.EventSubscribeFailed, filter) > 0 {
-			e.Fatalf("%s: subscription to %s refused: %v", p.name, filter, p.Err())
-		}
-		return p.count(mqttgame.EventSubscribed, filter) > n
-	}, p)
+	gamepeer.Subscribe(e.T, waitFor, p.Peer, filter, opts)
 }
 
 // publish publishes and fails the case if the client refused.
@@ -260,7 +150,7 @@ func (e *env) publish(p *peer, m *mqttgame.Message) mqttgame.PublishID {
 	e.Helper()
 	id, err := p.PublishMessage(m)
 	if err != nil {
-		e.Fatalf("%s: publish to %s: %v", p.name, m.Topic, err)
+		e.Fatalf("%s: publish to %s: %v", p.Name, m.Topic, err)
 	}
 	p.qos[id] = m.QoS
 	return id
@@ -270,15 +160,15 @@ func (e *env) publish(p *peer, m *mqttgame.Message) mqttgame.PublishID {
 // ones have no acknowledgement and are skipped.
 func (e *env) delivered(p *peer, ids ...mqttgame.PublishID) {
 	e.Helper()
-	e.until(p.name+"'s publishes delivered", func() bool {
+	e.until(p.Name+"'s publishes delivered", func() bool {
 		for _, id := range ids {
 			if p.qos[id] == 0 {
 				continue
 			}
-			if p.saw(mqttgame.EventPublishFailed, id) {
-				e.Fatalf("%s: publish #%d failed: %v", p.name, id, p.Err())
+			if p.Saw(mqttgame.EventPublishFailed, id) {
+				e.Fatalf("%s: publish #%d failed: %v", p.Name, id, p.Err())
 			}
-			if !p.saw(mqttgame.EventDelivered, id) {
+			if !p.Saw(mqttgame.EventDelivered, id) {
 				return false
 			}
 		}
@@ -295,14 +185,14 @@ var barrierSeq atomic.Int64
 // messages in order, so what from published before has been handled.
 func (e *env) barrier(from, to *peer) {
 	e.Helper()
-	topic := e.topic("sync/" + to.name + "/x")
+	topic := e.topic("sync/" + to.Name + "/x")
 	if !to.IsSubscribed(topic) {
 		e.subscribe(to, topic, mqttgame.SubscribeOptions{QoS: 1})
 	}
 	marker := fmt.Sprint("barrier ", barrierSeq.Add(1))
 	e.publish(from, &mqttgame.Message{Topic: topic, Payload: []byte(marker), QoS: 1})
-	e.until(to.name+" reached the barrier", func() bool {
-		for _, m := range to.got(topic) {
+	e.until(to.Name+" reached the barrier", func() bool {
+		for _, m := range to.Got(topic) {
 			if string(m.Payload) == marker {
 				return true
 			}
