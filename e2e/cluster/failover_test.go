@@ -79,7 +79,7 @@ func (r *failoverRun) setUp() {
 	})
 	r.s = e.client(1, "s", nil)
 	r.p = e.client(1, "p", nil)
-	e.connect(r.f, r.k, r.s, r.p)
+	e.Connect(r.f, r.k, r.s, r.p)
 	for _, f := range failoverFilters {
 		e.subscribe(r.f, e.topic(f), 1)
 		e.subscribe(r.k, e.topic(f), 1)
@@ -239,8 +239,8 @@ func (r *failoverRun) checkFailover() {
 	for _, t := range []string{"a", "b/x", "c/d/e"} {
 		r.e.publish(r.p, topic(t), "after", 1, false)
 	}
-	e.until(waitFor, "f receiving on each filter from B", func() bool {
-		return len(r.f.payloads(topic("a"))) > 0 && slices.Contains(r.f.payloads(topic("b/+")), "after") && slices.Contains(r.f.payloads(topic("c/#")), "after")
+	e.UntilWithin(waitFor, "f receiving on each filter from B", func() bool {
+		return len(r.f.Payloads(topic("a"))) > 0 && slices.Contains(r.f.Payloads(topic("b/+")), "after") && slices.Contains(r.f.Payloads(topic("c/#")), "after")
 	}, r.peers()...)
 }
 
@@ -255,8 +255,8 @@ func (r *failoverRun) checkSessionKept() {
 		e.Errorf("back after %v, over the %v bound", r.backK, failoverBound)
 	}
 	topic := r.e.topic
-	e.until(waitFor, "k receiving on each filter from B", func() bool {
-		return len(r.k.payloads(topic("a"))) > 0 && slices.Contains(r.k.payloads(topic("b/+")), "after") && slices.Contains(r.k.payloads(topic("c/#")), "after")
+	e.UntilWithin(waitFor, "k receiving on each filter from B", func() bool {
+		return len(r.k.Payloads(topic("a"))) > 0 && slices.Contains(r.k.Payloads(topic("b/+")), "after") && slices.Contains(r.k.Payloads(topic("c/#")), "after")
 	}, r.peers()...)
 }
 
@@ -267,13 +267,13 @@ func (r *failoverRun) checkInFlight() {
 	e.delivered(r.f)
 	deadline := time.Now().Add(waitFor)
 	stream := r.e.topic("stream")
-	for len(distinct(r.s.payloads(stream))) < r.sent && time.Now().Before(deadline) {
+	for len(distinct(r.s.Payloads(stream))) < r.sent && time.Now().Before(deadline) {
 		for _, p := range r.peers() {
 			p.Tick()
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	got := r.s.payloads(stream)
+	got := r.s.Payloads(stream)
 	d := distinct(got)
 	var missing []int
 	for i := range r.sent {
@@ -312,7 +312,7 @@ func (r *failoverRun) checkWill() {
 	if !e.Deviates() {
 		e.Fatalf("no deviation declared")
 	}
-	if got := r.s.payloads(r.e.topic("will")); len(got) != 0 {
+	if got := r.s.Payloads(r.e.topic("will")); len(got) != 0 {
 		e.Errorf("B published f's will %v after all: remove the deviation", got)
 	}
 }

@@ -22,11 +22,12 @@ type env struct {
 	prefix                       string
 	bed                          bed
 	*casematrix.Case
+	gamepeer.Waits // each bounded by waitFor, unless UntilWithin's limit
 }
 
 // newEnv makes the env of c, on bed b.
 func newEnv(t *testing.T, c *casematrix.Case, b bed) *env {
-	e := &env{T: t, bedName: c.Target, transport: c.Transport, caseName: c.Cell.Case, bed: b, Case: c}
+	e := &env{T: t, bedName: c.Target, transport: c.Transport, caseName: c.Cell.Case, bed: b, Case: c, Waits: gamepeer.Waits{T: t, Limit: waitFor}}
 	e.prefix = fmt.Sprintf("cl-%s-%s-%s", e.bedName, e.transport, strings.ReplaceAll(e.caseName, "_", "-"))
 	return e
 }
@@ -34,17 +35,9 @@ func newEnv(t *testing.T, c *casematrix.Case, b bed) *env {
 func (e *env) topic(rel string) string { return e.prefix + "/" + rel }
 func (e *env) id(name string) string   { return e.prefix + "-" + name }
 
-// peer is a client of the case (see gamepeer.Peer).
-type peer struct{ *gamepeer.Peer }
-
-// peers returns the gamepeer.Peer of each peer.
-func peers(ps []*peer) []*gamepeer.Peer {
-	out := make([]*gamepeer.Peer, len(ps))
-	for i, p := range ps {
-		out[i] = p.Peer
-	}
-	return out
-}
+// peer is a client of the case, ticked as a game loop would; its
+// Payloads leave out ready's probes.
+type peer = gamepeer.Peer
 
 // client makes a peer of node (0 for A, 1 for B) over the case's
 // transport, with FIFO delivery so that every message is seen.
@@ -74,46 +67,15 @@ func (e *env) clientAt(urls []string, name string, edit func(*mqttgame.Options))
 		e.Fatalf("New %s: %v", name, err)
 	}
 	e.Cleanup(func() { c.Close() })
-	return &peer{gamepeer.New(c, name)}
+	p := gamepeer.New(c, name)
+	p.Ignore = probe
+	return p
 }
 
-// payloads returns the payloads the peer showed on topics matching
-// filter, without ready's probes.
-func (p *peer) payloads(filter string) []string {
-	var out []string
-	for _, m := range p.Msgs {
-		if mqttgame.Match(filter, m.Topic) && string(m.Payload) != probe {
-			out = append(out, string(m.Payload))
-		}
-	}
-	return out
-}
-
-// until ticks the peers until cond holds, failing the case after limit.
-func (e *env) until(limit time.Duration, what string, cond func() bool, ps ...*peer) {
-	e.Helper()
-	gamepeer.Until(e.T, limit, what, cond, peers(ps)...)
-}
-
-// idle ticks the peers for d: for cases where nothing should happen.
-func (e *env) idle(d time.Duration, ps ...*peer) { gamepeer.Idle(d, peers(ps)...) }
-
-// connect connects the peers and waits until they are.
-func (e *env) connect(ps ...*peer) {
-	e.Helper()
-	gamepeer.Connect(e.T, waitFor, peers(ps)...)
-}
-
-// disconnect disconnects the peer gracefully and waits until it is.
-func (e *env) disconnect(p *peer) {
-	e.Helper()
-	gamepeer.Disconnect(e.T, waitFor, p.Peer)
-}
-
-// subscribe subscribes the peer and waits for the broker's grant.
+// subscribe subscribes the peer at qos and waits for the broker's grant.
 func (e *env) subscribe(p *peer, filter string, qos mqttgame.QoS) {
 	e.Helper()
-	gamepeer.Subscribe(e.T, waitFor, p.Peer, filter, mqttgame.SubscribeOptions{QoS: qos})
+	e.Subscribe(p, filter, mqttgame.SubscribeOptions{QoS: qos})
 }
 
 func (e *env) publish(p *peer, topic, payload string, qos mqttgame.QoS, retain bool) mqttgame.PublishID {
@@ -129,7 +91,7 @@ func (e *env) publish(p *peer, topic, payload string, qos mqttgame.QoS, retain b
 // and none failed.
 func (e *env) delivered(p *peer) {
 	e.Helper()
-	e.until(waitFor, p.Name+"'s publishes delivered", func() bool {
+	e.UntilWithin(waitFor, p.Name+"'s publishes delivered", func() bool {
 		if p.Count(mqttgame.EventPublishFailed, "") > 0 {
 			ev, _ := p.Last(mqttgame.EventPublishFailed)
 			e.Fatalf("%s: %v", p.Name, ev)
@@ -148,7 +110,7 @@ const probe = "ready?"
 func (e *env) ready(from, sub *peer, topic string) {
 	e.Helper()
 	n := 0
-	e.until(waitFor, sub.Name+"'s subscription reaching "+from.Name+"'s node", func() bool {
+	e.UntilWithin(waitFor, sub.Name+"'s subscription reaching "+from.Name+"'s node", func() bool {
 		for _, m := range sub.Msgs {
 			if m.Topic == topic && string(m.Payload) == probe {
 				return true

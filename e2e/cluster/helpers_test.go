@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mqttgame/mqttgame/internal/casematrix"
+	"github.com/mqttgame/mqttgame/internal/gamepeer"
 	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/leaderboard"
@@ -27,7 +28,7 @@ const (
 
 // gamer is a client with a roster and a board, ticked as a game's loop.
 type gamer struct {
-	*peer
+	*gamepeer.Peer
 	cfg    presence.Config
 	r      *presence.Roster
 	b      *leaderboard.Board
@@ -53,7 +54,7 @@ func (e *env) gamer(node int, name string, refresh time.Duration) *gamer {
 	if err != nil {
 		e.Fatal(err)
 	}
-	return &gamer{peer: p, cfg: cfg, r: r, b: b}
+	return &gamer{Peer: p, cfg: cfg, r: r, b: b}
 }
 
 func (g *gamer) tick() {

@@ -24,7 +24,7 @@ func TestConformance(t *testing.T) {
 		byName[c.name] = c
 	}
 	matrix.Each(t, caseNames(), func(t *testing.T, cell casematrix.Cell) {
-		e := &env{T: t, broker: cell.Target, transport: cell.Transport, caseName: cell.Case}
+		e := &env{T: t, broker: cell.Target, transport: cell.Transport, caseName: cell.Case, Waits: gamepeer.Waits{T: t, Limit: waitFor}}
 		e.prefix = fmt.Sprintf("ct-%s-%s-%s", cell.Target, cell.Transport, strings.ReplaceAll(cell.Case, "_", "-"))
 		e.srv = shared(t, cell.Target)
 		srv := e.srv
@@ -42,6 +42,7 @@ type env struct {
 	prefix                      string
 	srv                         server // the shared broker, or the case's own
 	*casematrix.Case
+	gamepeer.Waits // each bounded by waitFor
 }
 
 // topic returns a topic of the case: its prefix, then rel.
@@ -66,21 +67,9 @@ func (e *env) own(l limits) server {
 // relay starts a relay in front of the case's broker.
 func (e *env) relay() *relay { return newRelay(e.T, e.transport, e.srv.target(e.transport)) }
 
-// peer is a client of the case (see gamepeer.Peer), with the QoS of
-// each of its publishes.
-type peer struct {
-	*gamepeer.Peer
-	qos map[mqttgame.PublishID]mqttgame.QoS
-}
-
-// peers returns the gamepeer.Peer of each peer.
-func peers(ps []*peer) []*gamepeer.Peer {
-	out := make([]*gamepeer.Peer, len(ps))
-	for i, p := range ps {
-		out[i] = p.Peer
-	}
-	return out
-}
+// peer is a client of the case, ticked by the case as a game loop
+// would; its QoS holds the QoS of each publish the case made.
+type peer = gamepeer.Peer
 
 // client makes a peer connected (or not) to the case's broker over the
 // case's transport, with FIFO delivery so that every message is seen,
@@ -107,42 +96,7 @@ func (e *env) clientAt(url, name string, edit func(*mqttgame.Options)) *peer {
 		e.Fatalf("New %s: %v", name, err)
 	}
 	e.Cleanup(func() { c.Close() })
-	return &peer{Peer: gamepeer.New(c, name), qos: map[mqttgame.PublishID]mqttgame.QoS{}}
-}
-
-// until ticks the peers until cond holds after a tick, failing the case
-// after waitFor.
-func (e *env) until(what string, cond func() bool, ps ...*peer) {
-	e.Helper()
-	gamepeer.Until(e.T, waitFor, what, cond, peers(ps)...)
-}
-
-func (e *env) untilWithin(limit time.Duration, what string, cond func() bool, ps ...*peer) {
-	e.Helper()
-	gamepeer.Until(e.T, limit, what, cond, peers(ps)...)
-}
-
-// idle ticks the peers for d: for cases where time passing is the point
-// (keepalives, expiry), not a way to wait for something to happen.
-func (e *env) idle(d time.Duration, ps ...*peer) { gamepeer.Idle(d, peers(ps)...) }
-
-// connect connects the peers and waits until they are.
-func (e *env) connect(ps ...*peer) {
-	e.Helper()
-	gamepeer.Connect(e.T, waitFor, peers(ps)...)
-}
-
-// disconnect disconnects the peer gracefully and waits until it is.
-func (e *env) disconnect(p *peer) {
-	e.Helper()
-	gamepeer.Disconnect(e.T, waitFor, p.Peer)
-}
-
-// subscribe subscribes the peer and waits for the broker's answer to this
-// very SUBSCRIBE; it fails the case if the broker refused.
-func (e *env) subscribe(p *peer, filter string, opts mqttgame.SubscribeOptions) {
-	e.Helper()
-	gamepeer.Subscribe(e.T, waitFor, p.Peer, filter, opts)
+	return gamepeer.New(c, name)
 }
 
 // publish publishes and fails the case if the client refused.
@@ -152,7 +106,7 @@ func (e *env) publish(p *peer, m *mqttgame.Message) mqttgame.PublishID {
 	if err != nil {
 		e.Fatalf("%s: publish to %s: %v", p.Name, m.Topic, err)
 	}
-	p.qos[id] = m.QoS
+	p.QoS[id] = m.QoS
 	return id
 }
 
@@ -160,9 +114,9 @@ func (e *env) publish(p *peer, m *mqttgame.Message) mqttgame.PublishID {
 // ones have no acknowledgement and are skipped.
 func (e *env) delivered(p *peer, ids ...mqttgame.PublishID) {
 	e.Helper()
-	e.until(p.Name+"'s publishes delivered", func() bool {
+	e.Until(p.Name+"'s publishes delivered", func() bool {
 		for _, id := range ids {
-			if p.qos[id] == 0 {
+			if p.QoS[id] == 0 {
 				continue
 			}
 			if p.Saw(mqttgame.EventPublishFailed, id) {
@@ -187,11 +141,11 @@ func (e *env) barrier(from, to *peer) {
 	e.Helper()
 	topic := e.topic("sync/" + to.Name + "/x")
 	if !to.IsSubscribed(topic) {
-		e.subscribe(to, topic, mqttgame.SubscribeOptions{QoS: 1})
+		e.Subscribe(to, topic, mqttgame.SubscribeOptions{QoS: 1})
 	}
 	marker := fmt.Sprint("barrier ", barrierSeq.Add(1))
 	e.publish(from, &mqttgame.Message{Topic: topic, Payload: []byte(marker), QoS: 1})
-	e.until(to.Name+" reached the barrier", func() bool {
+	e.Until(to.Name+" reached the barrier", func() bool {
 		for _, m := range to.Got(topic) {
 			if string(m.Payload) == marker {
 				return true

@@ -99,7 +99,7 @@ func newClient(t *testing.T, url string, edit func(*mqttgame.Options)) *goClient
 // holds, failing the test after waitFor.
 func until(t *testing.T, what string, cond func() bool, clients ...*goClient) {
 	t.Helper()
-	gamepeer.Until(t, waitFor, what, cond, clients...)
+	gamepeer.Waits{T: t, Limit: waitFor}.Until(what, cond, clients...)
 }
 
 func connect(t *testing.T, c *goClient) {

@@ -23,10 +23,16 @@ type Peer struct {
 	Events []mqttgame.Event
 	Times  []time.Time // when each event showed
 	Extra  []string    // $-filters to collect too ("#" does not match $-topics)
+	Ignore string      // a payload Payloads leaves out (a suite's probes)
+
+	// QoS holds the QoS of each publish the test records in it.
+	QoS map[mqttgame.PublishID]mqttgame.QoS
 }
 
 // New returns a peer of c named name.
-func New(c *mqttgame.Client, name string) *Peer { return &Peer{Client: c, Name: name} }
+func New(c *mqttgame.Client, name string) *Peer {
+	return &Peer{Client: c, Name: name, QoS: map[mqttgame.PublishID]mqttgame.QoS{}}
+}
 
 // Tick runs one tick of the peer and keeps what it showed.
 func (p *Peer) Tick() {
@@ -54,11 +60,14 @@ func (p *Peer) Got(filter string) []mqttgame.Message {
 	return out
 }
 
-// Payloads returns the payloads of Got(filter), in order.
+// Payloads returns the payloads of Got(filter), in order, without
+// Ignore's.
 func (p *Peer) Payloads(filter string) []string {
 	var out []string
 	for _, m := range p.Got(filter) {
-		out = append(out, string(m.Payload))
+		if p.Ignore == "" || string(m.Payload) != p.Ignore {
+			out = append(out, string(m.Payload))
+		}
 	}
 	return out
 }
@@ -112,17 +121,29 @@ func Logger(t testing.TB, name string, max int) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// Until ticks the peers until cond holds after a tick, and fails t after
-// limit, scaled to the machine's load, logging what each peer shows.
-func Until(t testing.TB, limit time.Duration, what string, cond func() bool, peers ...*Peer) {
-	t.Helper()
-	mqtttest.TickUntilWithin(t, limit, what, func() {
+// Waits are a test's waits on its peers: each fails T after Limit,
+// scaled to the machine's load, logging what each peer shows.
+type Waits struct {
+	T     testing.TB
+	Limit time.Duration
+}
+
+// Until ticks the peers until cond holds after a tick.
+func (w Waits) Until(what string, cond func() bool, peers ...*Peer) {
+	w.T.Helper()
+	w.UntilWithin(w.Limit, what, cond, peers...)
+}
+
+// UntilWithin is Until with limit in place of Limit.
+func (w Waits) UntilWithin(limit time.Duration, what string, cond func() bool, peers ...*Peer) {
+	w.T.Helper()
+	mqtttest.TickUntilWithin(w.T, limit, what, func() {
 		for _, p := range peers {
 			p.Tick()
 		}
 	}, cond, func() {
 		for _, p := range peers {
-			t.Logf("%s: connected=%v err=%v stats=%+v events=%v", p.Name, p.IsConnected(), p.Err(), p.Stats(), p.Events)
+			w.T.Logf("%s: connected=%v err=%v stats=%+v events=%v", p.Name, p.IsConnected(), p.Err(), p.Stats(), p.Events)
 		}
 	})
 }
@@ -130,7 +151,7 @@ func Until(t testing.TB, limit time.Duration, what string, cond func() bool, pee
 // Idle ticks the peers for d: for cases where time passing is the point
 // (keepalives, expiry, something that must not happen), not a way to
 // wait for something to happen.
-func Idle(d time.Duration, peers ...*Peer) {
+func (w Waits) Idle(d time.Duration, peers ...*Peer) {
 	mqtttest.TickFor(d, func() {
 		for _, p := range peers {
 			p.Tick()
@@ -138,39 +159,37 @@ func Idle(d time.Duration, peers ...*Peer) {
 	})
 }
 
-// Connect connects the peers and waits, up to limit each, until they
-// are.
-func Connect(t testing.TB, limit time.Duration, peers ...*Peer) {
-	t.Helper()
+// Connect connects the peers and waits until they are.
+func (w Waits) Connect(peers ...*Peer) {
+	w.T.Helper()
 	for _, p := range peers {
 		n := p.Count(mqttgame.EventConnected, "")
 		if err := p.Connect(); err != nil {
-			t.Fatal(err)
+			w.T.Fatal(err)
 		}
-		Until(t, limit, p.Name+" connected", func() bool { return p.Count(mqttgame.EventConnected, "") > n }, p)
+		w.Until(p.Name+" connected", func() bool { return p.Count(mqttgame.EventConnected, "") > n }, p)
 	}
 }
 
-// Disconnect disconnects the peer gracefully and waits, up to limit,
-// until it is.
-func Disconnect(t testing.TB, limit time.Duration, p *Peer) {
-	t.Helper()
+// Disconnect disconnects the peer gracefully and waits until it is.
+func (w Waits) Disconnect(p *Peer) {
+	w.T.Helper()
 	n := p.Count(mqttgame.EventDisconnected, "")
 	p.Disconnect()
-	Until(t, limit, p.Name+" disconnected", func() bool { return p.Count(mqttgame.EventDisconnected, "") > n }, p)
+	w.Until(p.Name+" disconnected", func() bool { return p.Count(mqttgame.EventDisconnected, "") > n }, p)
 }
 
-// Subscribe subscribes the peer and waits, up to limit, for the broker's
-// answer to this very SUBSCRIBE; it fails t if the broker refused.
-func Subscribe(t testing.TB, limit time.Duration, p *Peer, filter string, opts mqttgame.SubscribeOptions) {
-	t.Helper()
+// Subscribe subscribes the peer and waits for the broker's answer to
+// this very SUBSCRIBE; it fails T if the broker refused.
+func (w Waits) Subscribe(p *Peer, filter string, opts mqttgame.SubscribeOptions) {
+	w.T.Helper()
 	n := p.Count(mqttgame.EventSubscribed, filter)
 	if err := p.SubscribeWith(filter, opts); err != nil {
-		t.Fatal(err)
+		w.T.Fatal(err)
 	}
-	Until(t, limit, p.Name+" subscribed to "+filter, func() bool {
+	w.Until(p.Name+" subscribed to "+filter, func() bool {
 		if p.Count(mqttgame.EventSubscribeFailed, filter) > 0 {
-			t.Fatalf("%s: subscription to %s refused: %v", p.Name, filter, p.Err())
+			w.T.Fatalf("%s: subscription to %s refused: %v", p.Name, filter, p.Err())
 		}
 		return p.Count(mqttgame.EventSubscribed, filter) > n
 	}, p)
