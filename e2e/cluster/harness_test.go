@@ -8,6 +8,7 @@ import (
 
 	"github.com/mqttgame/mqttgame/internal/casematrix"
 	"github.com/mqttgame/mqttgame/internal/gamepeer"
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame"
 )
 
@@ -62,11 +63,7 @@ func (e *env) clientAt(urls []string, name string, edit func(*mqttgame.Options))
 	if edit != nil {
 		edit(o)
 	}
-	c, err := mqttgame.New(o)
-	if err != nil {
-		e.Fatalf("New %s: %v", name, err)
-	}
-	e.Cleanup(func() { c.Close() })
+	c := mqtttest.NewClient(e.T, o)
 	p := gamepeer.New(c, name)
 	p.Ignore = probe
 	return p

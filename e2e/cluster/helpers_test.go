@@ -191,7 +191,8 @@ func TestHelpersLateJoiner(t *testing.T) {
 // TestHelpersKilledNode: on the ejabberd pair, players on node A (one
 // per transport) refresh every 500 ms; when node A is killed their wills
 // die with it, and carol on B shows them offline within their silence
-// (3 × 500 ms) and silenceSlack, and not before 2 refresh intervals.
+// (3 × 500 ms) and silenceSlack, and not before 2 refresh intervals
+// (less a tenth of one, for a late timer).
 func TestHelpersKilledNode(t *testing.T) {
 	const refresh = 500 * time.Millisecond
 	bd := spend(t, "ejabberd")
@@ -233,8 +234,10 @@ func TestHelpersKilledNode(t *testing.T) {
 		at, _ := carol.left(name)
 		d := at.Sub(killed)
 		e.Logf("%s shown offline %v after the kill (silence %v)", name, d.Round(time.Millisecond), silence)
-		if d > silence+silenceSlack || d < silence-refresh {
-			e.Errorf("%s shown offline %v after the kill; want between %v and %v", name, d, silence-refresh, silence+silenceSlack)
+		// The last refresh came up to one interval before the kill, a
+		// little more when its timer fired late on a busy machine.
+		if early := silence - refresh - refresh/10; d > silence+silenceSlack || d < early {
+			e.Errorf("%s shown offline %v after the kill; want between %v and %v", name, d, early, silence+silenceSlack)
 		}
 	}
 }

@@ -4,7 +4,7 @@ import "github.com/mqttgame/mqttgame/internal/casematrix"
 
 // deviations lists what a broker lacks or does otherwise than its Paho
 // case expects, as found by running the suite. Each case that has one
-// calls env.deviates where the behaviour splits and checks what the
+// calls env.Deviates where the behaviour splits and checks what the
 // broker does instead. The matrix in README.md numbers them in this
 // order.
 var deviations = []casematrix.Deviation{

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mqttgame/mqttgame/internal/casematrix"
 	"github.com/mqttgame/mqttgame/internal/gamepeer"
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame"
 )
 
@@ -91,11 +92,7 @@ func (e *env) clientAt(url, name string, edit func(*mqttgame.Options)) *peer {
 	if edit != nil {
 		edit(o)
 	}
-	c, err := mqttgame.New(o)
-	if err != nil {
-		e.Fatalf("New %s: %v", name, err)
-	}
-	e.Cleanup(func() { c.Close() })
+	c := mqtttest.NewClient(e.T, o)
 	return gamepeer.New(c, name)
 }
 

@@ -6,9 +6,12 @@
 package casematrix
 
 import (
+	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -211,13 +214,25 @@ func (r *Run) record(t testing.TB, c *Case) {
 	}
 }
 
-// Main runs the tests of m, then close (if not nil), and, if any case
-// ran, prints the deviations the run met, writes the run's table, its
-// deviations and its notes into the folder MQTTGAME_ARTIFACTS names (if
-// set), and, if the run passed and MQTTGAME_README names a file, puts
-// the promised table (cases) in it. It fails the run if a test left a
-// goroutine behind, and exits. A suite's TestMain calls it.
+// Parallel is how many cases Main lets run at once unless the run's
+// -parallel says otherwise: a case spends most of its time waiting on
+// the network and on timers, not on a CPU.
+const Parallel = 4
+
+// Main runs the tests of m, up to Parallel cases at once (GOMAXPROCS if
+// more; -parallel, if given, decides), then close (if not nil), and, if
+// any case ran, prints the deviations the run met, writes the run's
+// table, its deviations and its notes into the folder MQTTGAME_ARTIFACTS
+// names (if set), and, if the run passed and MQTTGAME_README names a
+// file, puts the promised table (cases) in it. It fails the run if a
+// test left a goroutine behind, and exits. A suite's TestMain calls it.
 func (r *Run) Main(m *testing.M, cases func() []string, close func()) {
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		flag.Set("test.parallel", strconv.Itoa(max(Parallel, runtime.GOMAXPROCS(0))))
+	}
 	code := m.Run()
 	if close != nil {
 		close()

@@ -46,7 +46,7 @@ func NewClient(t testing.TB, opts *mqttgame.Options) *mqttgame.Client {
 	t.Helper()
 	c, err := mqttgame.New(opts)
 	if err != nil {
-		t.Fatalf("New: %v", err)
+		t.Fatalf("New %q: %v", opts.ClientID, err)
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
