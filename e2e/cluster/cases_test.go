@@ -72,7 +72,7 @@ func burst(e *env, qos mqttgame.QoS) {
 		e.publish(a, toB, s, qos, false)
 		e.publish(b, toA, s, qos, false)
 	}
-	e.UntilWithin(waitFor, "both bursts", func() bool {
+	e.Until("both bursts", func() bool {
 		return len(a.Payloads(toA)) >= burstSize && len(b.Payloads(toB)) >= burstSize
 	}, a, b)
 	e.delivered(a)
@@ -100,7 +100,7 @@ func wildcards(e *env) {
 		e.publish(a, e.topic(m[0]), m[1], 1, false)
 	}
 	e.publish(a, e.topic("room/end"), "end", 1, false)
-	e.UntilWithin(waitFor, "the last message", func() bool { return slices.Contains(b.Payloads(e.topic("#")), "end") }, a, b)
+	e.Until("the last message", func() bool { return slices.Contains(b.Payloads(e.topic("#")), "end") }, a, b)
 	got := b.Payloads(e.topic("#"))
 	slices.Sort(got)
 	if want := []string{"end", "r0", "r1", "s1"}; !slices.Equal(got, want) {
@@ -118,7 +118,7 @@ func retained(e *env) {
 	e.subscribe(live, topic, 1)
 	e.ready(a, live, topic)
 	e.publish(a, topic, "kept", 1, true)
-	e.UntilWithin(waitFor, "the message on B", func() bool { return len(live.Payloads(topic)) > 0 }, a, live)
+	e.Until("the message on B", func() bool { return len(live.Payloads(topic)) > 0 }, a, live)
 	defer func() {
 		e.publish(a, topic, "", 1, true)
 		e.delivered(a)
@@ -127,7 +127,7 @@ func retained(e *env) {
 	onA := e.client(0, "later-a", nil)
 	e.Connect(onA)
 	e.subscribe(onA, topic, 1)
-	e.UntilWithin(waitFor, "the retained message on A", func() bool { return len(onA.Payloads(topic)) > 0 }, onA)
+	e.Until("the retained message on A", func() bool { return len(onA.Payloads(topic)) > 0 }, onA)
 
 	onB := e.client(1, "later-b", nil)
 	e.Connect(onB)
@@ -139,7 +139,7 @@ func retained(e *env) {
 		}
 		return
 	}
-	e.UntilWithin(waitFor, "the retained message on B", func() bool { return len(onB.Payloads(topic)) > 0 }, onB)
+	e.Until("the retained message on B", func() bool { return len(onB.Payloads(topic)) > 0 }, onB)
 }
 
 // sharedSubscription: g1 on A and g2 on B share a subscription; each
@@ -160,11 +160,15 @@ func sharedSubscription(e *env) {
 	}
 	e.subscribe(g1, filter, 1)
 	e.subscribe(g2, filter, 1)
-	// Probes to the group: wait until each member has had one.
-	e.UntilWithin(waitFor, "both members reached", func() bool {
+	// Probes to the group, one every 20 ticks: wait until each member has
+	// had one.
+	ticks := 0
+	e.Until("both members reached", func() bool {
 		if !slices.Contains(g1.Payloads(topic), "p") || !slices.Contains(g2.Payloads(topic), "p") {
-			e.publish(a, topic, "p", 0, false)
-			time.Sleep(20 * time.Millisecond)
+			if ticks%20 == 0 {
+				e.publish(a, topic, "p", 0, false)
+			}
+			ticks++
 			return false
 		}
 		return true
@@ -185,14 +189,14 @@ func sharedSubscription(e *env) {
 	}
 	count := func() (int, int) { return jobs(g1), jobs(g2) }
 	if e.Deviates() {
-		e.UntilWithin(waitFor, "every message at both members", func() bool { c1, c2 := count(); return c1 >= n && c2 >= n }, g1, g2)
+		e.Until("every message at both members", func() bool { c1, c2 := count(); return c1 >= n && c2 >= n }, g1, g2)
 		e.Idle(300*time.Millisecond, g1, g2)
 		if c1, c2 := count(); c1 != n || c2 != n {
 			e.Errorf("members received %d and %d, want %d each (one group per broker)", c1, c2, n)
 		}
 		return
 	}
-	e.UntilWithin(waitFor, "every message", func() bool { c1, c2 := count(); return c1+c2 >= n }, g1, g2)
+	e.Until("every message", func() bool { c1, c2 := count(); return c1+c2 >= n }, g1, g2)
 	e.Idle(300*time.Millisecond, g1, g2)
 	if c1, c2 := count(); c1+c2 != n {
 		e.Errorf("members received %d and %d, want %d in all", c1, c2, n)
@@ -260,7 +264,7 @@ func willDelayBackOnB(e *env) {
 	e.ready(w, b, topic)
 	cut := time.Now()
 	proxy.Close()
-	e.UntilWithin(waitFor, "w back on B", func() bool {
+	e.Until("w back on B", func() bool {
 		ev, ok := w.Last(mqttgame.EventConnected)
 		return ok && ev.URL == e.bed.url(1, e.transport) && w.IsConnected()
 	}, w, b)
@@ -319,7 +323,7 @@ func sessionResumed(e *env) {
 	if !ev.SessionPresent {
 		e.Fatalf("B did not resume the session (session present 0)")
 	}
-	e.UntilWithin(waitFor, "the queued messages", func() bool { return len(back.Payloads(topic)) >= len(want) }, back)
+	e.Until("the queued messages", func() bool { return len(back.Payloads(topic)) >= len(want) }, back)
 	e.Idle(300*time.Millisecond, back)
 	if got := back.Payloads(topic); !slices.Equal(got, want) {
 		e.Errorf("the resumed session delivered %v, want %v", got, want)
@@ -351,7 +355,7 @@ func takeover(e *env) {
 		}
 		return
 	}
-	e.UntilWithin(waitFor, "one of them told of the takeover", func() bool { return len(pushed()) > 0 }, x, y)
+	e.Until("one of them told of the takeover", func() bool { return len(pushed()) > 0 }, x, y)
 	off, on := x, y
 	if e.Deviates() && pushed()[0] == y {
 		off, on = y, x

@@ -239,7 +239,7 @@ func (r *failoverRun) checkFailover() {
 	for _, t := range []string{"a", "b/x", "c/d/e"} {
 		r.e.publish(r.p, topic(t), "after", 1, false)
 	}
-	e.UntilWithin(waitFor, "f receiving on each filter from B", func() bool {
+	e.Until("f receiving on each filter from B", func() bool {
 		return len(r.f.Payloads(topic("a"))) > 0 && slices.Contains(r.f.Payloads(topic("b/+")), "after") && slices.Contains(r.f.Payloads(topic("c/#")), "after")
 	}, r.peers()...)
 }
@@ -255,7 +255,7 @@ func (r *failoverRun) checkSessionKept() {
 		e.Errorf("back after %v, over the %v bound", r.backK, failoverBound)
 	}
 	topic := r.e.topic
-	e.UntilWithin(waitFor, "k receiving on each filter from B", func() bool {
+	e.Until("k receiving on each filter from B", func() bool {
 		return len(r.k.Payloads(topic("a"))) > 0 && slices.Contains(r.k.Payloads(topic("b/+")), "after") && slices.Contains(r.k.Payloads(topic("c/#")), "after")
 	}, r.peers()...)
 }

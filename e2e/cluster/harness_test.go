@@ -88,7 +88,7 @@ func (e *env) publish(p *peer, topic, payload string, qos mqttgame.QoS, retain b
 // and none failed.
 func (e *env) delivered(p *peer) {
 	e.Helper()
-	e.UntilWithin(waitFor, p.Name+"'s publishes delivered", func() bool {
+	e.Until(p.Name+"'s publishes delivered", func() bool {
 		if p.Count(mqttgame.EventPublishFailed, "") > 0 {
 			ev, _ := p.Last(mqttgame.EventPublishFailed)
 			e.Fatalf("%s: %v", p.Name, ev)
@@ -107,7 +107,7 @@ const probe = "ready?"
 func (e *env) ready(from, sub *peer, topic string) {
 	e.Helper()
 	n := 0
-	e.UntilWithin(waitFor, sub.Name+"'s subscription reaching "+from.Name+"'s node", func() bool {
+	e.Until(sub.Name+"'s subscription reaching "+from.Name+"'s node", func() bool {
 		for _, m := range sub.Msgs {
 			if m.Topic == topic && string(m.Payload) == probe {
 				return true
