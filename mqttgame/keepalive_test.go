@@ -7,30 +7,11 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/packets"
 
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
 )
-
-// serverKeepAlive is a broker hook that sets a Server Keep Alive in
-// CONNACK, as MQTT v5 lets a broker do, for clients that ask for more.
-type serverKeepAlive struct {
-	mqtt.HookBase
-	seconds uint16
-}
-
-func (h *serverKeepAlive) ID() string { return "server-keepalive" }
-
-func (h *serverKeepAlive) Provides(b byte) bool { return b == mqtt.OnConnect }
-
-func (h *serverKeepAlive) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
-	if pk.Connect.Keepalive == 0 || pk.Connect.Keepalive > h.seconds {
-		cl.State.ServerKeepalive = true
-		cl.State.Keepalive = h.seconds
-	}
-	return nil
-}
 
 // TestKeepAlive: KeepAlive reports the client's own keepalive, or the
 // broker's Server Keep Alive, which the client then follows: idle for
@@ -49,7 +30,7 @@ func TestKeepAlive(t *testing.T) {
 		t.Fatalf("KeepAlive() = %v, want 1s (1.4s in whole seconds)", ka)
 	}
 
-	b := startBroker(t, &broker.Options{Hooks: []mqtt.Hook{&serverKeepAlive{seconds: 2}}})
+	b := startBroker(t, &broker.Options{Hooks: []mqtt.Hook{mqtttest.ServerKeepAlive(2)}})
 	c = newClient(t, b.URL(), func(o *mqttgame.Options) { o.KeepAlive = 30 * time.Second })
 	connect(t, c)
 	if ka := c.KeepAlive(); ka != 2*time.Second {

@@ -455,17 +455,12 @@ func newSpy(t *testing.T, url, filter string) *spy {
 	c.Connect()
 	c.Subscribe(filter, mqttgame.AtLeastOnce)
 	s := &spy{c: c, done: make(chan struct{})}
-	deadline := time.Now().Add(mqtttest.WaitFor)
 	// Retained messages may show in the very tick that shows the
 	// subscription: keep what every tick shows.
-	for c.Update(); !c.IsSubscribed(filter); c.Update() {
+	mqtttest.TickUntil(t, "spy subscribed", func() {
+		c.Update()
 		s.msgs = c.AppendMessages(s.msgs, filter)
-		if time.Now().After(deadline) {
-			t.Fatal("spy not subscribed")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	s.msgs = c.AppendMessages(s.msgs, filter)
+	}, func() bool { return c.IsSubscribed(filter) }, nil)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

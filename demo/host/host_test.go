@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/mqttgame/mqttgame/demo/game"
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame"
 )
 
@@ -28,19 +29,11 @@ func TestMain(m *testing.M) {
 
 func tickUntil(t *testing.T, what string, cond func() bool, clients ...*mqttgame.Client) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	mqtttest.TickUntil(t, what, func() {
 		for _, c := range clients {
 			c.Update()
 		}
-		if cond() {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	}, cond, nil)
 }
 
 // publishOutcome publishes and returns what the broker answered.

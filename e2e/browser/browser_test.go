@@ -17,6 +17,7 @@ import (
 
 	"github.com/mqttgame/mqttgame/demo/game"
 	"github.com/mqttgame/mqttgame/internal/demotest"
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/presence"
 )
@@ -145,22 +146,11 @@ func TestWebBuildInChromium(t *testing.T) {
 // offline record, retained by the broker.
 func checkRetainedOffline(t *testing.T, brokerURL, id string) {
 	t.Helper()
-	c, err := mqttgame.New(&mqttgame.Options{Brokers: []string{brokerURL}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := mqtttest.NewClient(t, &mqttgame.Options{Brokers: []string{brokerURL}})
 	topic := game.TopicsOf(room).Presence + "/" + id
 	c.Subscribe(topic, mqttgame.AtLeastOnce)
 	c.Connect()
-	deadline := time.Now().Add(waitShort)
-	for !c.OnMessage(topic) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no retained presence record on %s", topic)
-		}
-		time.Sleep(10 * time.Millisecond)
-		c.Update()
-	}
+	mqtttest.TickUntilWithin(t, waitShort, "the retained presence record on "+topic, c.Update, func() bool { return c.OnMessage(topic) }, nil)
 	m, _ := c.Message(topic)
 	var r presence.Record
 	if err := json.Unmarshal(m.Payload, &r); err != nil || r.Online || !m.Retain {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mqttgame/mqttgame/internal/demotest"
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/internal/syncbuf"
 )
 
@@ -97,18 +98,15 @@ func startHost(t *testing.T, bin, addr, data, web string) *hostingProcess {
 			t.Logf("the hosting process said:\n%s", h.output.String())
 		}
 	})
-	deadline := time.Now().Add(waitLong)
-	for !strings.Contains(h.output.String(), "Still hosting") {
+	mqtttest.TickUntilWithin(t, waitLong, "the hosting process to serve", nil, func() bool {
 		select {
 		case err := <-h.done:
 			h.done <- err
 			t.Fatalf("the hosting process ended (%v):\n%s", err, h.output.String())
-		case <-time.After(20 * time.Millisecond):
+		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the hosting process did not serve within %v:\n%s", waitLong, h.output.String())
-		}
-	}
+		return strings.Contains(h.output.String(), "Still hosting")
+	}, func() { t.Logf("the hosting process said:\n%s", h.output.String()) })
 	return h
 }
 

@@ -172,9 +172,7 @@ func getBed(t testing.TB, name string) bed {
 		}
 		s.started = time.Since(start)
 		if s.err == nil {
-			results.mu.Lock()
-			results.timing = append(results.timing, fmt.Sprintf("%s: both nodes started in %v", name, s.started.Round(100*time.Millisecond)))
-			results.mu.Unlock()
+			results.Note(fmt.Sprintf("%s: both nodes started in %v", name, s.started.Round(100*time.Millisecond)))
 		}
 	})
 	if s.err != nil {

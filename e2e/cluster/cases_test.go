@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqttgame/mqttgame/internal/casematrix"
 	"github.com/mqttgame/mqttgame/internal/netfault"
 	"github.com/mqttgame/mqttgame/mqttgame"
 )
@@ -36,24 +37,18 @@ var cases = []caseDef{
 // TestCluster/<bed>/<transport>/<case>, in parallel: each case has its
 // own topics and client IDs.
 func TestCluster(t *testing.T) {
-	for _, b := range bedNames {
-		t.Run(b, func(t *testing.T) {
-			for _, tr := range transportNames {
-				t.Run(tr, func(t *testing.T) {
-					for _, c := range cases {
-						t.Run(c.name, func(t *testing.T) {
-							t.Parallel()
-							bd := getBed(t, b)
-							e := newEnv(t, b, tr, c.name, bd)
-							t.Cleanup(func() { results.record(e, t.Failed()) })
-							t.Cleanup(func() { bd.check(t) })
-							c.run(e)
-						})
-					}
-				})
-			}
-		})
+	byName := map[string]caseDef{}
+	var names []string
+	for _, c := range cases {
+		byName[c.name] = c
+		names = append(names, c.name)
 	}
+	table.Each(t, names, func(t *testing.T, cell casematrix.Cell) {
+		bd := getBed(t, cell.Target)
+		e := newEnv(t, results.Start(t, cell), bd)
+		t.Cleanup(func() { bd.check(t) })
+		byName[cell.Case].run(e)
+	})
 }
 
 // burstSize is how many messages each side sends in a burst.
@@ -64,7 +59,7 @@ const burstSize = 200
 func burst(e *env, qos mqttgame.QoS) {
 	a := e.client(0, "a", nil)
 	b := e.client(1, "b", nil)
-	e.connect(a, b)
+	e.Connect(a, b)
 	toA, toB := e.topic("to-a"), e.topic("to-b")
 	e.subscribe(a, toA, qos)
 	e.subscribe(b, toB, qos)
@@ -77,16 +72,16 @@ func burst(e *env, qos mqttgame.QoS) {
 		e.publish(a, toB, s, qos, false)
 		e.publish(b, toA, s, qos, false)
 	}
-	e.until(waitFor, "both bursts", func() bool {
-		return len(a.payloads(toA)) >= burstSize && len(b.payloads(toB)) >= burstSize
+	e.Until("both bursts", func() bool {
+		return len(a.Payloads(toA)) >= burstSize && len(b.Payloads(toB)) >= burstSize
 	}, a, b)
 	e.delivered(a)
 	e.delivered(b)
-	e.idle(300*time.Millisecond, a, b) // room for a duplicate to show
+	e.Idle(300*time.Millisecond, a, b) // room for a duplicate to show
 	for _, p := range []*peer{a, b} {
-		got := p.payloads(map[*peer]string{a: toA, b: toB}[p])
+		got := p.Payloads(map[*peer]string{a: toA, b: toB}[p])
 		if !slices.Equal(got, want) {
-			e.Errorf("%s received %d messages, want 0..%d in order, once each: %v", p.name, len(got), burstSize-1, got)
+			e.Errorf("%s received %d messages, want 0..%d in order, once each: %v", p.Name, len(got), burstSize-1, got)
 		}
 	}
 }
@@ -96,7 +91,7 @@ func burst(e *env, qos mqttgame.QoS) {
 func wildcards(e *env) {
 	a := e.client(0, "a", nil)
 	b := e.client(1, "b", nil)
-	e.connect(a, b)
+	e.Connect(a, b)
 	e.subscribe(b, e.topic("+/score"), 1)
 	e.subscribe(b, e.topic("room/#"), 1)
 	e.ready(a, b, e.topic("probe/score"))
@@ -105,8 +100,8 @@ func wildcards(e *env) {
 		e.publish(a, e.topic(m[0]), m[1], 1, false)
 	}
 	e.publish(a, e.topic("room/end"), "end", 1, false)
-	e.until(waitFor, "the last message", func() bool { return slices.Contains(b.payloads(e.topic("#")), "end") }, a, b)
-	got := b.payloads(e.topic("#"))
+	e.Until("the last message", func() bool { return slices.Contains(b.Payloads(e.topic("#")), "end") }, a, b)
+	got := b.Payloads(e.topic("#"))
 	slices.Sort(got)
 	if want := []string{"end", "r0", "r1", "s1"}; !slices.Equal(got, want) {
 		e.Errorf("b received %v, want %v", got, want)
@@ -118,33 +113,33 @@ func wildcards(e *env) {
 func retained(e *env) {
 	a := e.client(0, "a", nil)
 	live := e.client(1, "live", nil)
-	e.connect(a, live)
+	e.Connect(a, live)
 	topic := e.topic("r")
 	e.subscribe(live, topic, 1)
 	e.ready(a, live, topic)
 	e.publish(a, topic, "kept", 1, true)
-	e.until(waitFor, "the message on B", func() bool { return len(live.payloads(topic)) > 0 }, a, live)
+	e.Until("the message on B", func() bool { return len(live.Payloads(topic)) > 0 }, a, live)
 	defer func() {
 		e.publish(a, topic, "", 1, true)
 		e.delivered(a)
 	}()
 
 	onA := e.client(0, "later-a", nil)
-	e.connect(onA)
+	e.Connect(onA)
 	e.subscribe(onA, topic, 1)
-	e.until(waitFor, "the retained message on A", func() bool { return len(onA.payloads(topic)) > 0 }, onA)
+	e.Until("the retained message on A", func() bool { return len(onA.Payloads(topic)) > 0 }, onA)
 
 	onB := e.client(1, "later-b", nil)
-	e.connect(onB)
+	e.Connect(onB)
 	e.subscribe(onB, topic, 1)
-	if e.deviates() {
-		e.idle(time.Second, onB)
-		if got := onB.payloads(topic); len(got) != 0 {
+	if e.Deviates() {
+		e.Idle(time.Second, onB)
+		if got := onB.Payloads(topic); len(got) != 0 {
 			e.Errorf("B sent %v: it keeps retained messages set on A after all; remove the deviation", got)
 		}
 		return
 	}
-	e.until(waitFor, "the retained message on B", func() bool { return len(onB.payloads(topic)) > 0 }, onB)
+	e.Until("the retained message on B", func() bool { return len(onB.Payloads(topic)) > 0 }, onB)
 }
 
 // sharedSubscription: g1 on A and g2 on B share a subscription; each
@@ -153,10 +148,10 @@ func sharedSubscription(e *env) {
 	a := e.client(0, "a", nil)
 	g1 := e.client(0, "g1", nil)
 	g2 := e.client(1, "g2", nil)
-	e.connect(a, g1, g2)
+	e.Connect(a, g1, g2)
 	topic := e.topic("jobs")
 	filter := "$share/workers/" + topic
-	if e.bedName == "ejabberd" && e.deviates() {
+	if e.bedName == "ejabberd" && e.Deviates() {
 		// The client refuses it at once: the broker announced none.
 		if err := g1.Subscribe(filter, 1); !errors.Is(err, mqttgame.SharedSubNotSupported) {
 			e.Errorf("subscribing to %s on ejabberd: %v; want SharedSubNotSupported at once (if it granted it, remove the deviation)", filter, err)
@@ -165,11 +160,15 @@ func sharedSubscription(e *env) {
 	}
 	e.subscribe(g1, filter, 1)
 	e.subscribe(g2, filter, 1)
-	// Probes to the group: wait until each member has had one.
-	e.until(waitFor, "both members reached", func() bool {
-		if !slices.Contains(g1.payloads(topic), "p") || !slices.Contains(g2.payloads(topic), "p") {
-			e.publish(a, topic, "p", 0, false)
-			time.Sleep(20 * time.Millisecond)
+	// Probes to the group, one every 20 ticks: wait until each member has
+	// had one.
+	ticks := 0
+	e.Until("both members reached", func() bool {
+		if !slices.Contains(g1.Payloads(topic), "p") || !slices.Contains(g2.Payloads(topic), "p") {
+			if ticks%20 == 0 {
+				e.publish(a, topic, "p", 0, false)
+			}
+			ticks++
 			return false
 		}
 		return true
@@ -181,7 +180,7 @@ func sharedSubscription(e *env) {
 	e.delivered(a)
 	jobs := func(p *peer) int {
 		k := 0
-		for _, s := range p.payloads(topic) {
+		for _, s := range p.Payloads(topic) {
 			if s != "p" {
 				k++
 			}
@@ -189,16 +188,16 @@ func sharedSubscription(e *env) {
 		return k
 	}
 	count := func() (int, int) { return jobs(g1), jobs(g2) }
-	if e.deviates() {
-		e.until(waitFor, "every message at both members", func() bool { c1, c2 := count(); return c1 >= n && c2 >= n }, g1, g2)
-		e.idle(300*time.Millisecond, g1, g2)
+	if e.Deviates() {
+		e.Until("every message at both members", func() bool { c1, c2 := count(); return c1 >= n && c2 >= n }, g1, g2)
+		e.Idle(300*time.Millisecond, g1, g2)
 		if c1, c2 := count(); c1 != n || c2 != n {
 			e.Errorf("members received %d and %d, want %d each (one group per broker)", c1, c2, n)
 		}
 		return
 	}
-	e.until(waitFor, "every message", func() bool { c1, c2 := count(); return c1+c2 >= n }, g1, g2)
-	e.idle(300*time.Millisecond, g1, g2)
+	e.Until("every message", func() bool { c1, c2 := count(); return c1+c2 >= n }, g1, g2)
+	e.Idle(300*time.Millisecond, g1, g2)
 	if c1, c2 := count(); c1+c2 != n {
 		e.Errorf("members received %d and %d, want %d in all", c1, c2, n)
 	}
@@ -224,14 +223,14 @@ func will(e *env, delay time.Duration) {
 		}
 	})
 	b := e.client(1, "b", nil)
-	e.connect(w, b)
+	e.Connect(w, b)
 	e.subscribe(b, topic, 1)
 	e.ready(w, b, topic)
 	cut := time.Now()
 	proxy.Close()
-	e.until(waitFor+delay, "the will on B", func() bool { return len(b.payloads(topic)) > 0 }, w, b)
+	e.UntilWithin(waitFor+delay, "the will on B", func() bool { return len(b.Payloads(topic)) > 0 }, w, b)
 	took := time.Since(cut)
-	if got := b.payloads(topic); !slices.Equal(got, []string{"gone"}) {
+	if got := b.Payloads(topic); !slices.Equal(got, []string{"gone"}) {
 		e.Errorf("b received %v, want the will once", got)
 	}
 	if delay > 0 && took < delay-time.Second/2 {
@@ -260,21 +259,21 @@ func willDelayBackOnB(e *env) {
 		o.SessionExpiry = 30 * time.Second
 	})
 	b := e.client(1, "b", nil)
-	e.connect(w, b)
+	e.Connect(w, b)
 	e.subscribe(b, topic, 1)
 	e.ready(w, b, topic)
 	cut := time.Now()
 	proxy.Close()
-	e.until(waitFor, "w back on B", func() bool {
-		ev, ok := w.last(mqttgame.EventConnected)
+	e.Until("w back on B", func() bool {
+		ev, ok := w.Last(mqttgame.EventConnected)
 		return ok && ev.URL == e.bed.url(1, e.transport) && w.IsConnected()
 	}, w, b)
 	if back := time.Since(cut); back > delay-time.Second {
 		e.Fatalf("w took %v to come back, too close to its %v will delay for the case to mean anything", back, delay)
 	}
-	ev, _ := w.last(mqttgame.EventConnected)
-	if e.deviates() {
-		e.until(waitFor+delay, "the will, from A", func() bool { return len(b.payloads(topic)) > 0 }, w, b)
+	ev, _ := w.Last(mqttgame.EventConnected)
+	if e.Deviates() {
+		e.UntilWithin(waitFor+delay, "the will, from A", func() bool { return len(b.Payloads(topic)) > 0 }, w, b)
 		if took := time.Since(cut); took < delay-time.Second/2 {
 			e.Errorf("the will came %v after the cut, before its %v delay", took, delay)
 		}
@@ -283,8 +282,8 @@ func willDelayBackOnB(e *env) {
 	if !ev.SessionPresent {
 		e.Errorf("B did not resume w's session (session present 0)")
 	}
-	e.idle(delay+2*time.Second, w, b)
-	if got := b.payloads(topic); len(got) != 0 {
+	e.Idle(delay+2*time.Second, w, b)
+	if got := b.Payloads(topic); len(got) != 0 {
 		e.Errorf("the will was published (%v) though w came back within its delay", got)
 	}
 }
@@ -296,27 +295,27 @@ func sessionResumed(e *env) {
 	kept := func(o *mqttgame.Options) { o.SessionExpiry = time.Minute; o.ClientID = e.id("s") }
 	s := e.client(0, "s", kept)
 	p := e.client(1, "p", nil)
-	e.connect(s, p)
+	e.Connect(s, p)
 	e.subscribe(s, topic, 1)
 	e.ready(p, s, topic)
-	e.disconnect(s)
+	e.Disconnect(s)
 	var want []string
 	for i := range 5 {
 		want = append(want, "m"+strconv.Itoa(i))
 		e.publish(p, topic, want[i], 1, false)
 	}
 	e.delivered(p)
-	e.idle(200*time.Millisecond, p) // the messages reach A's session
+	e.Idle(200*time.Millisecond, p) // the messages reach A's session
 
 	back := e.client(1, "s-back", func(o *mqttgame.Options) { kept(o); o.ResumeSession = true })
-	e.connect(back)
-	ev, _ := back.last(mqttgame.EventConnected)
-	if e.deviates() {
+	e.Connect(back)
+	ev, _ := back.Last(mqttgame.EventConnected)
+	if e.Deviates() {
 		if ev.SessionPresent {
 			e.Errorf("B resumed the session A kept: remove the deviation")
 		}
-		e.idle(time.Second, back)
-		if got := back.payloads(topic); len(got) != 0 {
+		e.Idle(time.Second, back)
+		if got := back.Payloads(topic); len(got) != 0 {
 			e.Errorf("B sent %v from a session it does not have", got)
 		}
 		return
@@ -324,9 +323,9 @@ func sessionResumed(e *env) {
 	if !ev.SessionPresent {
 		e.Fatalf("B did not resume the session (session present 0)")
 	}
-	e.until(waitFor, "the queued messages", func() bool { return len(back.payloads(topic)) >= len(want) }, back)
-	e.idle(300*time.Millisecond, back)
-	if got := back.payloads(topic); !slices.Equal(got, want) {
+	e.Until("the queued messages", func() bool { return len(back.Payloads(topic)) >= len(want) }, back)
+	e.Idle(300*time.Millisecond, back)
+	if got := back.Payloads(topic); !slices.Equal(got, want) {
 		e.Errorf("the resumed session delivered %v, want %v", got, want)
 	}
 }
@@ -338,39 +337,39 @@ func takeover(e *env) {
 	id := func(o *mqttgame.Options) { o.ClientID = e.id("k") }
 	x := e.client(0, "x", id)
 	y := e.client(1, "y", id)
-	e.connect(x)
-	e.connect(y)
+	e.Connect(x)
+	e.Connect(y)
 	pushed := func() []*peer {
 		var out []*peer
 		for _, p := range []*peer{x, y} {
-			if p.count(mqttgame.EventConnectionLost, "") > 0 {
+			if p.Count(mqttgame.EventConnectionLost, "") > 0 {
 				out = append(out, p)
 			}
 		}
 		return out
 	}
-	if e.bedName == "mosquitto" && e.deviates() {
-		e.idle(time.Second, x, y)
+	if e.bedName == "mosquitto" && e.Deviates() {
+		e.Idle(time.Second, x, y)
 		if len(pushed()) != 0 || !x.IsConnected() || !y.IsConnected() {
 			e.Errorf("a connection was pushed off (%v, %v): the bridge takes sessions over after all; remove the deviation", x.Err(), y.Err())
 		}
 		return
 	}
-	e.until(waitFor, "one of them told of the takeover", func() bool { return len(pushed()) > 0 }, x, y)
+	e.Until("one of them told of the takeover", func() bool { return len(pushed()) > 0 }, x, y)
 	off, on := x, y
-	if e.deviates() && pushed()[0] == y {
+	if e.Deviates() && pushed()[0] == y {
 		off, on = y, x
 		e.Logf("ejabberd kept the older session, on A, and pushed the newer off")
 	}
-	ev, _ := off.last(mqttgame.EventConnectionLost)
+	ev, _ := off.Last(mqttgame.EventConnectionLost)
 	if !errors.Is(ev.Err, mqttgame.SessionTakenOver) {
-		e.Errorf("%s lost its connection with %v, want %v", off.name, ev.Err, mqttgame.SessionTakenOver)
+		e.Errorf("%s lost its connection with %v, want %v", off.Name, ev.Err, mqttgame.SessionTakenOver)
 	}
-	e.idle(2*time.Second, x, y)
-	if n := off.count(mqttgame.EventConnected, ""); n != 1 || off.IsConnected() {
-		e.Errorf("%s connected %d times and is connected=%v: it fought back", off.name, n, off.IsConnected())
+	e.Idle(2*time.Second, x, y)
+	if n := off.Count(mqttgame.EventConnected, ""); n != 1 || off.IsConnected() {
+		e.Errorf("%s connected %d times and is connected=%v: it fought back", off.Name, n, off.IsConnected())
 	}
-	if !on.IsConnected() || on.count(mqttgame.EventConnectionLost, "") != 0 {
-		e.Errorf("%s was pushed off too: %v", on.name, on.events)
+	if !on.IsConnected() || on.Count(mqttgame.EventConnectionLost, "") != 0 {
+		e.Errorf("%s was pushed off too: %v", on.Name, on.Events)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqttgame/mqttgame/internal/casematrix"
 	"github.com/mqttgame/mqttgame/mqttgame"
 )
 
@@ -60,12 +61,9 @@ type failoverRun struct {
 func newFailoverRun(t *testing.T, bedName, tr string, b bed) *failoverRun {
 	r := &failoverRun{envs: map[string]*env{}}
 	for _, c := range failoverCases {
-		e := newEnv(t, bedName, tr, c, b)
-		r.envs[c] = e
-		t.Cleanup(func() { results.record(e, t.Failed()) })
+		r.envs[c] = newEnv(t, results.Start(t, casematrix.Cell{Case: c, Target: bedName, Transport: tr}), b)
 	}
-	r.e = newEnv(t, bedName, tr, "failover", b)
-	r.e.declared = nil
+	r.e = newEnv(t, results.Case(casematrix.Cell{Case: "failover", Target: bedName, Transport: tr}), b)
 	return r
 }
 
@@ -81,7 +79,7 @@ func (r *failoverRun) setUp() {
 	})
 	r.s = e.client(1, "s", nil)
 	r.p = e.client(1, "p", nil)
-	e.connect(r.f, r.k, r.s, r.p)
+	e.Connect(r.f, r.k, r.s, r.p)
 	for _, f := range failoverFilters {
 		e.subscribe(r.f, e.topic(f), 1)
 		e.subscribe(r.k, e.topic(f), 1)
@@ -103,9 +101,9 @@ func (r *failoverRun) stream() {
 // ackedBefore reports whether the broker acknowledged f's publish id
 // before t.
 func (r *failoverRun) ackedBefore(id mqttgame.PublishID, t time.Time) bool {
-	for i, ev := range r.f.events {
+	for i, ev := range r.f.Events {
 		if ev.Kind == mqttgame.EventDelivered && ev.ID == id {
-			return r.f.times[i].Before(t)
+			return r.f.Times[i].Before(t)
 		}
 	}
 	return false
@@ -115,7 +113,7 @@ func failover(t *testing.T, b bed, runs []*failoverRun) {
 	tick := func() {
 		for _, r := range runs {
 			for _, p := range r.peers() {
-				p.tick()
+				p.Tick()
 			}
 		}
 	}
@@ -170,8 +168,8 @@ func failover(t *testing.T, b bed, runs []*failoverRun) {
 		}
 		if time.Now().After(deadline) {
 			for _, r := range runs {
-				t.Logf("%s: back=%v events=%v", r.e.transport, r.back, r.f.events)
-				t.Logf("%s: k back=%v events=%v", r.e.transport, r.backK, r.k.events)
+				t.Logf("%s: back=%v events=%v", r.e.transport, r.back, r.f.Events)
+				t.Logf("%s: k back=%v events=%v", r.e.transport, r.backK, r.k.Events)
 			}
 			t.Fatalf("not every client was back on B with its subscriptions within %v", failoverBound+waitFor)
 		}
@@ -209,8 +207,8 @@ func (r *failoverRun) isBack(p *peer) bool {
 	}
 	onB := false
 	granted := map[string]bool{}
-	for i, ev := range p.events {
-		if p.times[i].Before(r.killed) {
+	for i, ev := range p.Events {
+		if p.Times[i].Before(r.killed) {
 			continue
 		}
 		switch ev.Kind {
@@ -233,9 +231,7 @@ func (r *failoverRun) isBack(p *peer) bool {
 func (r *failoverRun) checkFailover() {
 	e := r.envs["failover"]
 	e.Logf("connected to B with %d subscriptions back %v after the kill", len(failoverFilters), r.back.Round(time.Millisecond))
-	results.mu.Lock()
-	results.timing = append(results.timing, fmt.Sprintf("%s %s: connected to B with every subscription back %v after node A was killed", e.bedName, e.transport, r.back.Round(time.Millisecond)))
-	results.mu.Unlock()
+	results.Note(fmt.Sprintf("%s %s: connected to B with every subscription back %v after node A was killed", e.bedName, e.transport, r.back.Round(time.Millisecond)))
 	if r.back > failoverBound {
 		e.Errorf("back after %v, over the %v bound", r.back, failoverBound)
 	}
@@ -243,8 +239,8 @@ func (r *failoverRun) checkFailover() {
 	for _, t := range []string{"a", "b/x", "c/d/e"} {
 		r.e.publish(r.p, topic(t), "after", 1, false)
 	}
-	e.until(waitFor, "f receiving on each filter from B", func() bool {
-		return len(r.f.payloads(topic("a"))) > 0 && slices.Contains(r.f.payloads(topic("b/+")), "after") && slices.Contains(r.f.payloads(topic("c/#")), "after")
+	e.Until("f receiving on each filter from B", func() bool {
+		return len(r.f.Payloads(topic("a"))) > 0 && slices.Contains(r.f.Payloads(topic("b/+")), "after") && slices.Contains(r.f.Payloads(topic("c/#")), "after")
 	}, r.peers()...)
 }
 
@@ -252,17 +248,15 @@ func (r *failoverRun) checkFailover() {
 // within the bound, and gets what B's clients publish to each filter.
 func (r *failoverRun) checkSessionKept() {
 	e := r.envs["failover_session_kept"]
-	ev, _ := r.k.last(mqttgame.EventConnected)
+	ev, _ := r.k.Last(mqttgame.EventConnected)
 	e.Logf("k: connected to B (session present %v) with %d subscriptions back %v after the kill", ev.SessionPresent, len(failoverFilters), r.backK.Round(time.Millisecond))
-	results.mu.Lock()
-	results.timing = append(results.timing, fmt.Sprintf("%s %s: with a session kept, connected to B (session present %v) with every subscription back %v after node A was killed", e.bedName, e.transport, ev.SessionPresent, r.backK.Round(time.Millisecond)))
-	results.mu.Unlock()
+	results.Note(fmt.Sprintf("%s %s: with a session kept, connected to B (session present %v) with every subscription back %v after node A was killed", e.bedName, e.transport, ev.SessionPresent, r.backK.Round(time.Millisecond)))
 	if r.backK > failoverBound {
 		e.Errorf("back after %v, over the %v bound", r.backK, failoverBound)
 	}
 	topic := r.e.topic
-	e.until(waitFor, "k receiving on each filter from B", func() bool {
-		return len(r.k.payloads(topic("a"))) > 0 && slices.Contains(r.k.payloads(topic("b/+")), "after") && slices.Contains(r.k.payloads(topic("c/#")), "after")
+	e.Until("k receiving on each filter from B", func() bool {
+		return len(r.k.Payloads(topic("a"))) > 0 && slices.Contains(r.k.Payloads(topic("b/+")), "after") && slices.Contains(r.k.Payloads(topic("c/#")), "after")
 	}, r.peers()...)
 }
 
@@ -273,13 +267,13 @@ func (r *failoverRun) checkInFlight() {
 	e.delivered(r.f)
 	deadline := time.Now().Add(waitFor)
 	stream := r.e.topic("stream")
-	for len(distinct(r.s.payloads(stream))) < r.sent && time.Now().Before(deadline) {
+	for len(distinct(r.s.Payloads(stream))) < r.sent && time.Now().Before(deadline) {
 		for _, p := range r.peers() {
-			p.tick()
+			p.Tick()
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	got := r.s.payloads(stream)
+	got := r.s.Payloads(stream)
 	d := distinct(got)
 	var missing []int
 	for i := range r.sent {
@@ -300,15 +294,13 @@ func (r *failoverRun) checkInFlight() {
 	if len(notAcked) > 0 {
 		e.Errorf("%d of %d messages not acknowledged at the kill never reached B: %v", len(notAcked), r.sent, notAcked)
 	}
-	if dies := e.deviates(); len(ackedByA) > 0 && !dies {
+	if dies := e.Deviates(); len(ackedByA) > 0 && !dies {
 		e.Errorf("%d of %d messages node A acknowledged before it died never reached B: %v", len(ackedByA), r.sent, ackedByA)
 	}
 	resent := int(r.f.Stats().Sent-r.sentBefore) - r.sent
 	line := fmt.Sprintf("%s %s: %d QoS 1 messages streamed, %d in flight and %d queued at the kill; %d written again after it; %d lost (each acknowledged by A before the kill), %d received twice", e.bedName, e.transport, r.sent, r.atKill.InFlight, r.atKill.Queued, resent, len(missing), len(got)-len(d))
 	e.Log(line)
-	results.mu.Lock()
-	results.timing = append(results.timing, line)
-	results.mu.Unlock()
+	results.Note(line)
 	if r.atKill.InFlight+r.atKill.Queued == 0 {
 		e.Errorf("no message was in flight or queued at the kill: the case proved nothing")
 	}
@@ -317,10 +309,10 @@ func (r *failoverRun) checkInFlight() {
 // checkWill: the will of f, whose node was killed, is never published.
 func (r *failoverRun) checkWill() {
 	e := r.envs["will_of_killed_node"]
-	if !e.deviates() {
+	if !e.Deviates() {
 		e.Fatalf("no deviation declared")
 	}
-	if got := r.s.payloads(r.e.topic("will")); len(got) != 0 {
+	if got := r.s.Payloads(r.e.topic("will")); len(got) != 0 {
 		e.Errorf("B published f's will %v after all: remove the deviation", got)
 	}
 }

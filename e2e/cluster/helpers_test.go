@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqttgame/mqttgame/internal/casematrix"
+	"github.com/mqttgame/mqttgame/internal/gamepeer"
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/leaderboard"
 	"github.com/mqttgame/mqttgame/mqttgame/presence"
@@ -25,7 +28,7 @@ const (
 
 // gamer is a client with a roster and a board, ticked as a game's loop.
 type gamer struct {
-	*peer
+	*gamepeer.Peer
 	cfg    presence.Config
 	r      *presence.Roster
 	b      *leaderboard.Board
@@ -51,7 +54,7 @@ func (e *env) gamer(node int, name string, refresh time.Duration) *gamer {
 	if err != nil {
 		e.Fatal(err)
 	}
-	return &gamer{peer: p, cfg: cfg, r: r, b: b}
+	return &gamer{Peer: p, cfg: cfg, r: r, b: b}
 }
 
 func (g *gamer) tick() {
@@ -95,22 +98,15 @@ func (g *gamer) top() string {
 // tickUntil ticks the gamers until cond holds, failing after limit.
 func (e *env) tickUntil(limit time.Duration, what string, cond func() bool, gs ...*gamer) {
 	e.Helper()
-	deadline := time.Now().Add(limit)
-	for {
+	mqtttest.TickUntilWithin(e.T, limit, what, func() {
 		for _, g := range gs {
 			g.tick()
 		}
-		if cond() {
-			return
+	}, cond, func() {
+		for _, g := range gs {
+			e.Logf("%s: connected=%v err=%v online=%v top=%s complete=%v", g.Name, g.IsConnected(), g.Err(), g.r.AppendOnline(nil), g.top(), g.b.IsComplete())
 		}
-		if time.Now().After(deadline) {
-			for _, g := range gs {
-				e.Logf("%s: connected=%v err=%v online=%v top=%s complete=%v", g.name, g.IsConnected(), g.Err(), g.r.AppendOnline(nil), g.top(), g.b.IsComplete())
-			}
-			e.Fatalf("timed out after %v waiting for %s", limit, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	})
 }
 
 // TestHelpersLateJoiner: on the ejabberd pair, over each transport, ann
@@ -123,7 +119,7 @@ func TestHelpersLateJoiner(t *testing.T) {
 			t.Parallel()
 			bd := getBed(t, "ejabberd")
 			t.Cleanup(func() { bd.check(t) })
-			e := newEnv(t, "ejabberd", tr, "helpers_late_joiner", bd)
+			e := newEnv(t, results.Case(casematrix.Cell{Case: "helpers_late_joiner", Target: "ejabberd", Transport: tr}), bd)
 
 			ann, bob, dan := e.gamer(0, "ann", 0), e.gamer(0, "bob", 0), e.gamer(0, "dan", 0)
 			onA := []*gamer{ann, bob, dan}
@@ -141,8 +137,8 @@ func TestHelpersLateJoiner(t *testing.T) {
 				return true
 			}, onA...)
 			for i, g := range onA {
-				if o, err := g.b.Submit(leaderboard.Entry{ID: g.name, Name: g.name, Score: 10 * (i + 1)}); o != leaderboard.NewBest || err != nil {
-					e.Fatalf("%s's score: %v, %v", g.name, o, err)
+				if o, err := g.b.Submit(leaderboard.Entry{ID: g.Name, Name: g.Name, Score: 10 * (i + 1)}); o != leaderboard.NewBest || err != nil {
+					e.Fatalf("%s's score: %v, %v", g.Name, o, err)
 				}
 			}
 			e.tickUntil(waitFor, "the scores on A", func() bool {
@@ -184,7 +180,7 @@ func TestHelpersLateJoiner(t *testing.T) {
 			for _, g := range all {
 				for _, ev := range g.events {
 					if ev.Kind == presence.Left {
-						e.Errorf("%s saw %s leave", g.name, ev.Player.ID)
+						e.Errorf("%s saw %s leave", g.Name, ev.Player.ID)
 					}
 				}
 			}
@@ -195,19 +191,20 @@ func TestHelpersLateJoiner(t *testing.T) {
 // TestHelpersKilledNode: on the ejabberd pair, players on node A (one
 // per transport) refresh every 500 ms; when node A is killed their wills
 // die with it, and carol on B shows them offline within their silence
-// (3 × 500 ms) and silenceSlack, and not before 2 refresh intervals.
+// (3 × 500 ms) and silenceSlack, and not before 2 refresh intervals
+// (less a tenth of one, for a late timer).
 func TestHelpersKilledNode(t *testing.T) {
 	const refresh = 500 * time.Millisecond
 	bd := spend(t, "ejabberd")
 	t.Cleanup(bd.close)
-	e := newEnv(t, "ejabberd", "ws", "helpers_killed_node", bd)
+	e := newEnv(t, results.Case(casematrix.Cell{Case: "helpers_killed_node", Target: "ejabberd", Transport: "ws"}), bd)
 	var onA []string
 	var gs []*gamer
 	for _, tr := range transportNames {
-		te := newEnv(t, "ejabberd", tr, "helpers_killed_node", bd)
+		te := newEnv(t, results.Case(casematrix.Cell{Case: "helpers_killed_node", Target: "ejabberd", Transport: tr}), bd)
 		te.prefix = e.prefix // one room
 		g := te.gamer(0, "a-"+tr, refresh)
-		onA = append(onA, g.name)
+		onA = append(onA, g.Name)
 		gs = append(gs, g)
 	}
 	carol := e.gamer(1, "carol", refresh)
@@ -237,8 +234,10 @@ func TestHelpersKilledNode(t *testing.T) {
 		at, _ := carol.left(name)
 		d := at.Sub(killed)
 		e.Logf("%s shown offline %v after the kill (silence %v)", name, d.Round(time.Millisecond), silence)
-		if d > silence+silenceSlack || d < silence-refresh {
-			e.Errorf("%s shown offline %v after the kill; want between %v and %v", name, d, silence-refresh, silence+silenceSlack)
+		// The last refresh came up to one interval before the kill, a
+		// little more when its timer fired late on a busy machine.
+		if early := silence - refresh - refresh/10; d > silence+silenceSlack || d < early {
+			e.Errorf("%s shown offline %v after the kill; want between %v and %v", name, d, early, silence+silenceSlack)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/eclipse/paho.golang/packets"
 
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame"
 )
 
@@ -77,23 +78,23 @@ func qosSet(ms []mqttgame.Message) []mqttgame.QoS {
 func basic(e *env) {
 	t := e.topics()
 	a := e.client("a", nil)
-	e.connect(a)
-	e.disconnect(a)
-	e.connect(a)
-	e.subscribe(a, t[0], mqttgame.SubscribeOptions{QoS: 2})
+	e.Connect(a)
+	e.Disconnect(a)
+	e.Connect(a)
+	e.Subscribe(a, t[0], mqttgame.SubscribeOptions{QoS: 2})
 	var ids []mqttgame.PublishID
 	for q := range mqttgame.QoS(3) {
 		ids = append(ids, e.publish(a, &mqttgame.Message{Topic: t[0], Payload: fmt.Appendf(nil, "qos %d", q), QoS: q}))
 	}
 	e.delivered(a, ids...)
-	e.until("3 messages", func() bool { return len(a.got(t[0])) == 3 }, a)
-	for _, m := range a.got(t[0]) {
+	e.Until("3 messages", func() bool { return len(a.Got(t[0])) == 3 }, a)
+	for _, m := range a.Got(t[0]) {
 		if want := fmt.Sprintf("qos %d", m.QoS); string(m.Payload) != want {
 			e.Errorf("got %q at QoS %d, want %q", m.Payload, m.QoS, want)
 		}
 	}
 	e.barrier(a, a)
-	if n := len(a.got(t[0])); n != 3 {
+	if n := len(a.Got(t[0])); n != 3 {
 		e.Fatalf("got %d messages, want 3", n)
 	}
 }
@@ -103,7 +104,7 @@ func basic(e *env) {
 func retainedMessage(e *env) {
 	t := e.topics()
 	a := e.client("a", nil)
-	e.connect(a)
+	e.Connect(a)
 	var ids []mqttgame.PublishID
 	for i, q := range []mqttgame.QoS{0, 1, 2} {
 		ids = append(ids, e.publish(a, &mqttgame.Message{Topic: t[i+1], Payload: fmt.Appendf(nil, "qos %d", q), QoS: q, Retain: true, UserProperties: userProps}))
@@ -111,10 +112,10 @@ func retainedMessage(e *env) {
 	e.delivered(a, ids...)
 	defer clearRetained(e, a, t[1], t[2], t[3])
 	wild := e.topic("+/+")
-	e.subscribe(a, wild, mqttgame.SubscribeOptions{QoS: 2})
-	e.until("3 retained messages", func() bool { return len(a.got(wild)) == 3 }, a)
+	e.Subscribe(a, wild, mqttgame.SubscribeOptions{QoS: 2})
+	e.Until("3 retained messages", func() bool { return len(a.Got(wild)) == 3 }, a)
 	e.barrier(a, a)
-	got := a.got(wild)
+	got := a.Got(wild)
 	if len(got) != 3 {
 		e.Fatalf("got %d messages, want 3", len(got))
 	}
@@ -150,15 +151,15 @@ func willMessage(e *env) {
 		o.Will = &mqttgame.Will{Topic: t[2], Payload: []byte("client not disconnected"), QoS: 1}
 	})
 	b := e.client("b", nil)
-	e.connect(a, b)
-	e.subscribe(b, t[2], mqttgame.SubscribeOptions{QoS: 2})
+	e.Connect(a, b)
+	e.Subscribe(b, t[2], mqttgame.SubscribeOptions{QoS: 2})
 	r.kill()
-	e.until("the will", func() bool { return len(b.got(t[2])) > 0 }, b)
+	e.Until("the will", func() bool { return len(b.Got(t[2])) > 0 }, b)
 	e.barrier(b, b)
-	if got := b.payloads(t[2]); len(got) != 1 || got[0] != "client not disconnected" {
+	if got := b.Payloads(t[2]); len(got) != 1 || got[0] != "client not disconnected" {
 		e.Fatalf("got %q, want the will once", got)
 	}
-	if m := b.got(t[2])[0]; m.QoS != 1 {
+	if m := b.Got(t[2])[0]; m.QoS != 1 {
 		e.Errorf("will arrived at QoS %d, want 1", m.QoS)
 	}
 }
@@ -169,7 +170,7 @@ func willMessage(e *env) {
 // reckoning (MQTT 3.1.1's rule).
 func zeroLengthClientID(e *env) {
 	a := e.client("a", func(o *mqttgame.Options) { o.ClientID = ""; o.BrokerAssignsClientID = true })
-	e.connect(a)
+	e.Connect(a)
 	if a.ClientID() == "" {
 		e.Fatal("connected with an empty client identifier and none was assigned")
 	}
@@ -182,9 +183,9 @@ func zeroLengthClientID(e *env) {
 	if err := resume.Connect(); err != nil {
 		e.Fatal(err)
 	}
-	e.until("an answer", func() bool { return resume.IsConnected() || resume.ConnectFailed() }, resume)
-	if e.deviates() {
-		ev, _ := resume.lastConnected()
+	e.Until("an answer", func() bool { return resume.IsConnected() || resume.ConnectFailed() }, resume)
+	if e.Deviates() {
+		ev, _ := resume.Last(mqttgame.EventConnected)
 		if !resume.IsConnected() || ev.SessionPresent || resume.ClientID() == "" {
 			e.Fatalf("connected=%v sessionPresent=%v id=%q err=%v; want a new session under an assigned identifier", resume.IsConnected(), ev.SessionPresent, resume.ClientID(), resume.Err())
 		}
@@ -201,30 +202,30 @@ func zeroLengthClientID(e *env) {
 func offlineMessageQueueing(e *env) {
 	t := e.topics()
 	a := e.client("a", func(o *mqttgame.Options) { o.SessionExpiry = time.Minute })
-	e.connect(a)
+	e.Connect(a)
 	wild := e.topic("+/+")
-	e.subscribe(a, wild, mqttgame.SubscribeOptions{QoS: 2})
-	e.subscribe(a, e.topic("sync/a/x"), mqttgame.SubscribeOptions{QoS: 1}) // for the barrier, kept by the session
-	e.disconnect(a)
+	e.Subscribe(a, wild, mqttgame.SubscribeOptions{QoS: 2})
+	e.Subscribe(a, e.topic("sync/a/x"), mqttgame.SubscribeOptions{QoS: 1}) // for the barrier, kept by the session
+	e.Disconnect(a)
 
 	b := e.client("b", nil)
-	e.connect(b)
+	e.Connect(b)
 	var ids []mqttgame.PublishID
 	for i, q := range []mqttgame.QoS{0, 1, 2} {
 		ids = append(ids, e.publish(b, &mqttgame.Message{Topic: t[i+1], Payload: fmt.Appendf(nil, "qos %d", q), QoS: q}))
 	}
 	e.delivered(b, ids...)
 
-	e.connect(a)
-	if ev, _ := a.lastConnected(); !ev.SessionPresent {
+	e.Connect(a)
+	if ev, _ := a.Last(mqttgame.EventConnected); !ev.SessionPresent {
 		e.Fatal("the broker did not keep the session")
 	}
-	e.until("the QoS 1 and 2 messages", func() bool { return len(a.got(wild)) >= 2 }, a)
+	e.Until("the QoS 1 and 2 messages", func() bool { return len(a.Got(wild)) >= 2 }, a)
 	e.barrier(b, a)
-	got := a.payloads(wild)
+	got := a.Payloads(wild)
 	queued := slices.DeleteFunc(slices.Clone(got), func(s string) bool { return s == "qos 0" })
 	want := []string{"qos 1", "qos 2"}
-	if e.deviates() {
+	if e.Deviates() {
 		slices.Sort(queued) // order within one second is not kept
 	}
 	if !slices.Equal(queued, want) || len(got)-len(queued) > 1 {
@@ -238,13 +239,13 @@ func offlineMessageQueueing(e *env) {
 func overlappingSubscriptions(e *env) {
 	t := e.topics()
 	a := e.client("a", nil)
-	e.connect(a)
-	e.subscribe(a, e.topic("TopicA/#"), mqttgame.SubscribeOptions{QoS: 2})
-	e.subscribe(a, e.topic("TopicA/+"), mqttgame.SubscribeOptions{QoS: 1})
+	e.Connect(a)
+	e.Subscribe(a, e.topic("TopicA/#"), mqttgame.SubscribeOptions{QoS: 2})
+	e.Subscribe(a, e.topic("TopicA/+"), mqttgame.SubscribeOptions{QoS: 1})
 	e.publish(a, &mqttgame.Message{Topic: t[3], Payload: []byte("overlapping topic filters"), QoS: 2})
-	e.until("the message", func() bool { return len(a.got(t[3])) > 0 }, a)
+	e.Until("the message", func() bool { return len(a.Got(t[3])) > 0 }, a)
 	e.barrier(a, a)
-	got := a.got(t[3])
+	got := a.Got(t[3])
 	switch qs := qosSet(got); {
 	case slices.Equal(qs, []mqttgame.QoS{2}):
 		e.Logf("%s sends one message for overlapping subscriptions", e.broker)
@@ -262,7 +263,7 @@ func keepalive(e *env) {
 	t := e.topics()
 	r := e.relay()
 	ka := time.Second
-	if e.deviates() {
+	if e.Deviates() {
 		ka = 2 * time.Second
 	}
 	a := e.clientAt(r.URL(), "a", func(o *mqttgame.Options) {
@@ -270,14 +271,14 @@ func keepalive(e *env) {
 		o.Will = &mqttgame.Will{Topic: t[4], Payload: []byte("keepalive expiry"), QoS: 1}
 	})
 	b := e.client("b", func(o *mqttgame.Options) { o.KeepAlive = -1 })
-	e.connect(a, b)
-	e.subscribe(b, t[4], mqttgame.SubscribeOptions{QoS: 2})
+	e.Connect(a, b)
+	e.Subscribe(b, t[4], mqttgame.SubscribeOptions{QoS: 2})
 
-	e.idle(2*ka, a, b)
+	e.Idle(2*ka, a, b)
 	if st := a.Stats(); !a.IsConnected() || st.ConnectionsLost != 0 || r.seen().pingreqs == 0 {
 		e.Fatalf("idle client: connected=%v lost=%d pings=%d; want connected, kept up by pings", a.IsConnected(), st.ConnectionsLost, r.seen().pingreqs)
 	}
-	if len(b.got(t[4])) != 0 {
+	if len(b.Got(t[4])) != 0 {
 		e.Fatal("the will was published while the client was alive")
 	}
 
@@ -286,11 +287,11 @@ func keepalive(e *env) {
 	// brokers here, so 1.5 keepalives is measured as no less than one.
 	r.freeze()
 	last := r.seen().lastFromClient
-	e.until("the will", func() bool { return len(b.got(t[4])) > 0 }, a, b)
+	e.Until("the will", func() bool { return len(b.Got(t[4])) > 0 }, a, b)
 	if d := time.Since(last); d < ka {
 		e.Errorf("the will came %v after the client's last packet; the broker must wait 1.5 keepalives", d)
 	}
-	e.until("the client to notice", func() bool { return a.count(mqttgame.EventConnectionLost, "") > 0 }, a, b)
+	e.Until("the client to notice", func() bool { return a.Count(mqttgame.EventConnectionLost, "") > 0 }, a, b)
 	if !errors.Is(a.Err(), mqttgame.ErrConnectionLost) {
 		e.Errorf("Err() = %v, want ErrConnectionLost", a.Err())
 	}
@@ -307,8 +308,8 @@ func redeliveryOnReconnect(e *env) {
 		o.TopicQueueSize = 1
 	})
 	pub := e.client("pub", nil)
-	e.connect(b, pub)
-	e.subscribe(b, e.topic("TopicA/#"), mqttgame.SubscribeOptions{QoS: 2})
+	e.Connect(b, pub)
+	e.Subscribe(b, e.topic("TopicA/#"), mqttgame.SubscribeOptions{QoS: 2})
 	// From here b is not ticked: the first message fills its queue, the
 	// next two are held unacknowledged.
 	var ids []mqttgame.PublishID
@@ -329,16 +330,16 @@ func redeliveryOnReconnect(e *env) {
 	// would then be a second delivery (QoS 1 allows it; this case wants
 	// to see the held messages come back).
 	waitUntil(e, "the broker to send the held messages again", func() bool { return r.seen().dupToClient >= 2 })
-	e.until("the messages after the reconnection", func() bool { return len(b.got(topic)) >= 3 }, b)
+	e.Until("the messages after the reconnection", func() bool { return len(b.Got(topic)) >= 3 }, b)
 	e.barrier(pub, b)
-	got := b.payloads(topic)
-	if e.deviates() {
+	got := b.Payloads(topic)
+	if e.Deviates() {
 		slices.Sort(got[1:])
 	}
 	if !slices.Equal(got, []string{"m0", "m1", "m2"}) {
 		e.Fatalf("got %q, want m0, m1, m2 once each", got)
 	}
-	if ev, _ := b.lastConnected(); !ev.SessionPresent {
+	if ev, _ := b.Last(mqttgame.EventConnected); !ev.SessionPresent {
 		e.Fatal("the session was not resumed")
 	}
 	if o := r.seen(); o.dupToClient < 2 {
@@ -350,13 +351,7 @@ func redeliveryOnReconnect(e *env) {
 // peer.
 func waitUntil(e *env, what string, cond func() bool) {
 	e.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	mqtttest.TickUntilWithin(e.T, waitFor, what, nil, cond, nil)
 }
 
 // subscribe_failure: a subscription the broker refuses is reported with
@@ -365,24 +360,24 @@ func subscribeFailure(e *env) {
 	deny := "test/nosubscribe"
 	e.own(limits{denySubscribe: deny})
 	a := e.client("a", nil)
-	e.connect(a)
+	e.Connect(a)
 	if err := a.Subscribe(deny, 2); err != nil {
 		e.Fatal(err)
 	}
-	if e.deviates() {
+	if e.Deviates() {
 		// The subscription is granted, and the ACL keeps its messages out.
-		e.until("SUBACK", func() bool { return a.IsSubscribed(deny) }, a)
+		e.Until("SUBACK", func() bool { return a.IsSubscribed(deny) }, a)
 		pub := e.client("pub", nil)
-		e.connect(pub)
+		e.Connect(pub)
 		id := e.publish(pub, &mqttgame.Message{Topic: deny, Payload: []byte("denied"), QoS: 1})
-		e.until("the publish's outcome", func() bool { return pub.saw(mqttgame.EventDelivered, id) || pub.saw(mqttgame.EventPublishFailed, id) }, pub)
+		e.Until("the publish's outcome", func() bool { return pub.Saw(mqttgame.EventDelivered, id) || pub.Saw(mqttgame.EventPublishFailed, id) }, pub)
 		e.barrier(pub, a)
-		if len(a.got(deny)) != 0 {
+		if len(a.Got(deny)) != 0 {
 			e.Fatal("a message on the denied topic arrived")
 		}
 		return
 	}
-	e.until("the refusal", func() bool { return a.count(mqttgame.EventSubscribeFailed, deny) > 0 }, a)
+	e.Until("the refusal", func() bool { return a.Count(mqttgame.EventSubscribeFailed, deny) > 0 }, a)
 	var be *mqttgame.BrokerError
 	if !errors.As(a.Err(), &be) || !be.Code.IsFailure() || be.Op != "subscribe" {
 		e.Fatalf("Err() = %v, want a *BrokerError for the SUBACK", a.Err())
@@ -404,19 +399,19 @@ func subscribeFailure(e *env) {
 func dollarTopics(e *env) {
 	dollar := "$" + e.topic("TopicA/B")
 	b := e.client("b", func(o *mqttgame.Options) { o.DataLoss = mqttgame.LatestWins })
-	b.extra = []string{"$" + e.prefix + "/#", "$SYS/#"}
+	b.Extra = []string{"$" + e.prefix + "/#", "$SYS/#"}
 	direct := e.client("direct", nil)
-	direct.extra = []string{dollar}
-	e.connect(b, direct)
-	e.subscribe(b, "#", mqttgame.SubscribeOptions{})
-	e.subscribe(b, "+/TopicA/B", mqttgame.SubscribeOptions{})
-	e.subscribe(direct, dollar, mqttgame.SubscribeOptions{QoS: 1})
+	direct.Extra = []string{dollar}
+	e.Connect(b, direct)
+	e.Subscribe(b, "#", mqttgame.SubscribeOptions{})
+	e.Subscribe(b, "+/TopicA/B", mqttgame.SubscribeOptions{})
+	e.Subscribe(direct, dollar, mqttgame.SubscribeOptions{QoS: 1})
 	// Acknowledged, the message has been routed: a barrier published
 	// after it comes after it.
 	rawPublish(e, e.srv.tcpAddr(), dollar, []byte("dollar"))
-	e.until("the $-topic message on its exact subscription", func() bool { return len(direct.got(dollar)) == 1 }, direct)
+	e.Until("the $-topic message on its exact subscription", func() bool { return len(direct.Got(dollar)) == 1 }, direct)
 	e.barrier(b, b)
-	for _, m := range b.msgs {
+	for _, m := range b.Msgs {
 		if strings.HasPrefix(m.Topic, "$") {
 			e.Fatalf("wildcard subscriptions got %s", m.Topic)
 		}
@@ -470,19 +465,19 @@ func unsubscribe(e *env) {
 	t := e.topics()
 	b := e.client("b", nil)
 	a := e.client("a", nil)
-	e.connect(a, b)
+	e.Connect(a, b)
 	for _, topic := range t[:3] {
-		e.subscribe(b, topic, mqttgame.SubscribeOptions{QoS: 2})
+		e.Subscribe(b, topic, mqttgame.SubscribeOptions{QoS: 2})
 	}
 	if err := b.Unsubscribe(t[0]); err != nil {
 		e.Fatal(err)
 	}
-	e.until("UNSUBACK", func() bool { return b.count(mqttgame.EventUnsubscribed, t[0]) == 1 }, b)
+	e.Until("UNSUBACK", func() bool { return b.Count(mqttgame.EventUnsubscribed, t[0]) == 1 }, b)
 	for i, topic := range t[:3] {
 		e.publish(a, &mqttgame.Message{Topic: topic, Payload: fmt.Appendf(nil, "topic %d", i), QoS: 1})
 	}
 	e.barrier(a, b)
-	if n0, n1, n2 := len(b.got(t[0])), len(b.got(t[1])), len(b.got(t[2])); n0 != 0 || n1 != 1 || n2 != 1 {
+	if n0, n1, n2 := len(b.Got(t[0])), len(b.Got(t[1])), len(b.Got(t[2])); n0 != 0 || n1 != 1 || n2 != 1 {
 		e.Fatalf("got %d, %d, %d messages on the 3 topics; want 0, 1, 1", n0, n1, n2)
 	}
 }
@@ -494,36 +489,36 @@ func sessionExpiry(e *env) {
 	t := e.topics()
 	present := func(p *peer) bool {
 		e.Helper()
-		e.connect(p)
-		ev, _ := p.lastConnected()
+		e.Connect(p)
+		ev, _ := p.Last(mqttgame.EventConnected)
 		return ev.SessionPresent
 	}
 	a := e.client("a", nil)
 	if present(a) {
 		e.Fatal("session present on a clean start")
 	}
-	e.subscribe(a, t[0], mqttgame.SubscribeOptions{QoS: 2})
-	e.disconnect(a)
+	e.Subscribe(a, t[0], mqttgame.SubscribeOptions{QoS: 2})
+	e.Disconnect(a)
 	if present(a) {
 		e.Fatal("session present after expiry 0")
 	}
-	e.disconnect(a)
+	e.Disconnect(a)
 
 	const expiry = 2 * time.Second
 	a2 := e.client("a2", func(o *mqttgame.Options) { o.SessionExpiry = expiry })
 	if present(a2) {
 		e.Fatal("session present on a clean start")
 	}
-	e.subscribe(a2, t[0], mqttgame.SubscribeOptions{QoS: 2})
-	e.disconnect(a2)
+	e.Subscribe(a2, t[0], mqttgame.SubscribeOptions{QoS: 2})
+	e.Disconnect(a2)
 	if !present(a2) {
 		e.Fatal("session gone right after the disconnection")
 	}
-	e.disconnect(a2)
+	e.Disconnect(a2)
 	// The absence is the point. Brokers count it in whole seconds and
 	// look once a second, so a session may last up to 2 s longer.
 	absence := expiry + 2500*time.Millisecond
-	e.idle(absence, a2)
+	e.Idle(absence, a2)
 	if present(a2) {
 		e.Fatalf("session still present %v after a disconnection with expiry %v", absence, expiry)
 	}
@@ -533,18 +528,18 @@ func sessionExpiry(e *env) {
 func userProperties(e *env) {
 	t := e.topics()
 	a := e.client("a", nil)
-	e.connect(a)
-	e.subscribe(a, t[0], mqttgame.SubscribeOptions{QoS: 2})
+	e.Connect(a)
+	e.Subscribe(a, t[0], mqttgame.SubscribeOptions{QoS: 2})
 	for q := range mqttgame.QoS(3) {
 		e.publish(a, &mqttgame.Message{Topic: t[0], QoS: q, UserProperties: userProps})
 	}
-	e.until("3 messages", func() bool { return len(a.got(t[0])) == 3 }, a)
-	for _, m := range a.got(t[0]) {
+	e.Until("3 messages", func() bool { return len(a.Got(t[0])) == 3 }, a)
+	for _, m := range a.Got(t[0]) {
 		if !sameUserProps(m.UserProperties) {
 			e.Errorf("QoS %d message has user properties %v, want %v", m.QoS, m.UserProperties, userProps)
 		}
 	}
-	if qs := qosSet(a.got(t[0])); !slices.Equal(qs, []mqttgame.QoS{0, 1, 2}) {
+	if qs := qosSet(a.Got(t[0])); !slices.Equal(qs, []mqttgame.QoS{0, 1, 2}) {
 		e.Errorf("QoS %v, want 0, 1 and 2", qs)
 	}
 }
@@ -554,18 +549,18 @@ func userProperties(e *env) {
 func payloadFormat(e *env) {
 	t := e.topics()
 	a := e.client("a", nil)
-	e.connect(a)
-	e.subscribe(a, t[0], mqttgame.SubscribeOptions{QoS: 2})
+	e.Connect(a)
+	e.Subscribe(a, t[0], mqttgame.SubscribeOptions{QoS: 2})
 	for q := range mqttgame.QoS(3) {
 		e.publish(a, &mqttgame.Message{Topic: t[0], QoS: q, PayloadUTF8: true, ContentType: "My name"})
 	}
-	e.until("3 messages", func() bool { return len(a.got(t[0])) == 3 }, a)
-	for _, m := range a.got(t[0]) {
+	e.Until("3 messages", func() bool { return len(a.Got(t[0])) == 3 }, a)
+	for _, m := range a.Got(t[0]) {
 		if !m.PayloadUTF8 || m.ContentType != "My name" {
 			e.Errorf("QoS %d message: PayloadUTF8=%v ContentType=%q", m.QoS, m.PayloadUTF8, m.ContentType)
 		}
 	}
-	if qs := qosSet(a.got(t[0])); !slices.Equal(qs, []mqttgame.QoS{0, 1, 2}) {
+	if qs := qosSet(a.Got(t[0])); !slices.Equal(qs, []mqttgame.QoS{0, 1, 2}) {
 		e.Errorf("QoS %v, want 0, 1 and 2", qs)
 	}
 }
@@ -575,13 +570,13 @@ func payloadFormat(e *env) {
 func publicationExpiry(e *env) {
 	t := e.topics()
 	b := e.client("b", func(o *mqttgame.Options) { o.SessionExpiry = time.Minute })
-	e.connect(b)
-	e.subscribe(b, t[0], mqttgame.SubscribeOptions{QoS: 2})
-	e.subscribe(b, e.topic("sync/b/x"), mqttgame.SubscribeOptions{QoS: 1})
-	e.disconnect(b)
+	e.Connect(b)
+	e.Subscribe(b, t[0], mqttgame.SubscribeOptions{QoS: 2})
+	e.Subscribe(b, e.topic("sync/b/x"), mqttgame.SubscribeOptions{QoS: 1})
+	e.Disconnect(b)
 
 	a := e.client("a", nil)
-	e.connect(a)
+	e.Connect(a)
 	const short, long = time.Second, 10 * time.Second
 	var ids []mqttgame.PublishID
 	for _, m := range []struct {
@@ -594,13 +589,13 @@ func publicationExpiry(e *env) {
 	e.delivered(a, ids...)
 	// The absence is the point: 3.5 s, as mochi may keep an expired
 	// message up to 2 s (see the deviation).
-	e.idle(short+2500*time.Millisecond, a)
-	e.connect(b)
-	e.until("the messages that did not expire", func() bool { return len(b.got(t[0])) >= 2 }, b)
+	e.Idle(short+2500*time.Millisecond, a)
+	e.Connect(b)
+	e.Until("the messages that did not expire", func() bool { return len(b.Got(t[0])) >= 2 }, b)
 	e.barrier(a, b)
-	got := b.got(t[0])
-	p := b.payloads(t[0])
-	if e.deviates() {
+	got := b.Got(t[0])
+	p := b.Payloads(t[0])
+	if e.Deviates() {
 		slices.Sort(p)
 	}
 	if !slices.Equal(p, []string{"qos 1 - don't expire", "qos 2 - don't expire"}) {
@@ -620,25 +615,25 @@ func subscribeOptions(e *env) {
 	// No local: the publisher's own subscription does not get it.
 	a := e.client("a", nil)
 	b := e.client("b", nil)
-	e.connect(a, b)
-	e.subscribe(a, t[0], mqttgame.SubscribeOptions{QoS: 2, NoLocal: true})
-	e.subscribe(b, t[0], mqttgame.SubscribeOptions{QoS: 2, NoLocal: true})
+	e.Connect(a, b)
+	e.Subscribe(a, t[0], mqttgame.SubscribeOptions{QoS: 2, NoLocal: true})
+	e.Subscribe(b, t[0], mqttgame.SubscribeOptions{QoS: 2, NoLocal: true})
 	e.publish(a, &mqttgame.Message{Topic: t[0], Payload: []byte("noLocal test"), QoS: 1})
 	e.barrier(a, b)
 	e.barrier(a, a)
-	if na, nb := len(a.got(t[0])), len(b.got(t[0])); na != 0 || nb != 1 {
+	if na, nb := len(a.Got(t[0])), len(b.Got(t[0])); na != 0 || nb != 1 {
 		e.Fatalf("no local: publisher got %d, other got %d; want 0 and 1", na, nb)
 	}
 
 	// Retain as published: the retain flag of live messages is kept.
 	rap := e.client("rap", nil)
-	e.connect(rap)
-	e.subscribe(rap, t[0], mqttgame.SubscribeOptions{QoS: 2, RetainAsPublished: true})
+	e.Connect(rap)
+	e.Subscribe(rap, t[0], mqttgame.SubscribeOptions{QoS: 2, RetainAsPublished: true})
 	e.publish(rap, &mqttgame.Message{Topic: t[0], Payload: []byte("retain as published false"), QoS: 1})
 	e.delivered(rap, e.publish(rap, &mqttgame.Message{Topic: t[0], Payload: []byte("retain as published true"), QoS: 1, Retain: true}))
 	defer clearRetained(e, rap, t[0])
-	e.until("2 messages", func() bool { return len(rap.got(t[0])) == 2 }, rap)
-	if got := rap.got(t[0]); got[0].Retain || !got[1].Retain {
+	e.Until("2 messages", func() bool { return len(rap.Got(t[0])) == 2 }, rap)
+	if got := rap.Got(t[0]); got[0].Retain || !got[1].Retain {
 		e.Fatalf("retain flags %v, %v; want false, true", got[0].Retain, got[1].Retain)
 	}
 
@@ -653,15 +648,15 @@ func subscribeOptions(e *env) {
 	retained := func(name string, rh mqttgame.RetainHandling, first, again int) {
 		e.Helper()
 		p := e.client(name, nil)
-		e.connect(p)
+		e.Connect(p)
 		for i, want := range []int{first, first + again} {
-			e.subscribe(p, wild, mqttgame.SubscribeOptions{QoS: 2, RetainHandling: rh})
+			e.Subscribe(p, wild, mqttgame.SubscribeOptions{QoS: 2, RetainHandling: rh})
 			e.barrier(p, p)
-			if n := len(p.got(wild)); n != want {
+			if n := len(p.Got(wild)); n != want {
 				e.Fatalf("retain handling %d, subscription %d: %d retained messages in all, want %d", rh, i+1, n, want)
 			}
 		}
-		for _, m := range p.got(wild) {
+		for _, m := range p.Got(wild) {
 			if !m.Retain {
 				e.Errorf("retain handling %d: %s arrived without the retain flag", rh, m.Topic)
 			}
@@ -681,14 +676,14 @@ func assignedClientID(e *env) {
 		o.BrokerAssignsClientID = true
 		o.SessionExpiry = time.Minute
 	})
-	e.connect(a)
+	e.Connect(a)
 	id := a.ClientID()
 	if id == "" {
 		e.Fatal("no identifier assigned")
 	}
 	r.cut()
-	e.until("the reconnection", func() bool { return a.count(mqttgame.EventConnected, "") == 2 }, a)
-	if ev, _ := a.lastConnected(); !ev.SessionPresent || a.ClientID() != id {
+	e.Until("the reconnection", func() bool { return a.Count(mqttgame.EventConnected, "") == 2 }, a)
+	if ev, _ := a.Last(mqttgame.EventConnected); !ev.SessionPresent || a.ClientID() != id {
 		e.Fatalf("after reconnecting: session present %v, identifier %q (was %q)", ev.SessionPresent, a.ClientID(), id)
 	}
 }
@@ -699,23 +694,23 @@ func subscribeIdentifiers(e *env) {
 	t := e.topics()
 	a := e.client("a", nil)
 	b := e.client("b", nil)
-	e.connect(a, b)
-	e.subscribe(a, t[0], mqttgame.SubscribeOptions{QoS: 2, SubscriptionID: 456789})
-	e.subscribe(b, t[0], mqttgame.SubscribeOptions{QoS: 2, SubscriptionID: 2})
-	e.subscribe(b, t[0]+"/#", mqttgame.SubscribeOptions{QoS: 2, SubscriptionID: 3})
+	e.Connect(a, b)
+	e.Subscribe(a, t[0], mqttgame.SubscribeOptions{QoS: 2, SubscriptionID: 456789})
+	e.Subscribe(b, t[0], mqttgame.SubscribeOptions{QoS: 2, SubscriptionID: 2})
+	e.Subscribe(b, t[0]+"/#", mqttgame.SubscribeOptions{QoS: 2, SubscriptionID: 3})
 	e.publish(b, &mqttgame.Message{Topic: t[0], Payload: []byte("sub identifier test"), QoS: 1})
-	e.until("the messages", func() bool { return len(a.got(t[0])) > 0 && len(b.got(t[0])) > 0 }, a, b)
+	e.Until("the messages", func() bool { return len(a.Got(t[0])) > 0 && len(b.Got(t[0])) > 0 }, a, b)
 	e.barrier(b, a)
 	e.barrier(b, b)
-	if got := a.got(t[0]); len(got) != 1 || got[0].SubscriptionID != 456789 {
+	if got := a.Got(t[0]); len(got) != 1 || got[0].SubscriptionID != 456789 {
 		e.Fatalf("a got %d messages, the first with identifier %d; want one with 456789", len(got), got[0].SubscriptionID)
 	}
 	var ids []int
-	for _, m := range b.got(t[0]) {
+	for _, m := range b.Got(t[0]) {
 		ids = append(ids, m.SubscriptionID)
 	}
 	slices.Sort(ids)
-	if e.deviates() {
+	if e.Deviates() {
 		// One message carries both identifiers; the client keeps one.
 		if len(ids) != 1 || (ids[0] != 2 && ids[0] != 3) {
 			e.Fatalf("b got identifiers %v, want one message with 2 or 3", ids)
@@ -733,18 +728,18 @@ func requestResponse(e *env) {
 	t := e.topics()
 	a := e.client("a", nil)
 	b := e.client("b", nil)
-	e.connect(a, b)
-	e.subscribe(a, t[0], mqttgame.SubscribeOptions{QoS: 2, NoLocal: true})
-	e.subscribe(b, t[0], mqttgame.SubscribeOptions{QoS: 2, NoLocal: true})
+	e.Connect(a, b)
+	e.Subscribe(a, t[0], mqttgame.SubscribeOptions{QoS: 2, NoLocal: true})
+	e.Subscribe(b, t[0], mqttgame.SubscribeOptions{QoS: 2, NoLocal: true})
 	e.publish(a, &mqttgame.Message{Topic: t[0], Payload: []byte("request"), QoS: 1, ResponseTopic: t[0], CorrelationData: []byte("334")})
-	e.until("the request", func() bool { return len(b.got(t[0])) == 1 }, a, b)
-	req := b.got(t[0])[0]
+	e.Until("the request", func() bool { return len(b.Got(t[0])) == 1 }, a, b)
+	req := b.Got(t[0])[0]
 	if req.ResponseTopic != t[0] || string(req.CorrelationData) != "334" {
 		e.Fatalf("request arrived with response topic %q and correlation data %q", req.ResponseTopic, req.CorrelationData)
 	}
 	e.publish(b, &mqttgame.Message{Topic: req.ResponseTopic, Payload: []byte("response"), QoS: 1, CorrelationData: req.CorrelationData})
-	e.until("the response", func() bool { return len(a.got(t[0])) == 1 }, a, b)
-	if resp := a.got(t[0])[0]; string(resp.Payload) != "response" || string(resp.CorrelationData) != "334" {
+	e.Until("the response", func() bool { return len(a.Got(t[0])) == 1 }, a, b)
+	if resp := a.Got(t[0])[0]; string(resp.Payload) != "response" || string(resp.CorrelationData) != "334" {
 		e.Fatalf("response %q with correlation data %q", resp.Payload, resp.CorrelationData)
 	}
 }
@@ -756,27 +751,27 @@ func clientTopicAlias(e *env) {
 	t := e.topics()
 	r := e.relay()
 	a := e.clientAt(r.URL(), "a", func(o *mqttgame.Options) { o.TopicAliases = 4 })
-	e.connect(a)
-	e.subscribe(a, t[0], mqttgame.SubscribeOptions{QoS: 2})
+	e.Connect(a)
+	e.Subscribe(a, t[0], mqttgame.SubscribeOptions{QoS: 2})
 	for i := range 3 {
 		e.publish(a, &mqttgame.Message{Topic: t[0], Payload: fmt.Appendf(nil, "topic alias %d", i)})
 	}
-	e.until("3 messages", func() bool { return len(a.got(t[0])) == 3 }, a)
+	e.Until("3 messages", func() bool { return len(a.Got(t[0])) == 3 }, a)
 	if n := r.seen().aliasOnlyFromClient; n != 2 {
 		e.Fatalf("%d publishes went out as an alias alone, want 2 (the first names the topic)", n)
 	}
 	r.cut()
-	e.until("the reconnection", func() bool { return a.count(mqttgame.EventConnected, "") == 2 && a.IsSubscribed(t[0]) }, a)
+	e.Until("the reconnection", func() bool { return a.Count(mqttgame.EventConnected, "") == 2 && a.IsSubscribed(t[0]) }, a)
 	for i := 3; i < 5; i++ {
 		e.publish(a, &mqttgame.Message{Topic: t[0], Payload: fmt.Appendf(nil, "topic alias %d", i)})
 	}
-	e.until("2 more messages", func() bool { return len(a.got(t[0])) == 5 }, a)
+	e.Until("2 more messages", func() bool { return len(a.Got(t[0])) == 5 }, a)
 	if n := r.seen().aliasOnlyFromClient; n != 3 {
 		e.Fatalf("%d alias-only publishes in all, want 3: a new connection names the topic again first", n)
 	}
-	for i, p := range a.payloads(t[0]) {
+	for i, p := range a.Payloads(t[0]) {
 		if p != fmt.Sprintf("topic alias %d", i) {
-			e.Fatalf("got %q", a.payloads(t[0]))
+			e.Fatalf("got %q", a.Payloads(t[0]))
 		}
 	}
 }
@@ -789,17 +784,17 @@ func serverTopicAlias(e *env) {
 	for _, accept := range []int{1, 0} {
 		r := e.relay()
 		a := e.clientAt(r.URL(), fmt.Sprint("a", accept), func(o *mqttgame.Options) { o.TopicAliases = accept })
-		e.connect(a)
-		e.subscribe(a, t[0], mqttgame.SubscribeOptions{QoS: 2})
+		e.Connect(a)
+		e.Subscribe(a, t[0], mqttgame.SubscribeOptions{QoS: 2})
 		for q := range mqttgame.QoS(3) {
 			e.publish(a, &mqttgame.Message{Topic: t[0], Payload: []byte("topic alias 1"), QoS: q})
 		}
-		e.until("3 messages", func() bool { return len(a.got(t[0])) == 3 }, a)
+		e.Until("3 messages", func() bool { return len(a.Got(t[0])) == 3 }, a)
 		aliased := r.seen().aliasOnlyToClient
 		switch {
 		case accept == 0 && aliased != 0:
 			e.Fatalf("the broker sent %d aliases to a client that accepts none", aliased)
-		case accept == 1 && e.deviates():
+		case accept == 1 && e.Deviates():
 			if aliased != 0 {
 				e.Fatalf("the broker sent %d alias-only messages; the deviation table says it sends none", aliased)
 			}
@@ -817,14 +812,14 @@ func maximumPacketSize(e *env) {
 	t := e.topics()
 	const brokerMax, clientMax = 2048, 128
 	e.own(limits{maxPacketSize: brokerMax})
-	if e.deviates() {
+	if e.Deviates() {
 		e.Log("the embedded broker's hook announces the maximum packet size")
 	}
 	a := e.client("a", nil)
 	small := e.client("small", func(o *mqttgame.Options) { o.MaxPacketSize = clientMax })
-	e.connect(a, small)
-	e.subscribe(a, t[0], mqttgame.SubscribeOptions{QoS: 2})
-	e.subscribe(small, t[0], mqttgame.SubscribeOptions{QoS: 2})
+	e.Connect(a, small)
+	e.Subscribe(a, t[0], mqttgame.SubscribeOptions{QoS: 2})
+	e.Subscribe(small, t[0], mqttgame.SubscribeOptions{QoS: 2})
 
 	if _, err := a.Publish(t[0], make([]byte, brokerMax), 1, false); !errors.Is(err, mqttgame.ErrPayloadTooLarge) {
 		e.Fatalf("publishing %d bytes: err = %v, want ErrPayloadTooLarge", brokerMax, err)
@@ -832,9 +827,9 @@ func maximumPacketSize(e *env) {
 	fits := bytes.Repeat([]byte("."), brokerMax-100)
 	e.delivered(a, e.publish(a, &mqttgame.Message{Topic: t[0], Payload: fits, QoS: 1}))
 	e.publish(a, &mqttgame.Message{Topic: t[0], Payload: bytes.Repeat([]byte("."), clientMax/2), QoS: 1})
-	e.until("the messages", func() bool { return len(a.got(t[0])) == 2 }, a, small)
+	e.Until("the messages", func() bool { return len(a.Got(t[0])) == 2 }, a, small)
 	e.barrier(a, small)
-	got := small.got(t[0])
+	got := small.Got(t[0])
 	if len(got) != 1 || len(got[0].Payload) != clientMax/2 {
 		e.Fatalf("the client with a %d-byte limit got %d messages; want only the small one", clientMax, len(got))
 	}
@@ -847,17 +842,17 @@ func maximumPacketSize(e *env) {
 // instead of its own longer keepalive, and pings at its pace.
 func serverKeepAliveCase(e *env) {
 	serverKA := 2
-	if e.deviates() && e.broker == "mosquitto" {
+	if e.Deviates() && e.broker == "mosquitto" {
 		serverKA = 10
 	}
 	e.own(limits{serverKeepAlive: serverKA})
 	r := e.relay()
 	a := e.clientAt(r.URL(), "a", func(o *mqttgame.Options) { o.KeepAlive = 120 * time.Second })
-	e.connect(a)
+	e.Connect(a)
 	if ka := a.KeepAlive(); ka != time.Duration(serverKA)*time.Second {
 		e.Fatalf("KeepAlive() = %v, want the broker's %ds", ka, serverKA)
 	}
-	e.untilWithin(time.Duration(serverKA)*1500*time.Millisecond, "a ping and its answer", func() bool { return r.seen().pingresps > 0 }, a)
+	e.UntilWithin(time.Duration(serverKA)*1500*time.Millisecond, "a ping and its answer", func() bool { return r.seen().pingresps > 0 }, a)
 	if !a.IsConnected() || a.Stats().ConnectionsLost != 0 {
 		e.Fatal("the connection was lost")
 	}
@@ -873,14 +868,14 @@ func flowControl(e *env) {
 	r := e.relay()
 	a := e.clientAt(r.URL(), "a", nil)
 	b := e.client("b", nil)
-	e.connect(a, b)
-	e.subscribe(b, t[0], mqttgame.SubscribeOptions{QoS: 2})
+	e.Connect(a, b)
+	e.Subscribe(b, t[0], mqttgame.SubscribeOptions{QoS: 2})
 	var ids []mqttgame.PublishID
 	for i := range 40 {
 		ids = append(ids, e.publish(a, &mqttgame.Message{Topic: t[0], Payload: fmt.Appendf(nil, "%d", i), QoS: mqttgame.QoS(1 + i%2)}))
 	}
 	e.delivered(a, ids...)
-	e.until("40 messages", func() bool { return len(b.got(t[0])) == 40 }, b)
+	e.Until("40 messages", func() bool { return len(b.Got(t[0])) == 40 }, b)
 	o := r.seen()
 	if o.maxInflight > receiveMax || o.qosFromClient < 40 {
 		e.Fatalf("the client had up to %d publishes unacknowledged (of %d), over the broker's Receive Maximum of %d", o.maxInflight, o.qosFromClient, receiveMax)
@@ -892,7 +887,7 @@ func flowControl(e *env) {
 
 	// The control: the broker does enforce its Receive Maximum.
 	disconnect, code := overrunReceiveMaximum(e, e.srv.tcpAddr(), receiveMax+1)
-	if e.deviates() {
+	if e.Deviates() {
 		if disconnect || code != byte(mqttgame.QuotaExceeded) {
 			e.Fatalf("a client over the Receive Maximum was answered with disconnect=%v code %#x, want PUBREC 0x97", disconnect, code)
 		}
@@ -950,8 +945,8 @@ func willDelay(e *env) {
 		{"back", 2 * time.Second, 10 * time.Second, 0, 0, true},
 	}
 	watcher := e.client("watcher", nil)
-	e.connect(watcher)
-	e.subscribe(watcher, e.topic("will/#"), mqttgame.SubscribeOptions{QoS: 2})
+	e.Connect(watcher)
+	e.Subscribe(watcher, e.topic("will/#"), mqttgame.SubscribeOptions{QoS: 2})
 	start := map[string]time.Time{}
 	var relays []*relay
 	var clients []*peer
@@ -961,11 +956,11 @@ func willDelay(e *env) {
 			o.SessionExpiry = p.session
 			o.Will = &mqttgame.Will{Topic: e.topic("will/" + p.name), Payload: []byte("will of " + p.name), QoS: 1, Delay: p.delay}
 		})
-		e.connect(c)
+		e.Connect(c)
 		relays = append(relays, r)
 		clients = append(clients, c)
 	}
-	if e.deviates() {
+	if e.Deviates() {
 		// The broker waits out the will delay though the session ended.
 		parts[1].earliest, parts[1].latest = 4*time.Second, 7*time.Second
 	}
@@ -978,8 +973,8 @@ func willDelay(e *env) {
 		}
 	}
 	arrived := map[string]time.Duration{}
-	e.untilWithin(waitFor, "the wills", func() bool {
-		for _, m := range watcher.got(e.topic("will/#")) {
+	e.UntilWithin(waitFor, "the wills", func() bool {
+		for _, m := range watcher.Got(e.topic("will/#")) {
 			name := strings.TrimPrefix(m.Topic, e.topic("will/"))
 			if _, ok := arrived[name]; !ok {
 				arrived[name] = time.Since(start[name])
@@ -987,7 +982,7 @@ func willDelay(e *env) {
 		}
 		return len(arrived) >= 3 && time.Since(start["back"]) > parts[3].delay+time.Second
 	}, append([]*peer{watcher}, clients...)...)
-	e.until("the client that came back to be connected", func() bool { return clients[3].IsConnected() }, clients[3])
+	e.Until("the client that came back to be connected", func() bool { return clients[3].IsConnected() }, clients[3])
 	e.barrier(watcher, watcher)
 	for _, p := range parts {
 		d, ok := arrived[p.name]
@@ -1000,7 +995,7 @@ func willDelay(e *env) {
 			e.Errorf("%s: the will came %v after the cut, want between %v and %v", p.name, d, p.earliest, p.latest)
 		}
 	}
-	if n := len(watcher.got(e.topic("will/#"))); n != 3 {
+	if n := len(watcher.Got(e.topic("will/#"))); n != 3 {
 		e.Errorf("%d wills in all, want 3", n)
 	}
 }
@@ -1013,25 +1008,25 @@ func sharedSubscriptions(e *env) {
 	shared := "$share/" + e.prefix + "/" + e.topic("x")
 	a := e.client("a", nil)
 	b := e.client("b", nil)
-	e.connect(a, b)
+	e.Connect(a, b)
 	for _, p := range []*peer{a, b} {
-		e.subscribe(p, shared, mqttgame.SubscribeOptions{QoS: 2})
-		e.subscribe(p, t[0], mqttgame.SubscribeOptions{QoS: 2})
+		e.Subscribe(p, shared, mqttgame.SubscribeOptions{QoS: 2})
+		e.Subscribe(p, t[0], mqttgame.SubscribeOptions{QoS: 2})
 	}
 	e.publish(b, &mqttgame.Message{Topic: t[0], Payload: []byte("message 0"), QoS: 0})
-	e.until("both", func() bool { return len(a.got(t[0])) == 1 && len(b.got(t[0])) == 1 }, a, b)
+	e.Until("both", func() bool { return len(a.Got(t[0])) == 1 && len(b.Got(t[0])) == 1 }, a, b)
 	const n = 10
 	for i := range n {
 		e.publish(b, &mqttgame.Message{Topic: e.topic("x"), Payload: fmt.Appendf(nil, "shared %d", i), QoS: 1})
 	}
 	x := e.topic("x")
-	e.until("the shared messages", func() bool { return len(a.got(x))+len(b.got(x)) >= n }, a, b)
+	e.Until("the shared messages", func() bool { return len(a.Got(x))+len(b.Got(x)) >= n }, a, b)
 	e.barrier(b, a)
 	e.barrier(b, b)
-	all := append(a.payloads(x), b.payloads(x)...)
+	all := append(a.Payloads(x), b.Payloads(x)...)
 	slices.Sort(all)
 	if len(all) != n || len(slices.Compact(slices.Clone(all))) != n {
 		e.Fatalf("got %q in all, want each of %d messages once", all, n)
 	}
-	e.Logf("shared: a got %d, b got %d", len(a.got(x)), len(b.got(x)))
+	e.Logf("shared: a got %d, b got %d", len(a.Got(x)), len(b.Got(x)))
 }

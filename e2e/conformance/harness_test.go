@@ -2,14 +2,14 @@ package conformance
 
 import (
 	"fmt"
-	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/mqttgame/mqttgame/internal/syncbuf"
+	"github.com/mqttgame/mqttgame/internal/casematrix"
+	"github.com/mqttgame/mqttgame/internal/gamepeer"
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame"
 )
 
@@ -20,31 +20,20 @@ const waitFor = 10 * time.Second
 // as TestConformance/<broker>/<transport>/<case>. Cases run in parallel:
 // each has its own topic prefix and client IDs.
 func TestConformance(t *testing.T) {
-	for _, b := range brokerNames {
-		t.Run(b, func(t *testing.T) {
-			for _, tr := range transportNames {
-				t.Run(tr, func(t *testing.T) {
-					for _, c := range cases {
-						t.Run(c.name, func(t *testing.T) {
-							t.Parallel()
-							runCase(t, b, tr, c)
-						})
-					}
-				})
-			}
-		})
+	byName := map[string]caseDef{}
+	for _, c := range cases {
+		byName[c.name] = c
 	}
-}
-
-func runCase(t *testing.T, brokerName, transport string, c caseDef) {
-	e := &env{T: t, broker: brokerName, transport: transport, caseName: c.name}
-	e.prefix = fmt.Sprintf("ct-%s-%s-%s", brokerName, transport, strings.ReplaceAll(c.name, "_", "-"))
-	e.srv = shared(t, brokerName)
-	srv := e.srv
-	t.Cleanup(func() { results.record(e, t.Failed()) })
-	// Checked after the clients closed (cleanups run last first).
-	t.Cleanup(func() { srv.check(t) })
-	c.run(e)
+	matrix.Each(t, caseNames(), func(t *testing.T, cell casematrix.Cell) {
+		e := &env{T: t, broker: cell.Target, transport: cell.Transport, caseName: cell.Case, Waits: gamepeer.Waits{T: t, Limit: waitFor}}
+		e.prefix = fmt.Sprintf("ct-%s-%s-%s", cell.Target, cell.Transport, strings.ReplaceAll(cell.Case, "_", "-"))
+		e.srv = shared(t, cell.Target)
+		srv := e.srv
+		e.Case = results.Start(t, cell)
+		// Checked after the clients closed (cleanups run last first).
+		t.Cleanup(func() { srv.check(t) })
+		byName[cell.Case].run(e)
+	})
 }
 
 // env is what a case runs in: a broker, a transport, a topic prefix.
@@ -53,9 +42,8 @@ type env struct {
 	broker, transport, caseName string
 	prefix                      string
 	srv                         server // the shared broker, or the case's own
-
-	mu       sync.Mutex
-	declared []deviation // deviations the case relied on
+	*casematrix.Case
+	gamepeer.Waits // each bounded by waitFor
 }
 
 // topic returns a topic of the case: its prefix, then rel.
@@ -80,16 +68,9 @@ func (e *env) own(l limits) server {
 // relay starts a relay in front of the case's broker.
 func (e *env) relay() *relay { return newRelay(e.T, e.transport, e.srv.target(e.transport)) }
 
-// peer is a client of the case, ticked by the case as a game loop would,
-// keeping every message and event it showed.
-type peer struct {
-	*mqttgame.Client
-	name   string
-	msgs   []mqttgame.Message
-	events []mqttgame.Event
-	extra  []string // $-filters to collect too ("#" does not match $-topics)
-	qos    map[mqttgame.PublishID]mqttgame.QoS
-}
+// peer is a client of the case, ticked by the case as a game loop
+// would; its QoS holds the QoS of each publish the case made.
+type peer = gamepeer.Peer
 
 // client makes a peer connected (or not) to the case's broker over the
 // case's transport, with FIFO delivery so that every message is seen,
@@ -106,166 +87,13 @@ func (e *env) clientAt(url, name string, edit func(*mqttgame.Options)) *peer {
 		ClientID:       e.id(name),
 		DataLoss:       mqttgame.FIFO,
 		ReconnectDelay: 50 * time.Millisecond,
-		Logger:         e.logger(name),
+		Logger:         gamepeer.Logger(e.T, name, 0),
 	}
 	if edit != nil {
 		edit(o)
 	}
-	c, err := mqttgame.New(o)
-	if err != nil {
-		e.Fatalf("New %s: %v", name, err)
-	}
-	e.Cleanup(func() { c.Close() })
-	return &peer{Client: c, name: name, qos: map[mqttgame.PublishID]mqttgame.QoS{}}
-}
-
-// logger returns a logger whose lines the test prints only if it fails.
-func (e *env) logger(name string) *slog.Logger {
-	w := &syncbuf.Buffer{}
-	e.Cleanup(func() {
-		if e.Failed() {
-			e.Logf("log of %s:\n%s", name, w.String())
-		}
-	})
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// tick runs one tick of the peer and keeps what it showed.
-func (p *peer) tick() {
-	p.Update()
-	p.events = p.AppendEvents(p.events)
-	p.msgs = p.AppendMessages(p.msgs, "#")
-	for _, f := range p.extra {
-		p.msgs = p.AppendMessages(p.msgs, f)
-	}
-}
-
-// got returns the messages the peer showed on topics matching filter.
-func (p *peer) got(filter string) []mqttgame.Message {
-	var out []mqttgame.Message
-	for _, m := range p.msgs {
-		if mqttgame.Match(filter, m.Topic) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// payloads returns the payloads of got(filter), in order.
-func (p *peer) payloads(filter string) []string {
-	var out []string
-	for _, m := range p.got(filter) {
-		out = append(out, string(m.Payload))
-	}
-	return out
-}
-
-// count returns how many events of a kind the peer showed (for topic,
-// unless it is "").
-func (p *peer) count(kind mqttgame.EventKind, topic string) int {
-	n := 0
-	for _, ev := range p.events {
-		if ev.Kind == kind && (topic == "" || ev.Topic == topic) {
-			n++
-		}
-	}
-	return n
-}
-
-// saw reports whether the peer showed an event of a kind for publish id
-// (any publish, if id is 0).
-func (p *peer) saw(kind mqttgame.EventKind, id mqttgame.PublishID) bool {
-	for _, ev := range p.events {
-		if ev.Kind == kind && (id == 0 || ev.ID == id) {
-			return true
-		}
-	}
-	return false
-}
-
-// lastConnected returns the latest EventConnected the peer showed.
-func (p *peer) lastConnected() (mqttgame.Event, bool) {
-	for i := len(p.events) - 1; i >= 0; i-- {
-		if p.events[i].Kind == mqttgame.EventConnected {
-			return p.events[i], true
-		}
-	}
-	return mqttgame.Event{}, false
-}
-
-// until ticks the peers until cond holds after a tick, failing the case
-// after waitFor.
-func (e *env) until(what string, cond func() bool, peers ...*peer) {
-	e.Helper()
-	e.untilWithin(waitFor, what, cond, peers...)
-}
-
-func (e *env) untilWithin(limit time.Duration, what string, cond func() bool, peers ...*peer) {
-	e.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		for _, p := range peers {
-			p.tick()
-		}
-		if cond() {
-			return
-		}
-		if time.Now().After(deadline) {
-			for _, p := range peers {
-				e.Logf("%s: connected=%v err=%v stats=%+v events=%v", p.name, p.IsConnected(), p.Err(), p.Stats(), p.events)
-			}
-			e.Fatalf("timed out after %v waiting for %s", limit, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// idle ticks the peers for d: for cases where time passing is the point
-// (keepalives, expiry), not a way to wait for something to happen.
-func (e *env) idle(d time.Duration, peers ...*peer) {
-	end := time.Now().Add(d)
-	for time.Now().Before(end) {
-		for _, p := range peers {
-			p.tick()
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// connect connects the peers and waits until they are.
-func (e *env) connect(peers ...*peer) {
-	e.Helper()
-	for _, p := range peers {
-		n := p.count(mqttgame.EventConnected, "")
-		if err := p.Connect(); err != nil {
-			e.Fatal(err)
-		}
-		e.until(p.name+" connected", func() bool { return p.count(mqttgame.EventConnected, "") > n }, p)
-	}
-}
-
-// disconnect disconnects the peer gracefully and waits until it is.
-func (e *env) disconnect(p *peer) {
-	e.Helper()
-	n := p.count(mqttgame.EventDisconnected, "")
-	p.Disconnect()
-	e.until(p.name+" disconnected", func() bool { return p.count(mqttgame.EventDisconnected, "") > n }, p)
-}
-
-// subscribe subscribes the peer and waits for the broker's answer to this
-// very SUBSCRIBE; it fails the case if the broker refused.
-func (e *env) subscribe(p *peer, filter string, opts mqttgame.SubscribeOptions) {
-	e.Helper()
-	n := p.count(mqttgame.EventSubscribed, filter)
-	if err := p.SubscribeWith(filter, opts); err != nil {
-		e.Fatal(err)
-	}
-	e.until(p.name+" subscribed to "+filter, func() bool {
-		if p.count(mqttgame.EventSubscribeFailed, filter) > 0 {
-			e.Fatalf("%s: subscription to %s refused: %v", p.name, filter, p.Err())
-		}
-		return p.count(mqttgame.EventSubscribed, filter) > n
-	}, p)
+	c := mqtttest.NewClient(e.T, o)
+	return gamepeer.New(c, name)
 }
 
 // publish publishes and fails the case if the client refused.
@@ -273,9 +101,9 @@ func (e *env) publish(p *peer, m *mqttgame.Message) mqttgame.PublishID {
 	e.Helper()
 	id, err := p.PublishMessage(m)
 	if err != nil {
-		e.Fatalf("%s: publish to %s: %v", p.name, m.Topic, err)
+		e.Fatalf("%s: publish to %s: %v", p.Name, m.Topic, err)
 	}
-	p.qos[id] = m.QoS
+	p.QoS[id] = m.QoS
 	return id
 }
 
@@ -283,15 +111,15 @@ func (e *env) publish(p *peer, m *mqttgame.Message) mqttgame.PublishID {
 // ones have no acknowledgement and are skipped.
 func (e *env) delivered(p *peer, ids ...mqttgame.PublishID) {
 	e.Helper()
-	e.until(p.name+"'s publishes delivered", func() bool {
+	e.Until(p.Name+"'s publishes delivered", func() bool {
 		for _, id := range ids {
-			if p.qos[id] == 0 {
+			if p.QoS[id] == 0 {
 				continue
 			}
-			if p.saw(mqttgame.EventPublishFailed, id) {
-				e.Fatalf("%s: publish #%d failed: %v", p.name, id, p.Err())
+			if p.Saw(mqttgame.EventPublishFailed, id) {
+				e.Fatalf("%s: publish #%d failed: %v", p.Name, id, p.Err())
 			}
-			if !p.saw(mqttgame.EventDelivered, id) {
+			if !p.Saw(mqttgame.EventDelivered, id) {
 				return false
 			}
 		}
@@ -308,14 +136,14 @@ var barrierSeq atomic.Int64
 // messages in order, so what from published before has been handled.
 func (e *env) barrier(from, to *peer) {
 	e.Helper()
-	topic := e.topic("sync/" + to.name + "/x")
+	topic := e.topic("sync/" + to.Name + "/x")
 	if !to.IsSubscribed(topic) {
-		e.subscribe(to, topic, mqttgame.SubscribeOptions{QoS: 1})
+		e.Subscribe(to, topic, mqttgame.SubscribeOptions{QoS: 1})
 	}
 	marker := fmt.Sprint("barrier ", barrierSeq.Add(1))
 	e.publish(from, &mqttgame.Message{Topic: topic, Payload: []byte(marker), QoS: 1})
-	e.until(to.name+" reached the barrier", func() bool {
-		for _, m := range to.got(topic) {
+	e.Until(to.Name+" reached the barrier", func() bool {
+		for _, m := range to.Got(topic) {
 			if string(m.Payload) == marker {
 				return true
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/mqttgame/mqttgame/internal/mosquitto"
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
 )
 
@@ -67,7 +68,7 @@ func startMochi(l limits) (server, error) {
 	}
 	var hooks []mqtt.Hook
 	if l.serverKeepAlive > 0 {
-		hooks = append(hooks, &serverKeepAlive{seconds: uint16(l.serverKeepAlive)})
+		hooks = append(hooks, mqtttest.ServerKeepAlive(uint16(l.serverKeepAlive)))
 	}
 	if l.denySubscribe != "" {
 		hooks = append(hooks, &denySubscribe{filter: l.denySubscribe})
@@ -106,25 +107,6 @@ func (m *mochiServer) check(t testing.TB) {
 }
 
 func (m *mochiServer) close() { m.b.Close() }
-
-// serverKeepAlive is a mochi hook that sets a Server Keep Alive in
-// CONNACK for clients that ask for a longer keepalive: mochi does it only
-// through a hook.
-type serverKeepAlive struct {
-	mqtt.HookBase
-	seconds uint16
-}
-
-func (h *serverKeepAlive) ID() string           { return "server-keepalive" }
-func (h *serverKeepAlive) Provides(b byte) bool { return b == mqtt.OnConnect }
-
-func (h *serverKeepAlive) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
-	if pk.Connect.Keepalive == 0 || pk.Connect.Keepalive > h.seconds {
-		cl.State.ServerKeepalive = true
-		cl.State.Keepalive = h.seconds
-	}
-	return nil
-}
 
 // denySubscribe is a mochi hook that lets every client in and refuses
 // subscriptions to one filter. (mochi allows what any ACL hook allows, so

@@ -1,13 +1,13 @@
 package interop
 
 import (
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mqttgame/mqttgame/internal/gamepeer"
 	"github.com/mqttgame/mqttgame/internal/mosquitto"
-	"github.com/mqttgame/mqttgame/internal/syncbuf"
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
 )
@@ -80,82 +80,26 @@ func forEachRoom(t *testing.T, f func(t *testing.T, r room, transport string)) {
 
 // goClient is one of our clients, with FIFO delivery so that every
 // message shows, keeping every message and event it showed.
-type goClient struct {
-	*mqttgame.Client
-	msgs   []mqttgame.Message
-	events []mqttgame.Event
-}
+type goClient = gamepeer.Peer
 
 func newClient(t *testing.T, url string, edit func(*mqttgame.Options)) *goClient {
 	t.Helper()
-	w := &syncbuf.Buffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log("client log:\n" + w.String())
-		}
-	})
 	o := &mqttgame.Options{
 		Brokers:  []string{url},
 		DataLoss: mqttgame.FIFO,
-		Logger:   slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:   gamepeer.Logger(t, "client", 0),
 	}
 	if edit != nil {
 		edit(o)
 	}
-	c, err := mqttgame.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return &goClient{Client: c}
-}
-
-func (c *goClient) tick() {
-	c.Update()
-	c.events = c.AppendEvents(c.events)
-	c.msgs = c.AppendMessages(c.msgs, "#")
-}
-
-// got returns the messages shown on topics matching filter.
-func (c *goClient) got(filter string) []mqttgame.Message {
-	var out []mqttgame.Message
-	for _, m := range c.msgs {
-		if mqttgame.Match(filter, m.Topic) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func (c *goClient) saw(kind mqttgame.EventKind, topic string) bool {
-	for _, e := range c.events {
-		if e.Kind == kind && (topic == "" || e.Topic == topic) {
-			return true
-		}
-	}
-	return false
+	return gamepeer.New(mqtttest.NewClient(t, o), "client")
 }
 
 // until ticks the clients (and polls the peers through cond) until cond
 // holds, failing the test after waitFor.
 func until(t *testing.T, what string, cond func() bool, clients ...*goClient) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for {
-		for _, c := range clients {
-			c.tick()
-		}
-		if cond() {
-			return
-		}
-		if time.Now().After(deadline) {
-			for _, c := range clients {
-				t.Logf("%s: connected=%v err=%v events=%v", c.ClientID(), c.IsConnected(), c.Err(), c.events)
-			}
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	gamepeer.Waits{T: t, Limit: waitFor}.Until(what, cond, clients...)
 }
 
 func connect(t *testing.T, c *goClient) {
@@ -178,7 +122,7 @@ func subscribe(t *testing.T, c *goClient, filter string, qos mqttgame.QoS) {
 func delivered(t *testing.T, c *goClient, id mqttgame.PublishID) {
 	t.Helper()
 	until(t, "delivery", func() bool {
-		for _, e := range c.events {
+		for _, e := range c.Events {
 			if e.ID == id && e.Kind == mqttgame.EventPublishFailed {
 				t.Fatalf("publish failed: %v", e.Err)
 			}

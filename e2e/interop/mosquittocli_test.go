@@ -12,8 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/internal/syncbuf"
 	"github.com/mqttgame/mqttgame/mqttgame"
 )
@@ -105,6 +105,7 @@ func pub(t *testing.T, r room, stdin io.Reader, args ...string) {
 // reaches mosquitto_sub byte for byte, and a retained message reaches a
 // later mosquitto_sub with the retain flag.
 func TestMosquittoSubReceives(t *testing.T) {
+	t.Parallel()
 	forEachTCPRoom(t, func(t *testing.T, r room) {
 		prefix := "cli-" + r.name
 		c := newClient(t, r.urls["tcp"], nil)
@@ -112,9 +113,12 @@ func TestMosquittoSubReceives(t *testing.T) {
 		sub := startSub(t, r, "-t", prefix+"/#", "-q", "2", "-F", "%t|%q|%r|%x")
 		// mosquitto_sub says nothing once subscribed: publish probes
 		// until one comes through.
+		probes := 0
 		until(t, "mosquitto_sub to be subscribed", func() bool {
-			c.PublishString(prefix+"/probe", "probe", 0, false)
-			time.Sleep(20 * time.Millisecond)
+			if probes%20 == 0 {
+				c.PublishString(prefix+"/probe", "probe", 0, false)
+			}
+			probes++
 			return len(sub.lines()) > 0
 		}, c)
 		want := map[string]string{}
@@ -155,19 +159,16 @@ func TestMosquittoSubReceives(t *testing.T) {
 
 func waitLines(t *testing.T, s *subLines, n int) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for len(s.lines()) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("mosquitto_sub printed %q, want %d lines", s.lines(), n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	mqtttest.TickUntilWithin(t, waitFor, fmt.Sprintf("%d lines from mosquitto_sub", n), nil, func() bool { return len(s.lines()) >= n }, func() {
+		t.Logf("mosquitto_sub printed %q", s.lines())
+	})
 }
 
 // TestMosquittoPubSends: what mosquitto_pub sends at each QoS, from a
 // file or a command line, with a user property, reaches the Go client
 // byte for byte; a retained message and its clearing are seen alike.
 func TestMosquittoPubSends(t *testing.T) {
+	t.Parallel()
 	forEachTCPRoom(t, func(t *testing.T, r room) {
 		prefix := "clipub-" + r.name
 		c := newClient(t, r.urls["tcp"], nil)
@@ -192,13 +193,13 @@ func TestMosquittoPubSends(t *testing.T) {
 		}
 		pub(t, r, strings.NewReader("from stdin ✓"), "-t", prefix+"/stdin", "-q", "1", "-s",
 			"-D", "publish", "user-property", "player", "bob", "-D", "publish", "content-type", "text/plain")
-		until(t, "every message", func() bool { return len(c.got(prefix+"/#")) == len(want)+1 }, c)
-		for _, m := range c.got(prefix + "/data/#") {
+		until(t, "every message", func() bool { return len(c.Got(prefix+"/#")) == len(want)+1 }, c)
+		for _, m := range c.Got(prefix + "/data/#") {
 			if !bytes.Equal(m.Payload, want[m.Topic]) || fmt.Sprint(m.QoS) != m.Topic[len(m.Topic)-1:] {
 				t.Errorf("%s: %d bytes at QoS %d, not the %d bytes sent", m.Topic, len(m.Payload), m.QoS, len(want[m.Topic]))
 			}
 		}
-		if m := c.got(prefix + "/stdin")[0]; string(m.Payload) != "from stdin ✓" || m.ContentType != "text/plain" ||
+		if m := c.Got(prefix + "/stdin")[0]; string(m.Payload) != "from stdin ✓" || m.ContentType != "text/plain" ||
 			len(m.UserProperties) != 1 || m.UserProperties[0] != (mqttgame.UserProperty{Key: "player", Value: "bob"}) {
 			t.Errorf("got %q content type %q user properties %v", m.Payload, m.ContentType, m.UserProperties)
 		}
@@ -208,21 +209,21 @@ func TestMosquittoPubSends(t *testing.T) {
 		late := newClient(t, r.urls["tcp"], nil)
 		connect(t, late)
 		subscribe(t, late, prefix+"/kept", 1)
-		until(t, "the retained message", func() bool { return len(late.got(prefix+"/kept")) == 1 }, late)
-		if m := late.got(prefix + "/kept")[0]; !m.Retain || string(m.Payload) != "retained by mosquitto_pub" {
+		until(t, "the retained message", func() bool { return len(late.Got(prefix+"/kept")) == 1 }, late)
+		if m := late.Got(prefix + "/kept")[0]; !m.Retain || string(m.Payload) != "retained by mosquitto_pub" {
 			t.Fatalf("got %q retain=%v", m.Payload, m.Retain)
 		}
 		pub(t, r, nil, "-t", prefix+"/kept", "-q", "1", "-r", "-n")
-		until(t, "the value cleared", func() bool { return len(late.got(prefix+"/kept")) == 2 }, late)
-		if m := late.got(prefix + "/kept")[1]; len(m.Payload) != 0 {
+		until(t, "the value cleared", func() bool { return len(late.Got(prefix+"/kept")) == 2 }, late)
+		if m := late.Got(prefix + "/kept")[1]; len(m.Payload) != 0 {
 			t.Fatalf("got %q, want the cleared (empty) value", m.Payload)
 		}
 		fresh := newClient(t, r.urls["tcp"], nil)
 		connect(t, fresh)
 		subscribe(t, fresh, prefix+"/kept", 1)
 		pub(t, r, nil, "-t", prefix+"/kept", "-q", "1", "-m", "marker")
-		until(t, "the marker", func() bool { return len(fresh.got(prefix+"/kept")) == 1 }, fresh)
-		if m := fresh.got(prefix + "/kept")[0]; string(m.Payload) != "marker" {
+		until(t, "the marker", func() bool { return len(fresh.Got(prefix+"/kept")) == 1 }, fresh)
+		if m := fresh.Got(prefix + "/kept")[0]; string(m.Payload) != "marker" {
 			t.Fatalf("a new subscriber got %q before the marker: the retained message was not cleared", m.Payload)
 		}
 	})

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/internal/syncbuf"
 	"github.com/mqttgame/mqttgame/mqttgame"
 )
@@ -125,8 +125,8 @@ func (p *jsPeer) send(cmd map[string]any) {
 // wait waits for an event matching ok; an error event fails the test.
 func (p *jsPeer) wait(what string, ok func(jsEvent) bool) jsEvent {
 	p.t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for {
+	var found jsEvent
+	mqtttest.TickUntilWithin(p.t, waitFor, "the MQTT.js peer's "+what, nil, func() bool {
 		p.mu.Lock()
 		events := append([]jsEvent(nil), p.events...)
 		p.mu.Unlock()
@@ -135,14 +135,13 @@ func (p *jsPeer) wait(what string, ok func(jsEvent) bool) jsEvent {
 				p.t.Fatalf("MQTT.js peer: %s", e.Message)
 			}
 			if ok(e) {
-				return e
+				found = e
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("MQTT.js peer: timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+		return false
+	}, nil)
+	return found
 }
 
 func (p *jsPeer) subscribe(filter string, qos int) {
@@ -192,6 +191,7 @@ func (p *jsPeer) kill() {
 // TestMQTTJSPayloads: text, every byte value, a 64 KiB block and an empty
 // payload cross byte for byte both ways at QoS 0, 1 and 2.
 func TestMQTTJSPayloads(t *testing.T) {
+	t.Parallel()
 	forEachRoom(t, func(t *testing.T, r room, tr string) {
 		prefix := "js-" + r.name + "-" + tr
 		c := newClient(t, r.urls[tr], nil)
@@ -211,9 +211,9 @@ func TestMQTTJSPayloads(t *testing.T) {
 			}
 		}
 		until(t, "every message both ways", func() bool {
-			return len(c.got(prefix+"/to-go/#")) == len(want) && len(js.messages(prefix+"/to-js/#")) == len(want)
+			return len(c.Got(prefix+"/to-go/#")) == len(want) && len(js.messages(prefix+"/to-js/#")) == len(want)
 		}, c)
-		for _, m := range c.got(prefix + "/to-go/#") {
+		for _, m := range c.Got(prefix + "/to-go/#") {
 			key := strings.TrimPrefix(m.Topic, prefix+"/to-go/")
 			if !bytes.Equal(m.Payload, want[key]) || fmt.Sprint(m.QoS) != key[len(key)-1:] {
 				t.Errorf("MQTT.js → Go %s: %d bytes at QoS %d, not the %d bytes sent", key, len(m.Payload), m.QoS, len(want[key]))
@@ -232,6 +232,7 @@ func TestMQTTJSPayloads(t *testing.T) {
 // other's later subscription with the retain flag; cleared by the other
 // side, live subscribers see it emptied and later ones get nothing.
 func TestMQTTJSRetained(t *testing.T) {
+	t.Parallel()
 	forEachRoom(t, func(t *testing.T, r room, tr string) {
 		prefix := "jsr-" + r.name + "-" + tr
 		goSet, jsSet := prefix+"/score/go", prefix+"/score/js"
@@ -243,9 +244,9 @@ func TestMQTTJSRetained(t *testing.T) {
 		js.subscribe(prefix+"/score/+", 1)
 		subscribe(t, c, prefix+"/score/+", 1)
 		until(t, "each side's retained message on the other", func() bool {
-			return len(c.got(jsSet)) == 1 && len(js.messages(goSet)) == 1
+			return len(c.Got(jsSet)) == 1 && len(js.messages(goSet)) == 1
 		}, c)
-		if m := c.got(jsSet)[0]; !m.Retain || !bytes.Equal(m.Payload, []byte{0, 1, 2, 0xff}) {
+		if m := c.Got(jsSet)[0]; !m.Retain || !bytes.Equal(m.Payload, []byte{0, 1, 2, 0xff}) {
 			t.Fatalf("Go got MQTT.js's retained message as %q retain=%v", m.Payload, m.Retain)
 		}
 		if m := js.messages(goSet)[0]; !m.Retain || string(m.Payload) != "1200 from Go" {
@@ -257,9 +258,9 @@ func TestMQTTJSRetained(t *testing.T) {
 		js.publish(goSet, nil, 1, true)
 		// Each subscription also brought its own side's retained value.
 		until(t, "both live subscribers to see the values cleared", func() bool {
-			return len(c.got(goSet)) == 2 && len(js.messages(jsSet)) == 2
+			return len(c.Got(goSet)) == 2 && len(js.messages(jsSet)) == 2
 		}, c)
-		if m := c.got(goSet)[1]; len(m.Payload) != 0 {
+		if m := c.Got(goSet)[1]; len(m.Payload) != 0 {
 			t.Fatalf("Go saw %q, want the cleared (empty) value", m.Payload)
 		}
 		if m := js.messages(jsSet)[1]; len(m.Payload) != 0 {
@@ -275,9 +276,9 @@ func TestMQTTJSRetained(t *testing.T) {
 		js2.subscribe(prefix+"/score/+", 1)
 		delivered(t, c, must(c.PublishString(prefix+"/score/marker", "m", 1, false)))
 		until(t, "the marker", func() bool {
-			return len(late.got(prefix+"/score/marker")) == 1 && len(js2.messages(prefix+"/score/marker")) == 1
+			return len(late.Got(prefix+"/score/marker")) == 1 && len(js2.messages(prefix+"/score/marker")) == 1
 		}, late)
-		if n, m := len(late.got(prefix+"/score/+")), len(js2.messages(prefix+"/score/+")); n != 1 || m != 1 {
+		if n, m := len(late.Got(prefix+"/score/+")), len(js2.messages(prefix+"/score/+")); n != 1 || m != 1 {
 			t.Fatalf("after clearing, a new Go subscriber got %d messages and a new MQTT.js one %d; want only the marker", n, m)
 		}
 	})
@@ -293,6 +294,7 @@ func must(id mqttgame.PublishID, err error) mqttgame.PublishID {
 // TestMQTTJSWill: an MQTT.js player whose process dies has its will
 // published, and the Go client sees it.
 func TestMQTTJSWill(t *testing.T) {
+	t.Parallel()
 	forEachRoom(t, func(t *testing.T, r room, tr string) {
 		prefix := "jsw-" + r.name + "-" + tr
 		c := newClient(t, r.urls[tr], nil)
@@ -300,10 +302,10 @@ func TestMQTTJSWill(t *testing.T) {
 		subscribe(t, c, prefix+"/presence/+", 1)
 		js := startPeer(t, r.urls[tr], prefix+"-js", &jsWill{Topic: prefix + "/presence/bob", Payload: []byte("bob left"), QoS: 1})
 		js.publish(prefix+"/presence/bob", []byte("bob here"), 1, false)
-		until(t, "bob's greeting", func() bool { return len(c.got(prefix+"/presence/bob")) == 1 }, c)
+		until(t, "bob's greeting", func() bool { return len(c.Got(prefix+"/presence/bob")) == 1 }, c)
 		js.kill()
-		until(t, "bob's will", func() bool { return len(c.got(prefix+"/presence/bob")) == 2 }, c)
-		if m := c.got(prefix + "/presence/bob")[1]; string(m.Payload) != "bob left" || m.QoS != 1 {
+		until(t, "bob's will", func() bool { return len(c.Got(prefix+"/presence/bob")) == 2 }, c)
+		if m := c.Got(prefix + "/presence/bob")[1]; string(m.Payload) != "bob left" || m.QoS != 1 {
 			t.Fatalf("got %q at QoS %d, want the will", m.Payload, m.QoS)
 		}
 	})
@@ -323,6 +325,7 @@ type presence struct {
 // player's retained presence record, and its retained offline will once
 // the Go player leaves.
 func TestMQTTJSPresence(t *testing.T) {
+	t.Parallel()
 	forEachRoom(t, func(t *testing.T, r room, tr string) {
 		prefix := "jsp-" + r.name + "-" + tr
 		topic := prefix + "/presence/alice"

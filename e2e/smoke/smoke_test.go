@@ -17,6 +17,7 @@ import (
 
 	"github.com/mqttgame/mqttgame/demo/game"
 	"github.com/mqttgame/mqttgame/internal/demotest"
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/internal/syncbuf"
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/presence"
@@ -153,19 +154,15 @@ func start(t *testing.T, bin, display string, args ...string) *process {
 
 func (p *process) waitFor(t *testing.T, what string, buf *syncbuf.Buffer) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !strings.Contains(buf.String(), what) {
+	mqtttest.TickUntilWithin(t, waitFor, fmt.Sprintf("%s to say %q", p.name, what), nil, func() bool {
 		select {
 		case err := <-p.done:
 			p.done <- err
 			t.Fatalf("%s ended (%v) before saying %q", p.name, err, what)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not say %q in %v", p.name, what, waitFor)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return strings.Contains(buf.String(), what)
+	}, nil)
 }
 
 func (p *process) waitOut(t *testing.T, what string) { t.Helper(); p.waitFor(t, what, &p.stdout) }
@@ -218,27 +215,18 @@ func checkTCP(t *testing.T, host *process) {
 	if m == nil {
 		t.Fatalf("the host did not print a mosquitto_sub line:\n%s", host.stdout.String())
 	}
-	c, err := mqttgame.New(&mqttgame.Options{Brokers: []string{fmt.Sprintf("mqtt://%s:%s", m[1], m[2])}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := mqtttest.NewClient(t, &mqttgame.Options{Brokers: []string{fmt.Sprintf("mqtt://%s:%s", m[1], m[2])}})
 	c.Connect()
 	filter := game.TopicsOf("smoke").Presence + "/+"
 	c.Subscribe(filter, mqttgame.AtLeastOnce)
 	online := map[string]bool{}
-	deadline := time.Now().Add(waitFor)
-	for !online["Ann"] || !online["Bob"] {
-		c.Update()
+	mqtttest.TickUntilWithin(t, waitFor, "Ann and Bob online over TCP", c.Update, func() bool {
 		for _, msg := range c.AppendMessages(nil, filter) {
 			var r presence.Record
 			if err := json.Unmarshal(msg.Payload, &r); err == nil {
 				online[r.Name] = r.Online
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("over TCP, online: %v; want Ann and Bob", online)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return online["Ann"] && online["Bob"]
+	}, func() { t.Logf("over TCP, online: %v", online) })
 }

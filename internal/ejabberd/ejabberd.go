@@ -15,16 +15,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/mqttgame/mqttgame/internal/localproc"
 	"github.com/mqttgame/mqttgame/internal/syncbuf"
 )
 
@@ -57,10 +56,8 @@ type Node struct {
 	wsPort  int
 	out     *syncbuf.Buffer
 
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	waitErr error
+	mu   sync.Mutex
+	proc *localproc.Process // nil until launched
 }
 
 // paths finds erl and ejabberd's Erlang applications.
@@ -106,7 +103,7 @@ func Start(limit time.Duration) (*Cluster, error) {
 
 func (c *Cluster) start(limit time.Duration) error {
 	deadline := time.Now().Add(limit)
-	ports, err := freePorts(5)
+	ports, err := localproc.FreePorts(5)
 	if err != nil {
 		return err
 	}
@@ -119,7 +116,7 @@ func (c *Cluster) start(limit time.Duration) error {
 	if err := c.epmd.Start(); err != nil {
 		return fmt.Errorf("ejabberd: epmd: %w", err)
 	}
-	if err := waitListening("127.0.0.1:"+strconv.Itoa(c.port), deadline, nil); err != nil {
+	if err := localproc.WaitListening("127.0.0.1:"+strconv.Itoa(c.port), deadline, nil); err != nil {
 		return fmt.Errorf("ejabberd: epmd: %w", err)
 	}
 	for i := range c.nodes {
@@ -233,20 +230,13 @@ func (n *Node) launch() error {
 	cmd.Env = c.env(n)
 	cmd.Stdout = n.out
 	cmd.Stderr = n.out
-	if err := cmd.Start(); err != nil {
+	proc, err := localproc.Start(cmd)
+	if err != nil {
 		return fmt.Errorf("ejabberd: %w", err)
 	}
-	exited := make(chan struct{})
 	n.mu.Lock()
-	n.cmd, n.exited = cmd, exited
+	n.proc = proc
 	n.mu.Unlock()
-	go func() {
-		err := cmd.Wait()
-		n.mu.Lock()
-		n.waitErr = err
-		n.mu.Unlock()
-		close(exited)
-	}()
 	return nil
 }
 
@@ -255,7 +245,7 @@ func (n *Node) launch() error {
 // ejabberdctl call starts an Erlang VM, so it is asked only then.)
 func (n *Node) waitStarted(deadline time.Time) error {
 	for _, addr := range []string{n.TCPAddr(), n.WSAddr()} {
-		if err := waitListening(addr, deadline, n.exitedChan()); err != nil {
+		if err := localproc.WaitListening(addr, deadline, n.exitedChan()); err != nil {
 			return fmt.Errorf("ejabberd: %s: %w:\n%s", n.name, err, n.Log())
 		}
 	}
@@ -356,37 +346,31 @@ func (n *Node) Log() string {
 	return n.out.String() + string(b)
 }
 
-func (n *Node) exitedChan() chan struct{} {
+func (n *Node) process() *localproc.Process {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.exited
+	return n.proc
+}
+
+func (n *Node) exitedChan() <-chan struct{} {
+	if p := n.process(); p != nil {
+		return p.Exited()
+	}
+	return nil
 }
 
 // Exited reports whether the node's process has ended.
 func (n *Node) Exited() bool {
-	ch := n.exitedChan()
-	if ch == nil {
-		return true
-	}
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
+	p := n.process()
+	return p == nil || p.Done()
 }
 
 // Kill ends the node at once (SIGKILL), as a crash would: it says nothing
 // to its clients or to the other node. It returns once the process is gone.
 func (n *Node) Kill() {
-	n.mu.Lock()
-	cmd, exited := n.cmd, n.exited
-	n.mu.Unlock()
-	if cmd == nil || cmd.Process == nil {
-		return
+	if p := n.process(); p != nil {
+		p.Stop(0)
 	}
-	_ = cmd.Process.Kill()
-	<-exited
 }
 
 // Restart kills the node if it runs and starts it again with the same
@@ -403,19 +387,9 @@ func (n *Node) Restart(limit time.Duration) error {
 // stopNode asks the node to stop (SIGTERM: Erlang stops cleanly), and
 // kills it after a few seconds.
 func (n *Node) stopNode() {
-	n.mu.Lock()
-	cmd, exited := n.cmd, n.exited
-	n.mu.Unlock()
-	if cmd == nil || cmd.Process == nil {
-		return
+	if p := n.process(); p != nil {
+		p.Stop(5 * time.Second)
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(5 * time.Second):
-	}
-	_ = cmd.Process.Kill()
-	<-exited
 }
 
 // Close stops both nodes and epmd, and removes the cluster's folder.
@@ -436,43 +410,4 @@ func (c *Cluster) Close() error {
 		os.RemoveAll(c.dir)
 	})
 	return nil
-}
-
-// waitListening waits until addr accepts a TCP connection.
-func waitListening(addr string, deadline time.Time, exited chan struct{}) error {
-	for {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			conn.Close()
-			return nil
-		}
-		select {
-		case <-exited:
-			return fmt.Errorf("exited before %s opened", addr)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not open in time", addr)
-		}
-	}
-}
-
-// freePorts returns n ports that were free a moment ago.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }

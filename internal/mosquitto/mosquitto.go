@@ -6,7 +6,6 @@ package mosquitto
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -14,9 +13,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/mqttgame/mqttgame/internal/localproc"
 	"github.com/mqttgame/mqttgame/internal/syncbuf"
 )
 
@@ -45,13 +44,11 @@ type Broker struct {
 	path    string
 	conf    string
 	persist bool
-	cmd     *exec.Cmd
+	proc    *localproc.Process // nil until launched
 	dir     string
 	tcpPort int
 	wsPort  int
 	log     *syncbuf.Buffer
-	exited  chan struct{}
-	waitErr error
 	stop    sync.Once
 }
 
@@ -95,7 +92,7 @@ func start(path string, opts *Options) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(2)
+	ports, err := localproc.FreePorts(2)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -122,19 +119,14 @@ func start(path string, opts *Options) (*Broker, error) {
 // launch runs mosquitto with the broker's configuration and waits until
 // both listeners accept connections.
 func (b *Broker) launch() error {
-	b.exited = make(chan struct{})
-	b.cmd = exec.Command(b.path, "-c", b.conf)
-	b.cmd.Stdout = b.log
-	b.cmd.Stderr = b.log
-	if err := b.cmd.Start(); err != nil {
+	cmd := exec.Command(b.path, "-c", b.conf)
+	cmd.Stdout = b.log
+	cmd.Stderr = b.log
+	proc, err := localproc.Start(cmd)
+	if err != nil {
 		return fmt.Errorf("mosquitto: %w", err)
 	}
-	exited := b.exited
-	cmd := b.cmd
-	go func() {
-		b.waitErr = cmd.Wait()
-		close(exited)
-	}()
+	b.proc = proc
 	if err := b.waitReady(10 * time.Second); err != nil {
 		b.stopProcess(true)
 		return err
@@ -143,21 +135,16 @@ func (b *Broker) launch() error {
 }
 
 // stopProcess ends the running mosquitto: with SIGTERM, which lets it save
-// its state, then SIGKILL after a second; or with SIGKILL at once.
+// its state, then SIGKILL after 5 seconds; or with SIGKILL at once.
 func (b *Broker) stopProcess(kill bool) {
-	if b.cmd == nil || b.cmd.Process == nil {
+	if b.proc == nil {
 		return
 	}
-	if !kill {
-		_ = b.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-b.exited:
-			return
-		case <-time.After(5 * time.Second):
-		}
+	grace := 5 * time.Second
+	if kill {
+		grace = 0
 	}
-	_ = b.cmd.Process.Kill()
-	<-b.exited
+	b.proc.Stop(grace)
 }
 
 // Restart stops mosquitto and starts it again on the same ports, with the
@@ -211,45 +198,15 @@ func (b *Broker) config(opts *Options) string {
 
 func (b *Broker) waitReady(limit time.Duration) error {
 	deadline := time.Now().Add(limit)
-	for _, port := range []int{b.tcpPort, b.wsPort} {
-		addr := "127.0.0.1:" + strconv.Itoa(port)
-		for {
-			c, err := net.DialTimeout("tcp", addr, time.Second)
-			if err == nil {
-				c.Close()
-				break
+	for _, addr := range []string{b.TCPAddr(), b.WSAddr()} {
+		if err := localproc.WaitListening(addr, deadline, b.proc.Exited()); err != nil {
+			if b.proc.Done() {
+				return fmt.Errorf("mosquitto exited at start (%v):\n%s", b.proc.Err(), b.log.String())
 			}
-			select {
-			case <-b.exited:
-				return fmt.Errorf("mosquitto exited at start (%v):\n%s", b.waitErr, b.log.String())
-			case <-time.After(5 * time.Millisecond):
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("mosquitto: %s did not open within %v:\n%s", addr, limit, b.log.String())
-			}
+			return fmt.Errorf("mosquitto: %s did not open within %v:\n%s", addr, limit, b.log.String())
 		}
 	}
 	return nil
-}
-
-// freePorts returns n ports that were free a moment ago.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // TCPURL returns the plain MQTT URL, "mqtt://127.0.0.1:port".
@@ -268,14 +225,7 @@ func (b *Broker) WSAddr() string { return "127.0.0.1:" + strconv.Itoa(b.wsPort) 
 func (b *Broker) Log() string { return b.log.String() }
 
 // Exited reports whether the broker process has ended.
-func (b *Broker) Exited() bool {
-	select {
-	case <-b.exited:
-		return true
-	default:
-		return false
-	}
-}
+func (b *Broker) Exited() bool { return b.proc == nil || b.proc.Done() }
 
 // Close stops the broker and removes its folder. It waits for the
 // process to end: a clean stop first, a kill after a second.

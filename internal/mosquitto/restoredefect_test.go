@@ -61,6 +61,7 @@ func (rc *rawClient) read() *packets.ControlPacket {
 // Bare mosquitto sends 20 PUBREL and the other 10 as new PUBLISH (DUP)
 // packets, which a client that completed them delivers a second time.
 func TestRestoreKeepsPUBRELState(t *testing.T) {
+	t.Parallel()
 	const n = 30
 	for _, tc := range []struct {
 		name   string

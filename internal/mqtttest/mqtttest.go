@@ -1,6 +1,7 @@
 // Package mqtttest holds what the tests of the library's packages and of
-// the demo share: an embedded broker for one test, and the deadline-bound
-// wait of a game loop for something the network should do.
+// the demo and the e2e suites share: an embedded broker and a client for
+// one test, the deadline-bound wait of a game loop for something the
+// network should do, a raw CONNECT probe, and broker hooks.
 package mqtttest
 
 import (
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
 )
 
@@ -38,6 +40,18 @@ func Scale(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * f)
 }
 
+// NewClient returns a client with opts, closed when the test ends. It
+// does not connect.
+func NewClient(t testing.TB, opts *mqttgame.Options) *mqttgame.Client {
+	t.Helper()
+	c, err := mqttgame.New(opts)
+	if err != nil {
+		t.Fatalf("New %q: %v", opts.ClientID, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // StartBroker starts an embedded broker with opts (nil: the defaults),
 // closed when the test ends.
 func StartBroker(t testing.TB, opts *broker.Options) *broker.Broker {
@@ -56,7 +70,15 @@ func StartBroker(t testing.TB, opts *broker.Options) *broker.Broker {
 // sees, and fails the test. It returns the number of ticks it took.
 func TickUntil(t testing.TB, what string, tick func(), cond func() bool, report func()) int {
 	t.Helper()
-	limit := Scale(WaitFor)
+	return TickUntilWithin(t, WaitFor, what, tick, cond, report)
+}
+
+// TickUntilWithin is TickUntil with limit, scaled to the machine's load,
+// in place of WaitFor: for a suite whose waits are longer, or for
+// something that must happen within a bound.
+func TickUntilWithin(t testing.TB, limit time.Duration, what string, tick func(), cond func() bool, report func()) int {
+	t.Helper()
+	limit = Scale(limit)
 	deadline := time.Now().Add(limit)
 	for n := 1; ; n++ {
 		if tick != nil {
@@ -71,6 +93,16 @@ func TickUntil(t testing.TB, what string, tick func(), cond func() bool, report 
 			}
 			t.Fatalf("timed out waiting for %s (%v)", what, limit)
 		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TickFor calls tick, as a game loop would, once a millisecond for d:
+// for tests where time passing is the point (a keepalive, an expiry,
+// something that must not happen), not a way to wait for an event.
+func TickFor(d time.Duration, tick func()) {
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		tick()
 		time.Sleep(time.Millisecond)
 	}
 }

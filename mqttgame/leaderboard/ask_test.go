@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/leaderboard"
 )
@@ -14,7 +15,8 @@ const ask = scores + "/sync/ask"
 // TestAskIsAnswered: a board answers an ask with the best of the players
 // it speaks for (Submit's, and Claim's), live, in the score's format.
 func TestAskIsAnswered(t *testing.T) {
-	b := startBroker(t)
+	t.Parallel()
+	b := mqtttest.StartBroker(t, nil)
 	ann := newPlayer(t, b.URL(), 10)
 	tickUntil(t, "ann's board complete", ann.b.IsComplete, ann)
 	if o, err := ann.b.Submit(leaderboard.Entry{ID: "ann", Name: "ann", Score: 42}); o != leaderboard.NewBest || err != nil {
@@ -48,18 +50,12 @@ func TestAskIsAnswered(t *testing.T) {
 // its ask: the board is not complete before leaderboard.AnswerWindow has
 // passed since the ask, and then holds the answer.
 func TestCompleteWaitsForAnswers(t *testing.T) {
-	b := startBroker(t)
+	t.Parallel()
+	b := mqtttest.StartBroker(t, nil)
 	// zed plays on "another node": his score is only ever live.
 	zed := newClient(t, b.URL())
 	zed.Subscribe(ask, mqttgame.AtLeastOnce)
-	subscribed := func() bool { zed.Update(); return zed.IsSubscribed(ask) }
-	deadline := time.Now().Add(waitFor)
-	for !subscribed() {
-		if time.Now().After(deadline) {
-			t.Fatal("zed not subscribed")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	mqtttest.TickUntil(t, "zed subscribed", zed.Update, func() bool { return zed.IsSubscribed(ask) }, nil)
 
 	carol := newPlayer(t, b.URL(), 10)
 	var asked time.Time

@@ -34,6 +34,7 @@ const manyScores = 3000
 // out once it is back, and must not overtake a score that was dropped)
 // or right after (the marker then arrives while scores are held).
 func TestCompleteWithEveryScore(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name        string
 		afterMarker bool
@@ -65,6 +66,7 @@ func TestCompleteWithEveryScore(t *testing.T) {
 // included, so a broker serving a board larger than that needs a larger
 // queue, as here: no client can count what a broker never sent.
 func TestCompleteWithEveryScoreMosquitto(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name        string
 		afterMarker bool

@@ -3,35 +3,25 @@ package leaderboard_test
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame"
-	"github.com/mqttgame/mqttgame/mqttgame/broker"
 	"github.com/mqttgame/mqttgame/mqttgame/leaderboard"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const (
-	waitFor = mqtttest.WaitFor
-	scores  = "game/lobby/scores"
+	scores = "game/lobby/scores"
 )
 
-func startBroker(t *testing.T) *broker.Broker {
-	t.Helper()
-	return mqtttest.StartBroker(t, nil)
-}
-
+// newClient returns a client connecting to url, closed when the test
+// ends.
 func newClient(t *testing.T, url string) *mqttgame.Client {
 	t.Helper()
-	c, err := mqttgame.New(&mqttgame.Options{Brokers: []string{url}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := mqtttest.NewClient(t, &mqttgame.Options{Brokers: []string{url}})
 	c.Connect()
 	return c
 }
@@ -84,26 +74,22 @@ func publishRetained(t *testing.T, url string, msgs map[string]string) {
 		}
 		ids[id] = true
 	}
-	deadline := time.Now().Add(waitFor)
-	for len(ids) > 0 {
-		c.Update()
+	mqtttest.TickUntil(t, "the retained scores acknowledged", c.Update, func() bool {
 		for _, e := range c.AppendEvents(nil) {
 			if e.Kind == mqttgame.EventDelivered {
 				delete(ids, e.ID)
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("retained scores not acknowledged")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return len(ids) == 0
+	}, nil)
 }
 
 // TestRecordReplacesLowerDoesNot: a better score replaces a player's entry
 // on every board; a lower one, submitted or published behind the board's
 // back, does not.
 func TestRecordReplacesLowerDoesNot(t *testing.T) {
-	b := startBroker(t)
+	t.Parallel()
+	b := mqtttest.StartBroker(t, nil)
 	ann := newPlayer(t, b.URL(), 10)
 	bob := newPlayer(t, b.URL(), 10)
 	tickUntil(t, "boards complete", func() bool { return ann.b.IsComplete() && bob.b.IsComplete() }, ann, bob)
@@ -145,7 +131,8 @@ func TestRecordReplacesLowerDoesNot(t *testing.T) {
 // retained score is in, so it never shows a partial table as final; an
 // empty room completes too.
 func TestSnapshotComplete(t *testing.T) {
-	b := startBroker(t)
+	t.Parallel()
+	b := mqtttest.StartBroker(t, nil)
 	empty := newPlayer(t, b.URL(), 10)
 	tickUntil(t, "empty board complete", empty.b.IsComplete, empty)
 	if n := len(empty.b.AppendTop(nil)); n != 0 {
@@ -184,7 +171,8 @@ func TestSnapshotComplete(t *testing.T) {
 
 // TestTopOrder: best first, equal scores in the order they were set.
 func TestTopOrder(t *testing.T) {
-	b := startBroker(t)
+	t.Parallel()
+	b := mqtttest.StartBroker(t, nil)
 	publishRetained(t, b.URL(), map[string]string{
 		scores + "/late":  `{"name":"late","score":50,"date":"2025-03-01T00:00:00Z"}`,
 		scores + "/early": `{"name":"early","score":50,"date":"2025-01-01T00:00:00Z"}`,
@@ -206,7 +194,8 @@ func TestTopOrder(t *testing.T) {
 // TestPendingUntilComplete: a score submitted before the board is loaded
 // waits, and is published only if it beats the retained best.
 func TestPendingUntilComplete(t *testing.T) {
-	b := startBroker(t)
+	t.Parallel()
+	b := mqtttest.StartBroker(t, nil)
 	publishRetained(t, b.URL(), map[string]string{
 		scores + "/ann": `{"name":"ann","score":50,"date":"2025-01-01T00:00:00Z"}`,
 		scores + "/bob": `{"name":"bob","score":50,"date":"2025-01-01T00:00:00Z"}`,
@@ -226,7 +215,8 @@ func TestPendingUntilComplete(t *testing.T) {
 }
 
 func TestSubmitRefusesBadEntries(t *testing.T) {
-	b := startBroker(t)
+	t.Parallel()
+	b := mqtttest.StartBroker(t, nil)
 	p := newPlayer(t, b.URL(), 10)
 	// Connected first: a broker closed while a client is still connecting
 	// trips a data race inside mochi-mqtt.

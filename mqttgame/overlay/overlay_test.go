@@ -48,6 +48,7 @@ func tickUntil(t *testing.T, what string, c *mqttgame.Client, m *overlay.Monitor
 // traffic per second, says in plain words that the broker went away,
 // shows the client trying again, and shows it back once the broker is.
 func TestStatusFollowsConnection(t *testing.T) {
+	t.Parallel()
 	b, err := broker.Start(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +111,7 @@ func TestStatusFollowsConnection(t *testing.T) {
 
 // TestUnreachableInPlainWords: nothing listening reads as such.
 func TestUnreachableInPlainWords(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -135,6 +137,7 @@ func TestUnreachableInPlainWords(t *testing.T) {
 }
 
 func TestDescribe(t *testing.T) {
+	t.Parallel()
 	testCases := []struct {
 		err  error
 		want string

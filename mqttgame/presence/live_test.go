@@ -14,35 +14,14 @@ import (
 // newRefreshing is newPlayer with a refresh interval.
 func newRefreshing(t *testing.T, url, name string, refresh time.Duration) *player {
 	t.Helper()
-	cfg := presence.Config{Topic: room, ID: segment.Escape(name), Name: name, RefreshInterval: refresh}
-	opts := mqttgame.Options{Brokers: []string{url}, ClientID: "presence-test-" + cfg.ID, ReconnectDelay: 50 * time.Millisecond}
-	if err := presence.Prepare(&opts, cfg); err != nil {
-		t.Fatal(err)
-	}
-	c, err := mqttgame.New(&opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	r, err := presence.New(c, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Connect(); err != nil {
-		t.Fatal(err)
-	}
-	return &player{c: c, r: r}
+	return newPlayerWith(t, url, presence.Config{Topic: room, ID: segment.Escape(name), Name: name, RefreshInterval: refresh})
 }
 
 // newRaw is a plain client subscribed to the room's records, with every
 // message kept: another implementation of the protocol, or a tool.
 func newRaw(t *testing.T, url string) *mqttgame.Client {
 	t.Helper()
-	c, err := mqttgame.New(&mqttgame.Options{Brokers: []string{url}, DataLoss: mqttgame.FIFO})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := mqtttest.NewClient(t, &mqttgame.Options{Brokers: []string{url}, DataLoss: mqttgame.FIFO})
 	c.Connect()
 	c.Subscribe(room+"/+", mqttgame.AtLeastOnce)
 	mqtttest.TickUntil(t, "raw client subscribed", c.Update, func() bool { return c.IsSubscribed(room + "/+") }, nil)
@@ -61,7 +40,8 @@ func record(t *testing.T, rec presence.Record) []byte {
 // TestAskIsAnswered: a live record with "ask" gets every online player's
 // record back, live, however the asker came.
 func TestAskIsAnswered(t *testing.T) {
-	b := startBroker(t)
+	t.Parallel()
+	b := mqtttest.StartBroker(t, nil)
 	ann := newPlayer(t, b.URL(), "ann", 0)
 	bob := newPlayer(t, b.URL(), "bob", 0)
 	tickUntil(t, "ann and bob see each other", func() bool { return ann.online("bob") && bob.online("ann") }, ann, bob)
@@ -94,8 +74,9 @@ func TestAskIsAnswered(t *testing.T) {
 // record; a record without "refresh" (an older client) never falls
 // silent.
 func TestSilentPlayerShownOffline(t *testing.T) {
+	t.Parallel()
 	const refresh = 200 * time.Millisecond
-	b := startBroker(t)
+	b := mqtttest.StartBroker(t, nil)
 	ann := newPlayer(t, b.URL(), "ann", 0)
 	tickUntil(t, "ann online", func() bool { return ann.online("ann") }, ann)
 
@@ -144,8 +125,9 @@ func slicesContainsJoin(es []presence.Event, name string) bool {
 // game stops ticking (a hidden browser tab) while its connection lives:
 // its refresh runs on a timer. Each sees each other join once.
 func TestRefreshWithoutTicks(t *testing.T) {
+	t.Parallel()
 	const refresh = 100 * time.Millisecond
-	b := startBroker(t)
+	b := mqtttest.StartBroker(t, nil)
 	ann := newRefreshing(t, b.URL(), "ann", refresh)
 	bob := newRefreshing(t, b.URL(), "bob", refresh)
 	tickUntil(t, "ann and bob see each other", func() bool { return ann.online("bob") && bob.online("ann") }, ann, bob)
@@ -153,14 +135,12 @@ func TestRefreshWithoutTicks(t *testing.T) {
 	before := p.Seen
 
 	// bob stops ticking for 10 refresh intervals, 3 silences.
-	end := time.Now().Add(10 * refresh)
-	for time.Now().Before(end) {
+	mqtttest.TickFor(10*refresh, func() {
 		ann.tick()
 		if !ann.online("bob") {
 			t.Fatal("bob shown offline while his game did not tick")
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	})
 	if p, _ := ann.r.Player("bob"); !p.Seen.After(before) {
 		t.Error("bob's refreshes did not reach ann while his game did not tick")
 	}
@@ -184,7 +164,8 @@ func TestRefreshWithoutTicks(t *testing.T) {
 // TestAnswersAreRateLimited: a burst of asks gets one answer at once and
 // one more, for the asks after it, AnswerGap later; then nothing.
 func TestAnswersAreRateLimited(t *testing.T) {
-	b := startBroker(t)
+	t.Parallel()
+	b := mqtttest.StartBroker(t, nil)
 	ann := newPlayer(t, b.URL(), "ann", 0)
 	tickUntil(t, "ann online", func() bool { return ann.online("ann") }, ann)
 	raw := newRaw(t, b.URL())
@@ -208,12 +189,10 @@ func TestAnswersAreRateLimited(t *testing.T) {
 	if d := answers[1].Sub(answers[0]); d < presence.AnswerGap-100*time.Millisecond {
 		t.Errorf("second answer %v after the first; the gap is %v", d, presence.AnswerGap)
 	}
-	end := time.Now().Add(presence.AnswerGap + 500*time.Millisecond)
-	for time.Now().Before(end) {
+	mqtttest.TickFor(presence.AnswerGap+500*time.Millisecond, func() {
 		ann.tick()
 		collect()
-		time.Sleep(5 * time.Millisecond)
-	}
+	})
 	if len(answers) != 2 {
 		t.Errorf("%d answers to 21 asks, want 2", len(answers))
 	}

@@ -1,6 +1,7 @@
 package presence_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -18,14 +19,8 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const (
-	waitFor = mqtttest.WaitFor
-	room    = "game/lobby/presence"
+	room = "game/lobby/presence"
 )
-
-func startBroker(t *testing.T) *broker.Broker {
-	t.Helper()
-	return mqtttest.StartBroker(t, nil)
-}
 
 // player is a client with a roster, as a game would have them.
 type player struct {
@@ -36,16 +31,17 @@ type player struct {
 
 func newPlayer(t *testing.T, url, name string, delay time.Duration) *player {
 	t.Helper()
-	cfg := presence.Config{Topic: room, ID: segment.Escape(name), Name: name, Color: "#336699", WillDelay: delay}
+	return newPlayerWith(t, url, presence.Config{Topic: room, ID: segment.Escape(name), Name: name, Color: "#336699", WillDelay: delay})
+}
+
+// newPlayerWith makes a player with cfg, connected to url.
+func newPlayerWith(t *testing.T, url string, cfg presence.Config) *player {
+	t.Helper()
 	opts := mqttgame.Options{Brokers: []string{url}, ClientID: "presence-test-" + cfg.ID, ReconnectDelay: 50 * time.Millisecond}
 	if err := presence.Prepare(&opts, cfg); err != nil {
 		t.Fatal(err)
 	}
-	c, err := mqttgame.New(&opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := mqtttest.NewClient(t, &opts)
 	r, err := presence.New(c, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +78,7 @@ func (p *player) online(name string) bool {
 }
 
 // tickUntil runs the players' ticks, as game loops would, until cond
-// holds, failing the test after waitFor.
+// holds, failing the test after mqtttest.WaitFor.
 func tickUntil(t *testing.T, what string, cond func() bool, ps ...*player) {
 	t.Helper()
 	mqtttest.TickUntil(t, what, func() {
@@ -95,7 +91,8 @@ func tickUntil(t *testing.T, what string, cond func() bool, ps ...*player) {
 // TestJoinAndLeave: two players see each other join; one quits on purpose
 // and the other sees it leave, through the will.
 func TestJoinAndLeave(t *testing.T) {
-	b := startBroker(t)
+	t.Parallel()
+	b := mqtttest.StartBroker(t, nil)
 	ann := newPlayer(t, b.URL(), "ann", 0)
 	tickUntil(t, "ann sees herself online", func() bool { return ann.online("ann") }, ann)
 	bob := newPlayer(t, b.URL(), "bob", 0)
@@ -139,7 +136,8 @@ func TestJoinAndLeave(t *testing.T) {
 // for the others through the will, after the will delay, and a newcomer
 // finds the offline record retained.
 func TestAbruptLossThroughWill(t *testing.T) {
-	b := startBroker(t)
+	t.Parallel()
+	b := mqtttest.StartBroker(t, nil)
 	proxy := newProxy(t, b.Addr().String())
 	ann := newPlayer(t, b.URL(), "ann", 0)
 	bob := newPlayer(t, "ws://"+proxy.Addr()+"/mqtt", "bob", time.Second)
@@ -170,7 +168,8 @@ func TestAbruptLossThroughWill(t *testing.T) {
 // TestQuickReconnectDoesNotFlicker: a player whose connection drops and
 // comes back within the will delay never shows as offline.
 func TestQuickReconnectDoesNotFlicker(t *testing.T) {
-	b := startBroker(t)
+	t.Parallel()
+	b := mqtttest.StartBroker(t, nil)
 	proxy := newProxy(t, b.Addr().String())
 	ann := newPlayer(t, b.URL(), "ann", 0)
 	bob := newPlayer(t, "ws://"+proxy.Addr()+"/mqtt", "bob", 2*time.Second)
@@ -180,15 +179,13 @@ func TestQuickReconnectDoesNotFlicker(t *testing.T) {
 	tickUntil(t, "bob reconnects", bob.c.JustConnected, ann, bob)
 	// mochi-mqtt publishes a will within a second after its delay; watch
 	// past that.
-	deadline := time.Now().Add(4 * time.Second)
-	for time.Now().Before(deadline) {
+	mqtttest.TickFor(4*time.Second, func() {
 		ann.tick()
 		bob.tick()
 		if !ann.online("bob") {
 			t.Fatal("bob showed offline though he came back within the will delay")
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	})
 	if ann.saw(presence.Left, "bob") {
 		t.Fatal("ann saw bob leave")
 	}
@@ -198,21 +195,12 @@ func TestQuickReconnectDoesNotFlicker(t *testing.T) {
 // player's record is where its escaped ID says, and no other topic is
 // touched.
 func TestNameIsOnlyPayload(t *testing.T) {
-	b := startBroker(t)
-	spy, err := mqttgame.New(&mqttgame.Options{Brokers: []string{b.URL()}, DataLoss: mqttgame.FIFO})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer spy.Close()
+	t.Parallel()
+	b := mqtttest.StartBroker(t, nil)
+	spy := mqtttest.NewClient(t, &mqttgame.Options{Brokers: []string{b.URL()}, DataLoss: mqttgame.FIFO})
 	spy.Connect()
 	spy.Subscribe("#", mqttgame.AtLeastOnce)
-	deadline := time.Now().Add(waitFor)
-	for spy.Update(); !spy.IsSubscribed("#"); spy.Update() {
-		if time.Now().After(deadline) {
-			t.Fatal("spy not subscribed")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	mqtttest.TickUntil(t, "spy subscribed", spy.Update, func() bool { return spy.IsSubscribed("#") }, nil)
 
 	const evil = "bob/../#/+/$SYS"
 	mallory := newPlayer(t, b.URL(), evil, 0)
@@ -236,6 +224,7 @@ func TestNameIsOnlyPayload(t *testing.T) {
 }
 
 func TestConfigChecks(t *testing.T) {
+	t.Parallel()
 	for _, cfg := range []presence.Config{
 		{Topic: "room", ID: "a/b"},
 		{Topic: "room", ID: ""},
@@ -263,16 +252,10 @@ func TestConfigChecks(t *testing.T) {
 // contains want.
 func waitRetained(t *testing.T, b *broker.Broker, topic, want string) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for {
-		if pk, ok := b.Server().Topics.Retained.Get(topic); ok && strings.Contains(string(pk.Payload), want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the broker never retained %q on %s", want, topic)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	mqtttest.TickUntil(t, fmt.Sprintf("the broker to retain %q on %s", want, topic), nil, func() bool {
+		pk, ok := b.Server().Topics.Retained.Get(topic)
+		return ok && strings.Contains(string(pk.Payload), want)
+	}, nil)
 }
 
 // newProxy starts a proxy to target that can reset every connection at

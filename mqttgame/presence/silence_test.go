@@ -35,6 +35,7 @@ func liveRecord(t *testing.T, id string, refresh time.Duration) *mqttgame.Messag
 // TestSilenceOnFakeClock: a player announcing 30 s is online until 90 s
 // pass without a record, and each record restarts the count.
 func TestSilenceOnFakeClock(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		r := newBare(nil)
 		r.read(liveRecord(t, "ann", 30*time.Second), time.Now())
@@ -62,6 +63,7 @@ func TestSilenceOnFakeClock(t *testing.T) {
 // QoS 0 with the interval in the record; it stops on Leave's flag and on
 // a closed client.
 func TestRefreshTimer(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var sent atomic.Int32
 		var closed atomic.Bool
