@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/mochi-mqtt/server/v2/listeners"
-	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // tracker follows the connections a listener hands to mochi, so that a
@@ -154,10 +152,10 @@ func (l *wsListener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		l.handlers.Done()
 		return
 	}
-	var nc net.Conn = websocket.NetConn(context.Background(), c, websocket.MessageBinary)
-	if !gatherPackets.Load() {
-		nc = messagePerPacket{nc}
-	}
+	// Each of mochi's writes holds whole packets (one, or those it
+	// gathered for the client) and goes out as one message: a packet is
+	// never split across messages.
+	nc := websocket.NetConn(context.Background(), c, websocket.MessageBinary)
 	l.run(l.id, &forgivingConn{Conn: nc, abort: c.CloseNow}, establish)
 }
 
@@ -257,45 +255,4 @@ func (c *forgivingConn) CloseNow() error {
 		return c.abort()
 	}
 	return c.Conn.Close()
-}
-
-// messagePerPacket sends each MQTT packet as a WebSocket message of its
-// own. mochi-mqtt gathers the packets queued for a client into one Write
-// of up to ClientNetWriteBufferSize bytes, which NetConn would send as
-// one message holding several packets: MQTT allows it, but a client that
-// reads one packet per message (as many browser and game-engine clients
-// do) would lose all but the first. Splitting costs one frame per packet
-// under a flood and nothing otherwise (see BENCHMARKS.md).
-type messagePerPacket struct{ net.Conn }
-
-// gatherPackets turns messagePerPacket off, for the benchmark that
-// measures what it costs.
-var gatherPackets atomic.Bool
-
-// Write sends p, whole packets as mochi writes them, one message each.
-func (c messagePerPacket) Write(p []byte) (int, error) {
-	written := 0
-	for len(p) > 0 {
-		size := packetSize(p)
-		if _, err := c.Conn.Write(p[:size]); err != nil {
-			return written, err
-		}
-		written += size
-		p = p[size:]
-	}
-	return written, nil
-}
-
-// packetSize returns the size of the MQTT packet at the start of p, or
-// len(p) if p does not start with a whole one (mochi never writes that).
-func packetSize(p []byte) int {
-	if len(p) < 2 {
-		return len(p)
-	}
-	r := bytes.NewReader(p[1:])
-	length, lengthBytes, err := packets.DecodeLength(r)
-	if err != nil || 1+lengthBytes+length > len(p) {
-		return len(p)
-	}
-	return 1 + lengthBytes + length
 }
