@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/mochi-mqtt/server/v2"
+
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
 )
 
@@ -48,6 +50,32 @@ func StartBroker(t testing.TB, opts *broker.Options) *broker.Broker {
 	}
 	t.Cleanup(func() { b.Close() })
 	return b
+}
+
+// StartMochi starts an embedded broker as StartBroker does, and returns
+// it with the mochi-mqtt server underneath (reached through
+// broker.Options.Mochi), for a test that reads the server's counters or
+// sessions.
+func StartMochi(t testing.TB, opts *broker.Options) (*broker.Broker, *mqtt.Server) {
+	t.Helper()
+	var o broker.Options
+	if opts != nil {
+		o = *opts
+	}
+	var m broker.Mochi
+	if o.Mochi != nil {
+		m = *o.Mochi
+	}
+	var srv *mqtt.Server
+	then := m.Server
+	m.Server = func(s *mqtt.Server) {
+		srv = s
+		if then != nil {
+			then(s)
+		}
+	}
+	o.Mochi = &m
+	return StartBroker(t, &o), srv
 }
 
 // TickUntil calls tick (if not nil), as a game loop would, until cond

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/mochi-mqtt/server/v2"
 	"go.uber.org/goleak"
 
 	"github.com/mqttgame/mqttgame/internal/mqtttest"
@@ -139,7 +140,7 @@ func TestJoinAndLeave(t *testing.T) {
 // for the others through the will, after the will delay, and a newcomer
 // finds the offline record retained.
 func TestAbruptLossThroughWill(t *testing.T) {
-	b := startBroker(t)
+	b, srv := mqtttest.StartMochi(t, nil)
 	proxy := newProxy(t, b.Addr().String())
 	ann := newPlayer(t, b.URL(), "ann", 0)
 	bob := newPlayer(t, "ws://"+proxy.Addr()+"/mqtt", "bob", time.Second)
@@ -154,7 +155,7 @@ func TestAbruptLossThroughWill(t *testing.T) {
 
 	// mochi-mqtt sends a delayed will to the subscribers a moment before
 	// it retains it; a newcomer comes once the broker holds it.
-	waitRetained(t, b, room+"/bob", `"online":false`)
+	waitRetained(t, srv, room+"/bob", `"online":false`)
 	carol := newPlayer(t, b.URL(), "carol", 0)
 	tickUntil(t, "carol's snapshot", func() bool { return carol.online("ann") && carol.online("carol") }, carol)
 	tickUntil(t, "carol knows bob", func() bool { _, ok := carol.r.Player("bob"); return ok }, carol)
@@ -261,11 +262,11 @@ func TestConfigChecks(t *testing.T) {
 
 // waitRetained waits until the broker's retained message on topic
 // contains want.
-func waitRetained(t *testing.T, b *broker.Broker, topic, want string) {
+func waitRetained(t *testing.T, srv *mqtt.Server, topic, want string) {
 	t.Helper()
 	deadline := time.Now().Add(waitFor)
 	for {
-		if pk, ok := b.Server().Topics.Retained.Get(topic); ok && strings.Contains(string(pk.Payload), want) {
+		if pk, ok := srv.Topics.Retained.Get(topic); ok && strings.Contains(string(pk.Payload), want) {
 			return
 		}
 		if time.Now().After(deadline) {
