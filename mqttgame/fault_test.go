@@ -67,7 +67,7 @@ func startRestartable(t testing.TB, hooks ...mqtt.Hook) *restartableBroker {
 }
 
 func (r *restartableBroker) start() error {
-	b, err := broker.Start(&broker.Options{Addr: r.addr, DataDir: r.dir, KeepSessions: true, Mochi: &broker.Mochi{Hooks: r.hooks, Server: func(s *mqtt.Server) { r.srv = s }}, Logger: r.log})
+	b, err := broker.Start(&broker.Options{Addr: r.addr, DataDir: r.dir, KeepSessions: true, Mochi: func(s *mqtt.Server) []mqtt.Hook { r.srv = s; return r.hooks }, Logger: r.log})
 	if err != nil {
 		return fmt.Errorf("start broker: %w", err)
 	}

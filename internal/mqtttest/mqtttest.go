@@ -62,19 +62,15 @@ func StartMochi(t testing.TB, opts *broker.Options) (*broker.Broker, *mqtt.Serve
 	if opts != nil {
 		o = *opts
 	}
-	var m broker.Mochi
-	if o.Mochi != nil {
-		m = *o.Mochi
-	}
 	var srv *mqtt.Server
-	then := m.Server
-	m.Server = func(s *mqtt.Server) {
+	then := o.Mochi
+	o.Mochi = func(s *mqtt.Server) []mqtt.Hook {
 		srv = s
 		if then != nil {
-			then(s)
+			return then(s)
 		}
+		return nil
 	}
-	o.Mochi = &m
 	return StartBroker(t, &o), srv
 }
 

@@ -37,13 +37,10 @@ import (
 // Options configures a Broker. The zero value hosts a broker on a free
 // port of this machine only.
 type Options struct {
-	// Addr is where the HTTP server (MQTT over WebSocket, and Handler)
-	// listens. Defaults to "127.0.0.1:0": a free port, this machine only.
+	// Addr is where the HTTP server (MQTT over WebSocket at /mqtt, and
+	// Handler) listens. Defaults to "127.0.0.1:0": a free port, this machine only.
 	// Use ":8080" to let other machines (a LAN party) in.
 	Addr string
-
-	// Path is where MQTT over WebSocket is served. Defaults to "/mqtt".
-	Path string
 
 	// TCPAddr, if not empty, adds a plain MQTT listener there
 	// ("127.0.0.1:1883", or ":0" for a free port). Defaults to "": none.
@@ -99,30 +96,23 @@ type Options struct {
 	// Logger receives the broker's log lines. Defaults to discarding them.
 	Logger *slog.Logger
 
-	// Mochi reaches the mochi-mqtt server underneath, for what these
-	// options do not say. Defaults to nil: the broker as described here.
-	Mochi *Mochi
-}
-
-// Mochi is the escape hatch to mochi-mqtt (github.com/mochi-mqtt/server),
-// the broker underneath: its hooks observe or change what the broker
-// does, and its server has counters (Info) and publishes inline. It ties
-// the caller to mochi-mqtt's API, which the rest of this package does not:
-// a game should need none of it.
-type Mochi struct {
-	// Hooks are added to the mochi-mqtt server before it starts, in
-	// order. If neither Options.Auth nor one of them authenticates
-	// clients (provides OnConnectAuthenticate), every client is allowed.
-	// Defaults to nil: none.
-	Hooks []mqtt.Hook
-
-	// Server, if set, is called with the mochi-mqtt server once its hooks
-	// are added and before it serves: it may change the server's
-	// Capabilities, or keep the server to read its counters and publish
-	// inline later. Changing its configuration once it serves is unsafe.
+	// Mochi is the escape hatch to mochi-mqtt
+	// (github.com/mochi-mqtt/server), the broker underneath, for what
+	// these options do not say. If set, it is called with the mochi-mqtt
+	// server before the server starts, and returns hooks to add to it, in
+	// order, which observe or change what the broker does. It may change
+	// the server's Capabilities then, and keep the server to read its
+	// counters (Info) or publish inline later; changing its configuration
+	// once it serves is unsafe. If neither Auth nor one of the hooks
+	// authenticates clients (provides OnConnectAuthenticate), every
+	// client is allowed. It ties the caller to mochi-mqtt's API, which the
+	// rest of this package does not: a game should need none of it.
 	// Defaults to nil.
-	Server func(*mqtt.Server)
+	Mochi func(srv *mqtt.Server) []mqtt.Hook
 }
+
+// wsPath is where MQTT over WebSocket is served, as most brokers do.
+const wsPath = "/mqtt"
 
 // takeoverWait bounds how long a session takeover waits for the messages
 // routing when it starts (see mochifix.RouteGate). Tests change it;
@@ -132,9 +122,6 @@ var takeoverWait = time.Second
 func (o *Options) ensureDefaults() {
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:0"
-	}
-	if o.Path == "" {
-		o.Path = "/mqtt"
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -219,10 +206,6 @@ func serve(o *Options, ln, tln net.Listener, store *diskStore) (*Broker, error) 
 		// them that often.
 		SysTopicResendInterval: 10,
 	})
-	var mochi Mochi
-	if o.Mochi != nil {
-		mochi = *o.Mochi
-	}
 
 	// The repairs of mochi's defects (package mochifix) come first, but
 	// for the two that must see packets after every other hook.
@@ -241,9 +224,11 @@ func serve(o *Options, ln, tln net.Listener, store *diskStore) (*Broker, error) 
 		hooks = append(hooks, authHook)
 		authenticates = true
 	}
-	for _, h := range mochi.Hooks {
-		authenticates = authenticates || h.Provides(mqtt.OnConnectAuthenticate)
-		hooks = append(hooks, h)
+	if o.Mochi != nil {
+		for _, h := range o.Mochi(srv) {
+			authenticates = authenticates || h.Provides(mqtt.OnConnectAuthenticate)
+			hooks = append(hooks, h)
+		}
 	}
 	if !authenticates {
 		hooks = append(hooks, new(auth.AllowHook))
@@ -255,9 +240,6 @@ func serve(o *Options, ln, tln net.Listener, store *diskStore) (*Broker, error) 
 		if err := srv.AddHook(h, nil); err != nil {
 			return nil, fmt.Errorf("broker: hook %s: %w", h.ID(), err)
 		}
-	}
-	if mochi.Server != nil {
-		mochi.Server(srv)
 	}
 	// Last, so that no hook after them can drop a packet they locked for.
 	for _, h := range []mqtt.Hook{routes, mochifix.NewRetainLock(caps)} {
@@ -277,7 +259,7 @@ func serve(o *Options, ln, tln net.Listener, store *diskStore) (*Broker, error) 
 		auth:  authHook,
 		ln:    ln,
 		ws:    newWSListener(ln.Addr().String(), guard.ConnEnded),
-		url:   wsScheme + ln.Addr().String() + o.Path,
+		url:   wsScheme + ln.Addr().String() + wsPath,
 		done:  make(chan struct{}),
 	}
 	if err := srv.AddListener(b.ws); err != nil {
@@ -297,7 +279,7 @@ func serve(o *Options, ln, tln net.Listener, store *diskStore) (*Broker, error) 
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle(o.Path, b.ws)
+	mux.Handle(wsPath, b.ws)
 	if o.Handler != nil {
 		mux.Handle("/", o.Handler)
 	}

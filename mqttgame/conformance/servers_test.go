@@ -73,7 +73,7 @@ func startMochi(l limits) (server, error) {
 		TCPAddr:        "127.0.0.1:0",
 		MaxPacketSize:  uint32(l.maxPacketSize),
 		ReceiveMaximum: uint16(l.receiveMaximum),
-		Mochi:          &broker.Mochi{Hooks: hooks, Server: func(s *mqtt.Server) { m.srv = s }},
+		Mochi:          func(s *mqtt.Server) []mqtt.Hook { m.srv = s; return hooks },
 	})
 	if err != nil {
 		return nil, err

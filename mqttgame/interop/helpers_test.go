@@ -30,7 +30,7 @@ type room struct {
 func rooms(t *testing.T) []room {
 	t.Helper()
 	var srv *mqtt.Server // the mochi-mqtt server underneath, for its counters
-	b, err := broker.Start(&broker.Options{TCPAddr: "127.0.0.1:0", Mochi: &broker.Mochi{Server: func(s *mqtt.Server) { srv = s }}})
+	b, err := broker.Start(&broker.Options{TCPAddr: "127.0.0.1:0", Mochi: func(s *mqtt.Server) []mqtt.Hook { srv = s; return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
