@@ -22,7 +22,8 @@ package mochifix
 // sessions"), which made the takeover mark and clear the old session but
 // left both windows open.
 //
-// Repair: the SessionGuard below, with the RouteGate (routegate.go).
+// Repair: the SessionGuard below, with the RouteGate (routegate.go), and
+// ForgivingConn (pubrecwrite.go) for the writes to a drained connection.
 
 import (
 	"bytes"
