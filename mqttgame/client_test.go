@@ -173,7 +173,7 @@ func TestRetainedSetAndClear(t *testing.T) {
 // graceful Disconnect, and again after DisconnectWithWill.
 func TestWill(t *testing.T) {
 	obs := newObserver()
-	b := startBroker(t, &broker.Options{Hooks: []mqtt.Hook{obs}})
+	b := startBroker(t, &broker.Options{Mochi: func(*mqtt.Server) []mqtt.Hook { return []mqtt.Hook{obs} }})
 	watcher := newClient(t, b.URL(), func(o *mqttgame.Options) { o.DataLoss = mqttgame.FIFO })
 	connect(t, watcher)
 	subscribe(t, watcher, "presence/#", mqttgame.SubscribeOptions{QoS: 1})
@@ -235,7 +235,7 @@ func TestWill(t *testing.T) {
 // shows only the 5th and counts 4 dropped.
 func TestDataLossModesTickByTick(t *testing.T) {
 	obs := newObserver()
-	b := startBroker(t, &broker.Options{Hooks: []mqtt.Hook{obs}})
+	b := startBroker(t, &broker.Options{Mochi: func(*mqtt.Server) []mqtt.Hook { return []mqtt.Hook{obs} }})
 	pub := newClient(t, b.URL(), nil)
 	connect(t, pub)
 
@@ -284,7 +284,7 @@ func TestDataLossModesTickByTick(t *testing.T) {
 // chat FIFO, as a game would set them.
 func TestPerSubscriptionMode(t *testing.T) {
 	obs := newObserver()
-	b := startBroker(t, &broker.Options{Hooks: []mqtt.Hook{obs}})
+	b := startBroker(t, &broker.Options{Mochi: func(*mqtt.Server) []mqtt.Hook { return []mqtt.Hook{obs} }})
 	pub := newClient(t, b.URL(), nil)
 	sub := newClient(t, b.URL(), func(o *mqttgame.Options) { o.ClientID = "mixed" })
 	connect(t, pub)
@@ -426,7 +426,9 @@ func TestAuthRefusal(t *testing.T) {
 		}},
 	}
 	hook := new(auth.Hook)
-	b := startBroker(t, &broker.Options{Hooks: []mqtt.Hook{hookWithConfig{hook, &auth.Options{Ledger: ledger}}}})
+	b := startBroker(t, &broker.Options{Mochi: func(*mqtt.Server) []mqtt.Hook {
+		return []mqtt.Hook{hookWithConfig{hook, &auth.Options{Ledger: ledger}}}
+	}})
 
 	t.Run("bad password", func(t *testing.T) {
 		c := newClient(t, b.URL(), func(o *mqttgame.Options) { o.Username = "alice"; o.Password = "wrong" })
@@ -475,7 +477,7 @@ func TestAuthRefusal(t *testing.T) {
 	})
 }
 
-// hookWithConfig lets Options.Hooks carry a hook that needs its config.
+// hookWithConfig lets broker.Options.Mochi return a hook that needs its config.
 type hookWithConfig struct {
 	mqtt.Hook
 	config any

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame"
 )
 
@@ -14,7 +15,7 @@ import (
 // assigns one, ClientID reports it, and a reconnection sends it, so the
 // session the broker kept resumes.
 func TestBrokerAssignsClientID(t *testing.T) {
-	b := startBroker(t, nil)
+	b, srv := mqtttest.StartMochi(t, nil)
 	proxy := newProxy(t, b.Addr().String())
 	c := newClient(t, "ws://"+proxy.Addr()+"/mqtt", func(o *mqttgame.Options) {
 		o.BrokerAssignsClientID = true
@@ -28,10 +29,10 @@ func TestBrokerAssignsClientID(t *testing.T) {
 	if id == "" {
 		t.Fatal("ClientID() is empty after connecting: no identifier assigned")
 	}
-	if b.Server().Clients.Len() != 1 {
-		t.Fatalf("broker has %d clients", b.Server().Clients.Len())
+	if srv.Clients.Len() != 1 {
+		t.Fatalf("broker has %d clients", srv.Clients.Len())
 	}
-	if _, ok := b.Server().Clients.Get(id); !ok {
+	if _, ok := srv.Clients.Get(id); !ok {
 		t.Fatalf("broker knows no client %q", id)
 	}
 	proxy.Reset()

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
 )
@@ -69,7 +70,7 @@ func TestCredentialsPerAttempt(t *testing.T) {
 // function's error; the broker is not dialled.
 func TestCredentialsError(t *testing.T) {
 	t.Parallel()
-	b := startBroker(t, nil)
+	b, srv := mqtttest.StartMochi(t, nil)
 	down := errors.New("token service down")
 	c := newClient(t, b.URL(), func(o *mqttgame.Options) {
 		o.Credentials = func(context.Context, *url.URL) (mqttgame.Credentials, error) { return mqttgame.Credentials{}, down }
@@ -83,7 +84,7 @@ func TestCredentialsError(t *testing.T) {
 	if !errors.As(err, &ce) || !errors.Is(err, mqttgame.ErrCredentials) || !errors.Is(err, down) || errors.Is(err, mqttgame.ErrUnreachable) {
 		t.Errorf("got %v, want a ConnectError matching ErrCredentials and the function's error, not ErrUnreachable", err)
 	}
-	if n := b.Server().Info.ClientsConnected; n != 0 {
+	if n := srv.Info.ClientsConnected; n != 0 {
 		t.Errorf("%d clients reached the broker", n)
 	}
 }

@@ -34,6 +34,7 @@ type restartableBroker struct {
 	dir   string
 	hooks []mqtt.Hook
 	b     *broker.Broker
+	srv   *mqtt.Server // b's mochi-mqtt server, for its counters
 	log   *slog.Logger
 
 	dropped, inflightDropped int64 // mochi's drop counters of the runs before this one
@@ -43,7 +44,7 @@ type restartableBroker struct {
 func (r *restartableBroker) drops() (messages, inflight int64) {
 	m, i := r.dropped, r.inflightDropped
 	if r.b != nil {
-		info := r.b.Server().Info
+		info := r.srv.Info
 		m += atomic.LoadInt64(&info.MessagesDropped)
 		i += atomic.LoadInt64(&info.InflightDropped)
 	}
@@ -66,7 +67,7 @@ func startRestartable(t testing.TB, hooks ...mqtt.Hook) *restartableBroker {
 }
 
 func (r *restartableBroker) start() error {
-	b, err := broker.Start(&broker.Options{Addr: r.addr, DataDir: r.dir, KeepSessions: true, Hooks: r.hooks, Logger: r.log})
+	b, err := broker.Start(&broker.Options{Addr: r.addr, DataDir: r.dir, KeepSessions: true, Mochi: func(s *mqtt.Server) []mqtt.Hook { r.srv = s; return r.hooks }, Logger: r.log})
 	if err != nil {
 		return fmt.Errorf("start broker: %w", err)
 	}

@@ -112,7 +112,9 @@ func TestCredentialsNeverLogged(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ledger := &auth.Ledger{Auth: auth.AuthRules{{Username: "player", Password: "another", Allow: true}}}
 	b := startBroker(t, &broker.Options{
-		Hooks:  []mqtt.Hook{hookWithConfig{new(auth.Hook), &auth.Options{Ledger: ledger}}},
+		Mochi: func(*mqtt.Server) []mqtt.Hook {
+			return []mqtt.Hook{hookWithConfig{new(auth.Hook), &auth.Options{Ledger: ledger}}}
+		},
 		Logger: logger,
 	})
 	c := newClient(t, b.URL(), func(o *mqttgame.Options) {

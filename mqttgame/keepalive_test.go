@@ -30,7 +30,7 @@ func TestKeepAlive(t *testing.T) {
 		t.Fatalf("KeepAlive() = %v, want 1s (1.4s in whole seconds)", ka)
 	}
 
-	b := startBroker(t, &broker.Options{Hooks: []mqtt.Hook{mqtttest.ServerKeepAlive(2)}})
+	b := startBroker(t, &broker.Options{Mochi: func(*mqtt.Server) []mqtt.Hook { return []mqtt.Hook{mqtttest.ServerKeepAlive(2)} }})
 	c = newClient(t, b.URL(), func(o *mqttgame.Options) { o.KeepAlive = 30 * time.Second })
 	connect(t, c)
 	if ka := c.KeepAlive(); ka != 2*time.Second {

@@ -143,7 +143,7 @@ func TestAckWaitEndsWithConnection(t *testing.T) {
 // one, and each is reported delivered.
 func TestResendAfterBrokerLostSession(t *testing.T) {
 	count := newTally()
-	b1 := startBroker(t, &broker.Options{Hooks: []mqtt.Hook{count}})
+	b1 := startBroker(t, &broker.Options{Mochi: func(*mqtt.Server) []mqtt.Hook { return []mqtt.Hook{count} }})
 	addr := b1.Addr().String()
 	proxy, err := netfault.New(addr)
 	if err != nil {
@@ -169,7 +169,7 @@ func TestResendAfterBrokerLostSession(t *testing.T) {
 	}
 	update(c)
 	b1.Close() // the broker and every session it had are gone
-	b2 := startBroker(t, &broker.Options{Addr: addr, Hooks: []mqtt.Hook{count}})
+	b2 := startBroker(t, &broker.Options{Addr: addr, Mochi: func(*mqtt.Server) []mqtt.Hook { return []mqtt.Hook{count} }})
 	_ = b2
 	proxy.Reset()
 	proxy.Stall(false)

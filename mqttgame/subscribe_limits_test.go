@@ -60,9 +60,7 @@ func subscribeOutcomes(t *testing.T, c *mqttgame.Client, filters []string) map[s
 // from CONNACK) instead of costing the connection, over and over.
 func TestSubscribeFitsAnnouncedMaximumPacketSize(t *testing.T) {
 	const maxPacket = 256
-	caps := mqtt.NewDefaultServerCapabilities()
-	caps.MaximumPacketSize = maxPacket
-	b := startBroker(t, &broker.Options{Capabilities: caps})
+	b := startBroker(t, &broker.Options{MaxPacketSize: maxPacket})
 	c := newClient(t, b.URL(), nil)
 
 	long := "mqttgame-demo/" + strings.Repeat("x", 300)

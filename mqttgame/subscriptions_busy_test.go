@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/mqttgame"
 )
 
@@ -17,7 +18,7 @@ import (
 // subscriptions. The client sends it again under another identifier
 // instead of giving the subscription up.
 func TestSubscribeRetriesPacketIDInUse(t *testing.T) {
-	b := startBroker(t, nil)
+	b, srv := mqtttest.StartMochi(t, nil)
 	proxy := newProxy(t, b.Addr().String())
 	c := newClient(t, "ws://"+proxy.Addr()+"/mqtt", func(o *mqttgame.Options) {
 		o.ClientID = "busy"
@@ -41,7 +42,7 @@ func TestSubscribeRetriesPacketIDInUse(t *testing.T) {
 		pub.PublishString("held/x", fmt.Sprint(i), 1, false)
 	}
 	waitUntil(t, "messages in flight to c", func() bool {
-		cl, ok := b.Server().Clients.Get("busy")
+		cl, ok := srv.Clients.Get("busy")
 		return ok && cl.State.Inflight.Len() >= n-1
 	})
 	proxy.Reset()

@@ -55,7 +55,7 @@ func (h *aliasCounter) counts(id string) (from, to int) {
 // reconnection.
 func TestTopicAliasesEndToEnd(t *testing.T) {
 	h := &aliasCounter{from: map[string]int{}, to: map[string]int{}}
-	b := startBroker(t, &broker.Options{Hooks: []mqtt.Hook{h}})
+	b := startBroker(t, &broker.Options{Mochi: func(*mqtt.Server) []mqtt.Hook { return []mqtt.Hook{h} }})
 	proxy := newProxy(t, b.Addr().String())
 	opts := func(id string) func(*mqttgame.Options) {
 		return func(o *mqttgame.Options) {

@@ -174,11 +174,11 @@ func TestSubscribeValidation(t *testing.T) {
 // one queued before the limits were known fails alone, without the
 // connection being dropped and resent over and over.
 func TestBrokerLimits(t *testing.T) {
-	caps := mqtt.NewDefaultServerCapabilities()
-	caps.MaximumPacketSize = 1024
-	caps.MaximumQos = 1
-	caps.RetainAvailable = 0
-	b := startBroker(t, &broker.Options{Capabilities: caps})
+	b := startBroker(t, &broker.Options{MaxPacketSize: 1024, Mochi: func(srv *mqtt.Server) []mqtt.Hook {
+		srv.Options.Capabilities.MaximumQos = 1
+		srv.Options.Capabilities.RetainAvailable = 0
+		return nil
+	}})
 	c := newClient(t, b.URL(), nil)
 
 	early, err := c.Publish("big", make([]byte, 2000), 1, false)

@@ -56,16 +56,12 @@ func startServer(name string, l limits) (server, error) {
 }
 
 // mochiServer is the embedded broker.
-type mochiServer struct{ b *broker.Broker }
+type mochiServer struct {
+	b   *broker.Broker
+	srv *mqtt.Server // the mochi-mqtt server underneath, for its counters
+}
 
 func startMochi(l limits) (server, error) {
-	caps := mqtt.NewDefaultServerCapabilities()
-	if l.maxPacketSize > 0 {
-		caps.MaximumPacketSize = uint32(l.maxPacketSize)
-	}
-	if l.receiveMaximum > 0 {
-		caps.ReceiveMaximum = uint16(l.receiveMaximum)
-	}
 	var hooks []mqtt.Hook
 	if l.serverKeepAlive > 0 {
 		hooks = append(hooks, mqtttest.ServerKeepAlive(uint16(l.serverKeepAlive)))
@@ -73,11 +69,18 @@ func startMochi(l limits) (server, error) {
 	if l.denySubscribe != "" {
 		hooks = append(hooks, &denySubscribe{filter: l.denySubscribe})
 	}
-	b, err := broker.Start(&broker.Options{TCPAddr: "127.0.0.1:0", Capabilities: caps, Hooks: hooks})
+	m := new(mochiServer)
+	b, err := broker.Start(&broker.Options{
+		TCPAddr:        "127.0.0.1:0",
+		MaxPacketSize:  uint32(l.maxPacketSize),
+		ReceiveMaximum: uint16(l.receiveMaximum),
+		Mochi:          func(s *mqtt.Server) []mqtt.Hook { m.srv = s; return hooks },
+	})
 	if err != nil {
 		return nil, err
 	}
-	return &mochiServer{b}, nil
+	m.b = b
+	return m, nil
 }
 
 func (m *mochiServer) URL(transport string) string {
@@ -100,7 +103,7 @@ func (m *mochiServer) tcpAddr() string { return strings.TrimPrefix(m.b.TCPURL(),
 // pass its limits (and counts them); no case may lose one that way.
 func (m *mochiServer) check(t testing.TB) {
 	t.Helper()
-	info := m.b.Server().Info
+	info := m.srv.Info
 	if d, i := info.MessagesDropped, info.InflightDropped; d != 0 || i != 0 {
 		t.Errorf("mochi dropped messages: MessagesDropped=%d InflightDropped=%d", d, i)
 	}

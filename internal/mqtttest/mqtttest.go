@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/mochi-mqtt/server/v2"
+
 	"github.com/mqttgame/mqttgame/mqttgame"
 	"github.com/mqttgame/mqttgame/mqttgame/broker"
 )
@@ -62,6 +64,28 @@ func StartBroker(t testing.TB, opts *broker.Options) *broker.Broker {
 	}
 	t.Cleanup(func() { b.Close() })
 	return b
+}
+
+// StartMochi starts an embedded broker as StartBroker does, and returns
+// it with the mochi-mqtt server underneath (reached through
+// broker.Options.Mochi), for a test that reads the server's counters or
+// sessions.
+func StartMochi(t testing.TB, opts *broker.Options) (*broker.Broker, *mqtt.Server) {
+	t.Helper()
+	var o broker.Options
+	if opts != nil {
+		o = *opts
+	}
+	var srv *mqtt.Server
+	then := o.Mochi
+	o.Mochi = func(s *mqtt.Server) []mqtt.Hook {
+		srv = s
+		if then != nil {
+			return then(s)
+		}
+		return nil
+	}
+	return StartBroker(t, &o), srv
 }
 
 // TickUntil calls tick (if not nil), as a game loop would, until cond

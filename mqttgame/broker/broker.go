@@ -30,19 +30,17 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/mqttgame/mqttgame/mqttgame/broker/internal/mochifix"
 )
 
 // Options configures a Broker. The zero value hosts a broker on a free
 // port of this machine only.
 type Options struct {
-	// Addr is where the HTTP server (MQTT over WebSocket, and Handler)
-	// listens. Defaults to "127.0.0.1:0": a free port, this machine only.
+	// Addr is where the HTTP server (MQTT over WebSocket at /mqtt, and
+	// Handler) listens. Defaults to "127.0.0.1:0": a free port, this machine only.
 	// Use ":8080" to let other machines (a LAN party) in.
 	Addr string
-
-	// Path is where MQTT over WebSocket is served. Defaults to "/mqtt".
-	Path string
 
 	// TCPAddr, if not empty, adds a plain MQTT listener there
 	// ("127.0.0.1:1883", or ":0" for a free port). Defaults to "": none.
@@ -58,20 +56,21 @@ type Options struct {
 	// the browser build of the game. Defaults to nil: 404 Not Found.
 	Handler http.Handler
 
-	// Capabilities overrides the broker's limits and features (maximum
-	// packet size, receive maximum, maximum QoS, …). Defaults to nil:
-	// mochi-mqtt's defaults.
-	Capabilities *mqtt.Capabilities
+	// MaxPacketSize is the size, in bytes, of the largest packet a client
+	// may send; a client that sends a larger one is disconnected. MQTT v5
+	// clients are told it when they connect, and keep under it. Defaults
+	// to 0: no limit but MQTT's own (256 MiB).
+	MaxPacketSize uint32
+
+	// ReceiveMaximum is how many QoS 1 and 2 messages a client may have
+	// sent and not yet seen acknowledged; MQTT v5 clients are told it
+	// when they connect. Defaults to 0: 1024.
+	ReceiveMaximum uint16
 
 	// Auth, if not nil, says who may connect and where they may publish
 	// and subscribe: user names and passwords, and mosquitto-style ACL
 	// patterns. Defaults to nil: anyone may connect and do anything.
 	Auth *Auth
-
-	// Hooks are added to the broker before it starts, in order, for
-	// observation or other policies. If neither Auth nor a hook
-	// authenticates clients, every client is allowed.
-	Hooks []mqtt.Hook
 
 	// DataDir, if not empty, is a folder (created if missing) where the
 	// broker keeps retained messages, so that they survive a restart: the
@@ -96,14 +95,33 @@ type Options struct {
 
 	// Logger receives the broker's log lines. Defaults to discarding them.
 	Logger *slog.Logger
+
+	// Mochi is the escape hatch to mochi-mqtt
+	// (github.com/mochi-mqtt/server), the broker underneath, for what
+	// these options do not say. If set, it is called with the mochi-mqtt
+	// server before the server starts, and returns hooks to add to it, in
+	// order, which observe or change what the broker does. It may change
+	// the server's Capabilities then, and keep the server to read its
+	// counters (Info) or publish inline later; changing its configuration
+	// once it serves is unsafe. If neither Auth nor one of the hooks
+	// authenticates clients (provides OnConnectAuthenticate), every
+	// client is allowed. It ties the caller to mochi-mqtt's API, which the
+	// rest of this package does not: a game should need none of it.
+	// Defaults to nil.
+	Mochi func(srv *mqtt.Server) []mqtt.Hook
 }
+
+// wsPath is where MQTT over WebSocket is served, as most brokers do.
+const wsPath = "/mqtt"
+
+// takeoverWait bounds how long a session takeover waits for the messages
+// routing when it starts (see mochifix.RouteGate). Tests change it;
+// nothing else does.
+var takeoverWait = time.Second
 
 func (o *Options) ensureDefaults() {
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:0"
-	}
-	if o.Path == "" {
-		o.Path = "/mqtt"
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -113,7 +131,7 @@ func (o *Options) ensureDefaults() {
 // Broker is a running broker. Close stops it.
 type Broker struct {
 	srv    *mqtt.Server
-	guard  *sessionGuard
+	guard  *mochifix.SessionGuard
 	auth   *authHook
 	ln     net.Listener
 	http   *http.Server
@@ -121,7 +139,6 @@ type Broker struct {
 	tcp    *tcpListener // nil without Options.TCPAddr
 	url    string
 	tcpURL string
-	path   string
 	done   chan struct{}
 	close  sync.Once
 }
@@ -135,51 +152,102 @@ func Start(opts *Options) (*Broker, error) {
 	}
 	o.ensureDefaults()
 
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("broker: cannot listen on %s: %w", o.Addr, err)
+	}
+	var tln net.Listener
+	if o.TCPAddr != "" {
+		if tln, err = net.Listen("tcp", o.TCPAddr); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("broker: cannot listen on %s: %w", o.TCPAddr, err)
+		}
+	}
+	// The data folder is opened once the ports are ours: a second copy
+	// of a game that finds its port taken never touches the folder.
+	var store *diskStore
+	if o.DataDir != "" {
+		if store, err = openStore(o.DataDir, o.Persist, o.KeepSessions); err != nil {
+			ln.Close()
+			if tln != nil {
+				tln.Close()
+			}
+			return nil, err
+		}
+	}
+	b, err := serve(&o, ln, tln, store)
+	if err != nil {
+		ln.Close()
+		if tln != nil {
+			tln.Close()
+		}
+		if store != nil {
+			store.Stop()
+		}
+		return nil, err
+	}
+	return b, nil
+}
+
+// serve builds the broker on its listeners and store (nil without
+// DataDir) and starts it.
+func serve(o *Options, ln, tln net.Listener, store *diskStore) (*Broker, error) {
+	caps := mqtt.NewDefaultServerCapabilities()
+	if o.MaxPacketSize > 0 {
+		caps.MaximumPacketSize = o.MaxPacketSize
+	}
+	if o.ReceiveMaximum > 0 {
+		caps.ReceiveMaximum = o.ReceiveMaximum
+	}
 	srv := mqtt.New(&mqtt.Options{
-		Capabilities: o.Capabilities,
+		Capabilities: caps,
 		Logger:       o.Logger,
 		// The default sends $SYS topics every second; a game has no use for
 		// them that often.
 		SysTopicResendInterval: 10,
 	})
-	caps := srv.Options.Capabilities
-	if err := srv.AddHook(&announceLimits{caps: caps}, nil); err != nil {
-		return nil, err
+
+	// The repairs of mochi's defects (package mochifix) come first, but
+	// for the two that must see packets after every other hook.
+	caps = srv.Options.Capabilities
+	routes := mochifix.NewRouteGate(caps)
+	var sessions mochifix.SessionStore
+	if store != nil {
+		sessions = store.Store
 	}
-	if err := srv.AddHook(new(noSendQuota), nil); err != nil {
-		return nil, err
-	}
-	guard := newSessionGuard(srv)
-	if err := srv.AddHook(guard, nil); err != nil {
-		return nil, err
-	}
-	var authHook *authHook
+	guard := mochifix.NewSessionGuard(srv, routes, takeoverWait, sessions)
+	hooks := []mqtt.Hook{mochifix.NewAnnounceLimits(caps), new(mochifix.NoSendQuota), guard}
 	authenticates := false
+	var authHook *authHook
 	if o.Auth != nil {
 		authHook = newAuthHook(o.Auth)
-		if err := srv.AddHook(authHook, nil); err != nil {
-			return nil, err
-		}
+		hooks = append(hooks, authHook)
 		authenticates = true
 	}
-	for _, h := range o.Hooks {
-		if h.Provides(mqtt.OnConnectAuthenticate) {
-			authenticates = true
+	if o.Mochi != nil {
+		for _, h := range o.Mochi(srv) {
+			authenticates = authenticates || h.Provides(mqtt.OnConnectAuthenticate)
+			hooks = append(hooks, h)
 		}
+	}
+	if !authenticates {
+		hooks = append(hooks, new(auth.AllowHook))
+	}
+	if store != nil {
+		hooks = append(hooks, store)
+	}
+	for _, h := range hooks {
 		if err := srv.AddHook(h, nil); err != nil {
 			return nil, fmt.Errorf("broker: hook %s: %w", h.ID(), err)
 		}
 	}
-	if !authenticates {
-		if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+	// Last, so that no hook after them can drop a packet they locked for.
+	for _, h := range []mqtt.Hook{routes, mochifix.NewRetainLock(caps)} {
+		if err := srv.AddHook(h, nil); err != nil {
 			return nil, err
 		}
 	}
 
-	ln, err := net.Listen("tcp", o.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("broker: cannot listen on %s: %w", o.Addr, err)
-	}
 	wsScheme, tcpScheme := "ws://", "mqtt://"
 	if o.TLSConfig != nil {
 		ln = tls.NewListener(ln, o.TLSConfig)
@@ -190,75 +258,41 @@ func Start(opts *Options) (*Broker, error) {
 		guard: guard,
 		auth:  authHook,
 		ln:    ln,
-		ws:    newWSListener(ln.Addr().String(), guard.connEnded),
-		url:   wsScheme + ln.Addr().String() + o.Path,
-		path:  o.Path,
+		ws:    newWSListener(ln.Addr().String(), guard.ConnEnded),
+		url:   wsScheme + ln.Addr().String() + wsPath,
 		done:  make(chan struct{}),
 	}
 	if err := srv.AddListener(b.ws); err != nil {
-		ln.Close()
 		srv.Close()
 		return nil, err
 	}
-	if o.TCPAddr != "" {
-		tln, err := net.Listen("tcp", o.TCPAddr)
-		if err != nil {
-			ln.Close()
-			srv.Close()
-			return nil, fmt.Errorf("broker: cannot listen on %s: %w", o.TCPAddr, err)
-		}
+	if tln != nil {
 		if o.TLSConfig != nil {
 			tln = tls.NewListener(tln, o.TLSConfig)
 		}
-		b.tcp = newTCPListener(tln, guard.connEnded)
+		b.tcp = newTCPListener(tln, guard.ConnEnded)
 		if err := srv.AddListener(b.tcp); err != nil {
-			ln.Close()
-			tln.Close()
 			srv.Close()
 			return nil, err
 		}
 		b.tcpURL = tcpScheme + tln.Addr().String()
 	}
-	// The data folder is opened once the ports are ours: a second copy
-	// of a game that finds its port taken never touches the folder.
-	if o.DataDir != "" {
-		store, err := openStore(o.DataDir, o.Persist, o.KeepSessions)
-		if err == nil {
-			if err = srv.AddHook(store, nil); err != nil {
-				store.Stop()
-			}
-			guard.store = store
-		}
-		if err != nil {
-			ln.Close()
-			srv.Close()
-			return nil, err
-		}
-	}
-
-	// Last, so that no hook after it can drop a packet it locked for.
-	if err := srv.AddHook(&packetLocks{aliasMax: caps.TopicAliasMaximum, routes: &guard.routes}, nil); err != nil {
-		ln.Close()
-		srv.Close()
-		return nil, err
-	}
 
 	mux := http.NewServeMux()
-	mux.Handle(o.Path, b.ws)
+	mux.Handle(wsPath, b.ws)
 	if o.Handler != nil {
 		mux.Handle("/", o.Handler)
 	}
 	b.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug)}
 
 	if err := srv.Serve(); err != nil {
-		ln.Close()
 		srv.Close()
 		return nil, err
 	}
 	// mochi starts its listeners on goroutines: be ready before returning.
-	<-b.ws.ready
+	<-b.ws.Ready()
 	if b.tcp != nil {
-		<-b.tcp.ready
+		<-b.tcp.Ready()
 	}
 	go func() {
 		defer close(b.done)
@@ -279,10 +313,6 @@ func (b *Broker) TCPURL() string { return b.tcpURL }
 // Addr returns the address the HTTP server listens on.
 func (b *Broker) Addr() net.Addr { return b.ln.Addr() }
 
-// Server returns the mochi-mqtt server, for its counters (Info) and
-// inline publishing. Changing its configuration once started is unsafe.
-func (b *Broker) Server() *mqtt.Server { return b.srv }
-
 // Close tells every client the server is shutting down, ends their
 // connections once the packets they sent are handled, and stops the
 // broker. Their wills are published, as for any connection the client did
@@ -292,10 +322,10 @@ func (b *Broker) Close() error {
 	b.close.Do(func() {
 		// mochi's Close must not overlap a connection being established:
 		// stop accepting, end what is open, wait for every handler.
-		b.ws.stopAccepting()
+		b.ws.StopAccepting()
 		b.tcp.stopAccepting()
-		b.guard.drainAll()
-		b.ws.closeAll()
+		b.guard.DrainAll()
+		b.ws.CloseAll()
 		b.tcp.closeAll()
 		err = b.srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -306,61 +336,4 @@ func (b *Broker) Close() error {
 		<-b.done
 	})
 	return err
-}
-
-// announceLimits adds to CONNACK the limits MQTT v5 lets a broker announce
-// and mochi-mqtt leaves out: maximum packet size, topic alias maximum, and
-// which features are missing. A client that knows them refuses what the
-// broker would drop the connection for, instead of learning it the hard way.
-type announceLimits struct {
-	mqtt.HookBase
-	caps *mqtt.Capabilities
-}
-
-func (h *announceLimits) ID() string { return "announce-limits" }
-
-func (h *announceLimits) Provides(b byte) bool { return b == mqtt.OnPacketEncode }
-
-func (h *announceLimits) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
-	if pk.FixedHeader.Type != packets.Connack || pk.ReasonCode >= 0x80 || cl.Properties.ProtocolVersion < 5 {
-		return pk
-	}
-	c := h.caps
-	p := &pk.Properties
-	if c.MaximumPacketSize > 0 {
-		p.MaximumPacketSize = c.MaximumPacketSize
-	}
-	p.TopicAliasMaximum = c.TopicAliasMaximum
-	if c.RetainAvailable == 0 {
-		p.RetainAvailable, p.RetainAvailableFlag = 0, true
-	}
-	if c.WildcardSubAvailable == 0 {
-		p.WildcardSubAvailable, p.WildcardSubAvailableFlag = 0, true
-	}
-	if c.SubIDAvailable == 0 {
-		p.SubIDAvailable, p.SubIDAvailableFlag = 0, true
-	}
-	if c.SharedSubAvailable == 0 {
-		p.SharedSubAvailable, p.SharedSubAvailableFlag = 0, true
-	}
-	return pk
-}
-
-// noSendQuota turns off mochi-mqtt's pacing of QoS 1 and 2 messages to a
-// client's receive maximum. In mochi v2.7.9 that pacing takes a read lock
-// on the client's in-flight store twice in a row after every packet the
-// client sends; a publisher adding a message for that client between the
-// two waits for a write lock, and the broker deadlocks under steady QoS 1
-// or 2 traffic. Without it, mochi sends messages as they come, and the
-// client's own flow control applies (see the mqttgame package).
-type noSendQuota struct{ mqtt.HookBase }
-
-func (h *noSendQuota) ID() string { return "no-send-quota" }
-
-func (h *noSendQuota) Provides(b byte) bool { return b == mqtt.OnSessionEstablished }
-
-// OnSessionEstablished runs after mochi set the quota and before it reads
-// the client's first packet.
-func (h *noSendQuota) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
-	cl.State.Inflight.ResetSendQuota(0)
 }

@@ -51,7 +51,7 @@ type handoverScene struct {
 func startHandover(t *testing.T) *handoverScene {
 	t.Helper()
 	s := &handoverScene{block: newRouteBlocker("taker", "handover/held")}
-	b := mqtttest.StartBroker(t, &broker.Options{Hooks: []mqtt.Hook{s.block}})
+	b := mqtttest.StartBroker(t, &broker.Options{Mochi: func(*mqtt.Server) []mqtt.Hook { return []mqtt.Hook{s.block} }})
 	// Before the broker closes (cleanups run last first): a delivery
 	// still held would keep it from closing.
 	t.Cleanup(func() {

@@ -10,28 +10,12 @@ import (
 	"github.com/mqttgame/mqttgame/mqttgame"
 )
 
-// BenchmarkWebSocketFlood measures what one WebSocket message per packet
-// costs in the broker-to-client direction. A publisher (over TCP) floods
-// a subscriber (over WebSocket) at QoS 0, at most 512 messages ahead.
-// mochi-mqtt gathers the packets queued for a client into one write of
-// up to 2 KiB; the listener sends each packet as a message of its own
-// (message-per-packet, the broker's behaviour) or the whole write as one
-// message (gathered).
+// BenchmarkWebSocketFlood measures the broker-to-client direction under a
+// flood: a publisher (over TCP) floods a subscriber (over WebSocket) at
+// QoS 0, at most 512 messages ahead. mochi-mqtt gathers the packets
+// queued for a client into one write of up to 2 KiB, which the listener
+// sends as one WebSocket message.
 func BenchmarkWebSocketFlood(b *testing.B) {
-	for _, gather := range []bool{false, true} {
-		name := "message-per-packet"
-		if gather {
-			name = "gathered"
-		}
-		b.Run(name, func(b *testing.B) {
-			gatherPackets.Store(gather)
-			defer gatherPackets.Store(false)
-			flood(b)
-		})
-	}
-}
-
-func flood(b *testing.B) {
 	const window = 512
 	br, err := Start(&Options{TCPAddr: "127.0.0.1:0"})
 	if err != nil {

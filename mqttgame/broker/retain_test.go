@@ -10,8 +10,8 @@ import (
 
 // TestRetainWhileSubscribing: retained messages set on new topics while
 // other clients subscribe and unsubscribe with wildcards (the traffic
-// under which mochi-mqtt v2.7.9 raced; see packetLocks). Every retained
-// message is then there for a new subscriber.
+// under which mochi-mqtt v2.7.9 raced; see mochifix/retainrace.go).
+// Every retained message is then there for a new subscriber.
 func TestRetainWhileSubscribing(t *testing.T) {
 	const topics = 200
 	b := mqtttest.StartBroker(t, nil)

@@ -41,7 +41,7 @@ func TestCompleteWithEveryScore(t *testing.T) {
 	}{{"away before the marker", false}, {"away after the marker", true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			sent := &scoresSent{}
-			b := mqtttest.StartBroker(t, &broker.Options{Hooks: []mqtt.Hook{sent}})
+			b := mqtttest.StartBroker(t, &broker.Options{Mochi: func(*mqtt.Server) []mqtt.Hook { return []mqtt.Hook{sent} }})
 			publishScores(t, b.URL(), manyScores)
 			p := newPlayer(t, b.URL(), manyScores)
 			joinThenPause(t, p, tc.afterMarker, func() {

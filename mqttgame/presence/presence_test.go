@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/mochi-mqtt/server/v2"
 	"go.uber.org/goleak"
 
 	"github.com/mqttgame/mqttgame/internal/mqtttest"
 	"github.com/mqttgame/mqttgame/internal/netfault"
 	"github.com/mqttgame/mqttgame/mqttgame"
-	"github.com/mqttgame/mqttgame/mqttgame/broker"
 	"github.com/mqttgame/mqttgame/mqttgame/presence"
 	"github.com/mqttgame/mqttgame/mqttgame/segment"
 )
@@ -137,7 +137,7 @@ func TestJoinAndLeave(t *testing.T) {
 // finds the offline record retained.
 func TestAbruptLossThroughWill(t *testing.T) {
 	t.Parallel()
-	b := mqtttest.StartBroker(t, nil)
+	b, srv := mqtttest.StartMochi(t, nil)
 	proxy := newProxy(t, b.Addr().String())
 	ann := newPlayer(t, b.URL(), "ann", 0)
 	bob := newPlayer(t, "ws://"+proxy.Addr()+"/mqtt", "bob", time.Second)
@@ -152,7 +152,7 @@ func TestAbruptLossThroughWill(t *testing.T) {
 
 	// mochi-mqtt sends a delayed will to the subscribers a moment before
 	// it retains it; a newcomer comes once the broker holds it.
-	waitRetained(t, b, room+"/bob", `"online":false`)
+	waitRetained(t, srv, room+"/bob", `"online":false`)
 	carol := newPlayer(t, b.URL(), "carol", 0)
 	tickUntil(t, "carol's snapshot", func() bool { return carol.online("ann") && carol.online("carol") }, carol)
 	tickUntil(t, "carol knows bob", func() bool { _, ok := carol.r.Player("bob"); return ok }, carol)
@@ -250,10 +250,10 @@ func TestConfigChecks(t *testing.T) {
 
 // waitRetained waits until the broker's retained message on topic
 // contains want.
-func waitRetained(t *testing.T, b *broker.Broker, topic, want string) {
+func waitRetained(t *testing.T, srv *mqtt.Server, topic, want string) {
 	t.Helper()
 	mqtttest.TickUntil(t, fmt.Sprintf("the broker to retain %q on %s", want, topic), nil, func() bool {
-		pk, ok := b.Server().Topics.Retained.Get(topic)
+		pk, ok := srv.Topics.Retained.Get(topic)
 		return ok && strings.Contains(string(pk.Payload), want)
 	}, nil)
 }

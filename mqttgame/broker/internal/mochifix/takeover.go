@@ -1,4 +1,29 @@
-package broker
+package mochifix
+
+// # A session takeover loses QoS 1 and 2 messages
+//
+// What is wrong: in mochi every resumption of a session is a takeover,
+// and every shutdown stops all sessions, and both lose messages:
+//
+//   - mochi stops the old connection (DisconnectClient) while its
+//     goroutine may still be handling PUBLISH packets it already read. For
+//     a QoS 2 message it then records the PUBREC in the session, fails to
+//     write it (the client is closed), and returns before routing the
+//     message: the message is lost, and the client's resend is refused as
+//     "packet identifier in use".
+//   - inheritClientSession copies the in-flight messages of the old
+//     session object to the new one, clears the old one, and only then
+//     makes the new one the client's. A publisher that looked the client
+//     up in between puts its message into the old object, which nobody
+//     reads again.
+//
+// Upstream: no issue or pull request found for either. The closest is
+// mochi-mqtt/server#180 ("Correctly identify and clean taken-over
+// sessions"), which made the takeover mark and clear the old session but
+// left both windows open.
+//
+// Repair: the SessionGuard below, with the RouteGate (routegate.go), and
+// ForgivingConn (pubrecwrite.go) for the writes to a drained connection.
 
 import (
 	"bytes"
@@ -19,37 +44,32 @@ const drainTimeout = 2 * time.Second
 // CONNACK and their first read.
 const pendingWait = 500 * time.Millisecond
 
-// sessionGuard keeps mochi-mqtt v2.7.9 from losing QoS 1 and 2 messages
-// when a session changes hands. Every resumption of a session is a
-// takeover in mochi, and every shutdown stops all sessions:
+// SessionGuard keeps mochi from losing QoS 1 and 2 messages when a
+// session changes hands or the broker shuts down:
 //
-//   - mochi stops the old connection while its goroutine may still be
-//     handling PUBLISH packets it already read. It then acknowledges a QoS
-//     2 message and records that it has it, but never routes it: the
-//     client's resend is refused as a duplicate. The guard closes the old
-//     connection's socket instead and waits until its goroutine has
-//     handled what it read, before the takeover or shutdown goes on.
-//   - mochi copies the in-flight messages of the old session object to
-//     the new one, clears the old one, and only then makes the new one the
-//     client's. A publisher that looked the client up in between puts its
-//     message into the old object, which nobody reads again. The guard
-//     shuts the routing gate from before the copy until the new session
+//   - It closes the old connection's socket instead of stopping the client,
+//     and waits until its goroutine has handled what it read, before the
+//     takeover or shutdown goes on.
+//   - It shuts the routing gate from before the copy until the new session
 //     has its CONNACK; every QoS 1 and 2 PUBLISH a client sends routes
-//     through that gate (packetLocks), so none routes during the copy.
-//     Messages the broker sends on its own (wills, inline publishes) do
-//     not pass the gate, nor does one that kept the takeover waiting too
-//     long (see routeGate): the guard notices such late messages and gives
-//     them to the new session once it is established, or at once if it
-//     already is.
-type sessionGuard struct {
+//     through that gate, so none routes during the copy. Messages the
+//     broker sends on its own (wills, inline publishes) do not pass the
+//     gate, nor does one that kept the takeover waiting too long: the guard
+//     notices such late messages and gives them to the new session once it
+//     is established, or at once if it already is.
+//
+// It is a hook, and ConnEnded must be called when mochi is done with a
+// connection (see Tracker).
+type SessionGuard struct {
 	mqtt.HookBase
 	srv   *mqtt.Server
-	store *diskStore // nil without Options.DataDir; set before the broker serves
+	store SessionStore // nil: sessions are not kept
 
 	// routes is the routing gate; holder is the session that shut it,
 	// until its CONNACK is sent or its connection ends.
-	routes routeGate
-	holder *mqtt.Client // guarded by mu
+	routes *RouteGate
+	wait   time.Duration // how long a takeover waits for messages routing
+	holder *mqtt.Client  // guarded by mu
 
 	mu      sync.Mutex
 	reading map[*mqtt.Client]chan struct{}             // sessions whose goroutine reads packets; closed when it ends
@@ -60,9 +80,24 @@ type sessionGuard struct {
 	forgot  map[string]map[uint16]bool                 // by client ID, records removed for late messages
 }
 
-func newSessionGuard(srv *mqtt.Server) *sessionGuard {
-	return &sessionGuard{
+// SessionStore keeps the in-flight messages of sessions on disk.
+type SessionStore interface {
+	// Save stores an in-flight message of cl's session.
+	Save(cl *mqtt.Client, pk packets.Packet)
+	// Forget removes one.
+	Forget(cl *mqtt.Client, pk packets.Packet)
+}
+
+// NewSessionGuard returns the guard of srv's sessions. routes is the
+// routing gate, added to srv as its last hook; a takeover waits up to wait
+// for the messages routing when it starts. store keeps sessions on disk;
+// nil if they are not kept.
+func NewSessionGuard(srv *mqtt.Server, routes *RouteGate, wait time.Duration, store SessionStore) *SessionGuard {
+	return &SessionGuard{
 		srv:     srv,
+		store:   store,
+		routes:  routes,
+		wait:    wait,
 		reading: make(map[*mqtt.Client]chan struct{}),
 		pending: make(map[*mqtt.Client]bool),
 		late:    make(map[string][]packets.Packet),
@@ -72,9 +107,11 @@ func newSessionGuard(srv *mqtt.Server) *sessionGuard {
 	}
 }
 
-func (g *sessionGuard) ID() string { return "session-guard" }
+// ID names the hook.
+func (g *SessionGuard) ID() string { return "mochifix-session-guard" }
 
-func (g *sessionGuard) Provides(b byte) bool {
+// Provides says which events the hook handles.
+func (g *SessionGuard) Provides(b byte) bool {
 	switch b {
 	case mqtt.OnQosPublish, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnPacketSent:
 		return true
@@ -85,7 +122,7 @@ func (g *sessionGuard) Provides(b byte) bool {
 // OnSessionEstablish runs before mochi takes an old session over: the old
 // connection ends first, after handling what it read; then the new session
 // shuts the routing gate until its CONNACK is sent.
-func (g *sessionGuard) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
+func (g *SessionGuard) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	defer g.hold(cl)
 	g.mu.Lock()
 	for p := range g.pending {
@@ -101,8 +138,8 @@ func (g *sessionGuard) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 }
 
 // hold shuts the routing gate for cl.
-func (g *sessionGuard) hold(cl *mqtt.Client) {
-	if !g.routes.shutAndWait(takeoverWait) {
+func (g *SessionGuard) hold(cl *mqtt.Client) {
+	if !g.routes.shutAndWait(g.wait) {
 		g.srv.Log.Warn("broker: a session takeover stopped waiting for messages still routing; a subscriber may not be reading", "client", cl.ID)
 	}
 	g.mu.Lock()
@@ -111,7 +148,7 @@ func (g *sessionGuard) hold(cl *mqtt.Client) {
 }
 
 // release opens the routing gate if cl shut it.
-func (g *sessionGuard) release(cl *mqtt.Client) {
+func (g *SessionGuard) release(cl *mqtt.Client) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if cl != nil && g.holder == cl {
@@ -122,15 +159,15 @@ func (g *sessionGuard) release(cl *mqtt.Client) {
 
 // OnPacketSent opens the routing gate once the session that shut it has
 // its CONNACK: mochi made it the client's before sending that.
-func (g *sessionGuard) OnPacketSent(cl *mqtt.Client, pk packets.Packet, b []byte) {
+func (g *SessionGuard) OnPacketSent(cl *mqtt.Client, pk packets.Packet, b []byte) {
 	if pk.FixedHeader.Type == packets.Connack {
 		g.release(cl)
 	}
 }
 
-// connEnded opens the routing gate if the session that shut it never got
+// ConnEnded opens the routing gate if the session that shut it never got
 // its CONNACK out: mochi is done with its connection c.
-func (g *sessionGuard) connEnded(c net.Conn) {
+func (g *SessionGuard) ConnEnded(c net.Conn) {
 	g.mu.Lock()
 	cl := g.holder
 	g.mu.Unlock()
@@ -141,7 +178,7 @@ func (g *sessionGuard) connEnded(c net.Conn) {
 
 // OnSessionEstablished runs as the session's goroutine starts reading
 // packets; the new session gets what arrived late at the old one.
-func (g *sessionGuard) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
+func (g *SessionGuard) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	delete(g.pending, cl)
@@ -157,7 +194,7 @@ func (g *sessionGuard) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) 
 			// Records are keyed by client ID and packet identifier, which
 			// the old session shares: the record a late message of the old
 			// one removed (OnQosPublish) was this one's too.
-			g.store.save(cl, m)
+			g.save(cl, m)
 		}
 	}
 	delete(g.forgot, cl.ID)
@@ -169,7 +206,7 @@ func (g *sessionGuard) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) 
 }
 
 // OnDisconnect runs when the session's goroutine stopped reading.
-func (g *sessionGuard) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
+func (g *SessionGuard) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if ch := g.reading[cl]; ch != nil {
@@ -188,7 +225,7 @@ func (g *sessionGuard) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 // drain tells cl why its connection ends, closes its socket, and waits
 // until its goroutine has handled the packets already read. mochi then
 // finds the session idle.
-func (g *sessionGuard) drain(cl *mqtt.Client, why packets.Code) {
+func (g *SessionGuard) drain(cl *mqtt.Client, why packets.Code) {
 	g.mu.Lock()
 	ch := g.reading[cl]
 	g.mu.Unlock()
@@ -211,9 +248,10 @@ func (g *sessionGuard) drain(cl *mqtt.Client, why packets.Code) {
 	}
 }
 
-// drainAll ends every connection the same way, for a shutdown; each
-// client is told first that the server is shutting down.
-func (g *sessionGuard) drainAll() {
+// DrainAll ends every connection the way a takeover ends the old one, for
+// a shutdown: each client is told first that the server is shutting down.
+// Call it before mochi's Close.
+func (g *SessionGuard) DrainAll() {
 	// A client that has its CONNACK may not read yet: let it start, so it
 	// is told too, rather than finding its connection closed.
 	deadline := time.Now().Add(pendingWait)
@@ -250,7 +288,7 @@ func (g *sessionGuard) drainAll() {
 
 // OnQosPublish sees every QoS 1 and 2 message mochi stores for a client;
 // one stored on a session already taken over arrived late.
-func (g *sessionGuard) OnQosPublish(cl *mqtt.Client, pk packets.Packet, sent int64, resends int) {
+func (g *SessionGuard) OnQosPublish(cl *mqtt.Client, pk packets.Packet, sent int64, resends int) {
 	if !cl.IsTakenOver() || pk.FixedHeader.Type != packets.Publish {
 		return
 	}
@@ -260,10 +298,10 @@ func (g *sessionGuard) OnQosPublish(cl *mqtt.Client, pk packets.Packet, sent int
 	// Saved under its first packet identifier, on the old session. The
 	// record is keyed by client ID and packet identifier: if the new
 	// session holds that identifier, its record is written again.
-	g.store.forget(cl, pk)
+	g.forget(cl, pk)
 	if next, ok := g.srv.Clients.Get(cl.ID); ok && next != cl && g.live[next] {
 		if had, ok := next.State.Inflight.Get(pk.PacketID); ok {
-			g.store.save(next, had)
+			g.save(next, had)
 		}
 		g.deliver(next, pk)
 		return
@@ -279,7 +317,7 @@ func (g *sessionGuard) OnQosPublish(cl *mqtt.Client, pk packets.Packet, sent int
 // packet identifier, has it saved, and sends it. A message that got into
 // the copy mochi made is already there and is left alone. Called with mu
 // held.
-func (g *sessionGuard) deliver(cl *mqtt.Client, pk packets.Packet) {
+func (g *SessionGuard) deliver(cl *mqtt.Client, pk packets.Packet) {
 	if had, ok := g.copied[cl][pk.PacketID]; ok && sameMessage(had, pk) {
 		return
 	}
@@ -295,11 +333,23 @@ func (g *sessionGuard) deliver(cl *mqtt.Client, pk packets.Packet) {
 	if cl.State.Inflight.Set(pk) {
 		atomic.AddInt64(&g.srv.Info.Inflight, 1)
 	}
-	g.store.save(cl, pk)
+	g.save(cl, pk)
 	_ = cl.WritePacket(pk)
 }
 
 func sameMessage(a, b packets.Packet) bool {
 	return a.FixedHeader.Type == b.FixedHeader.Type && a.TopicName == b.TopicName &&
 		a.Created == b.Created && a.Origin == b.Origin && bytes.Equal(a.Payload, b.Payload)
+}
+
+func (g *SessionGuard) save(cl *mqtt.Client, pk packets.Packet) {
+	if g.store != nil {
+		g.store.Save(cl, pk)
+	}
+}
+
+func (g *SessionGuard) forget(cl *mqtt.Client, pk packets.Packet) {
+	if g.store != nil {
+		g.store.Forget(cl, pk)
+	}
 }
