@@ -1,7 +1,6 @@
 package mochifix
 
-// # A session that ended with its connection is resumed, and its end
-// # then removes the next connection's
+// # A reconnection resumes the session that just ended, and loses its place
 //
 // What is wrong: when a connection whose session ends with it (session
 // expiry 0, or a clean MQTT 3 session) ends, its goroutine removes the
@@ -13,8 +12,7 @@ package mochifix
 // session:
 //
 //   - it resumes it: CONNACK says Session Present although the session
-//     ended, and a client that believes it keeps its subscriptions and
-//     does not subscribe again;
+//     ended, and a client that trusts it does not subscribe again;
 //   - and the old goroutine, past its check for a takeover, goes on
 //     removing: the subscriptions by client ID, then the client ID from
 //     mochi's clients, which is now the new connection's. mochi routes no
@@ -24,17 +22,21 @@ package mochifix
 // The same holds for a takeover of a live connection whose session ends
 // with it.
 //
-// Upstream: no issue or pull request found for this window. The closest is
-// mochi-mqtt/server#173 ("reconnection problem when use same client id"),
-// fixed by marking a taken-over session so that its end removes nothing;
-// the mark comes too late when the old connection is already past the
-// check. mochi-mqtt/server#52 named the hazard first.
+// Upstream: no issue or pull request found for this window. The closest
+// is mochi-mqtt/server#173 ("reconnection problem when use same client
+// id": a new connection with the client ID of an old one received
+// nothing); mochi v2.7.9 keeps the end of a session from removing anything
+// once a takeover marked it, but the takeover marks it too late when the
+// old connection is already past that check. The hazard was first named
+// in mochi-mqtt/server#52.
 //
 // Repair: SessionEnd, below. A new connection with the client ID of a
 // connection mochi is not done with ends that one (the session guard of
 // takeover.go has usually ended it already) and waits until mochi is done
 // with it, its session's removal included, before it looks for a session
-// to resume.
+// to resume. A session that ended with the old connection is then gone:
+// the new connection starts a new one (CONNACK without Session Present),
+// also when it takes over a live connection with no session expiry.
 
 import (
 	"net"
