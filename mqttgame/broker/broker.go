@@ -216,7 +216,8 @@ func serve(o *Options, ln, tln net.Listener, store *diskStore) (*Broker, error) 
 		sessions = store.Store
 	}
 	guard := mochifix.NewSessionGuard(srv, routes, takeoverWait, sessions)
-	hooks := []mqtt.Hook{mochifix.NewAnnounceLimits(caps), new(mochifix.NoSendQuota), guard}
+	ends := mochifix.NewSessionEnd(srv) // after the guard, which ends the old connection first
+	hooks := []mqtt.Hook{mochifix.NewAnnounceLimits(caps), new(mochifix.NoSendQuota), guard, ends}
 	authenticates := false
 	var authHook *authHook
 	if o.Auth != nil {
@@ -253,12 +254,13 @@ func serve(o *Options, ln, tln net.Listener, store *diskStore) (*Broker, error) 
 		ln = tls.NewListener(ln, o.TLSConfig)
 		wsScheme, tcpScheme = "wss://", "mqtts://"
 	}
+	connEnded := func(c net.Conn) { guard.ConnEnded(c); ends.ConnEnded(c) }
 	b := &Broker{
 		srv:   srv,
 		guard: guard,
 		auth:  authHook,
 		ln:    ln,
-		ws:    newWSListener(ln.Addr().String(), guard.ConnEnded),
+		ws:    newWSListener(ln.Addr().String(), connEnded),
 		url:   wsScheme + ln.Addr().String() + wsPath,
 		done:  make(chan struct{}),
 	}
@@ -270,7 +272,7 @@ func serve(o *Options, ln, tln net.Listener, store *diskStore) (*Broker, error) 
 		if o.TLSConfig != nil {
 			tln = tls.NewListener(tln, o.TLSConfig)
 		}
-		b.tcp = newTCPListener(tln, guard.ConnEnded)
+		b.tcp = newTCPListener(tln, connEnded)
 		if err := srv.AddListener(b.tcp); err != nil {
 			srv.Close()
 			return nil, err

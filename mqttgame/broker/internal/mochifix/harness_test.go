@@ -58,6 +58,7 @@ type serverOptions struct {
 	hooks func(*mqtt.Server) []mqtt.Hook // added in order, before an allow-all hook
 	caps  func(*mqtt.Capabilities)       // changes the default capabilities
 	wrap  func(net.Conn) net.Conn        // wraps each connection mochi gets
+	ended func(net.Conn)                 // called once mochi is done with a connection; may be nil
 	addr  string                         // defaults to a free port
 }
 
@@ -86,7 +87,7 @@ func startServer(t *testing.T, o serverOptions) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &testListener{ln: ln, wrap: o.wrap}
+	l := &testListener{ln: ln, wrap: o.wrap, ended: o.ended}
 	if err := srv.AddListener(l); err != nil {
 		t.Fatal(err)
 	}
@@ -103,8 +104,9 @@ func (s *server) close() { s.once.Do(func() { _ = s.srv.Close() }) }
 // testListener hands mochi the connections of a TCP listener, as mochi's
 // own does, with an optional wrapper.
 type testListener struct {
-	ln   net.Listener
-	wrap func(net.Conn) net.Conn
+	ln    net.Listener
+	wrap  func(net.Conn) net.Conn
+	ended func(net.Conn)
 }
 
 func (l *testListener) ID() string              { return "t" }
@@ -125,7 +127,12 @@ func (l *testListener) Serve(establish listeners.EstablishFn) {
 		if l.wrap != nil {
 			c = l.wrap(c)
 		}
-		go func() { _ = establish("t", c) }()
+		go func() {
+			_ = establish("t", c)
+			if l.ended != nil {
+				l.ended(c)
+			}
+		}()
 	}
 }
 
@@ -138,9 +145,10 @@ type conn struct {
 
 // session asks for a session that outlives the connection.
 type session struct {
-	id    string
-	keep  bool // a session expiry of an hour, resumed if there
-	reset bool // Clean Start even so
+	id     string
+	keep   bool // a session expiry of an hour, resumed if there
+	reset  bool // Clean Start even so
+	resume bool // no Clean Start, and no session expiry
 
 	receiveMaximum uint16 // 0: none said
 }
@@ -166,7 +174,7 @@ func tryDial(t *testing.T, addr string, ses session) (*conn, *packets.Connack, e
 	cp := packets.NewControlPacket(packets.CONNECT)
 	p := cp.Content.(*packets.Connect)
 	p.ProtocolName, p.ProtocolVersion, p.ClientID, p.KeepAlive = "MQTT", 5, ses.id, 60
-	p.CleanStart = !ses.keep || ses.reset
+	p.CleanStart = (!ses.keep && !ses.resume) || ses.reset
 	p.Properties = &packets.Properties{}
 	if ses.keep {
 		hour := uint32(3600)
