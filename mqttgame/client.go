@@ -177,13 +177,13 @@ func (c *Client) Connect() error {
 // queued for the next Connect. The broker does not publish the will.
 // Subscriptions are kept and restored by the next Connect (use
 // UnsubscribeAll first to drop them).
-func (c *Client) Disconnect() { c.disconnect(Success) }
+func (c *Client) Disconnect() { c.disconnect(ReasonSuccess) }
 
 // DisconnectWithWill is Disconnect, but asks the broker to publish the
 // will as if the connection had been lost (MQTT v5 reason 0x04): for a
 // "player left" message that other players see the same way whether the
 // player quit or crashed.
-func (c *Client) DisconnectWithWill() { c.disconnect(DisconnectWithWill) }
+func (c *Client) DisconnectWithWill() { c.disconnect(ReasonDisconnectWithWill) }
 
 func (c *Client) disconnect(reason ReasonCode) {
 	c.mu.Lock()
@@ -203,7 +203,7 @@ func (c *Client) Close() error {
 	r := c.run
 	c.mu.Unlock()
 	if r != nil {
-		r.requestStop(Success)
+		r.requestStop(ReasonSuccess)
 	}
 	c.wg.Wait()
 	return nil
@@ -219,8 +219,8 @@ func (c *Client) Subscribe(filter string, qos QoS) error {
 // mode of the topics the filter matches. It checks the filter and options
 // and returns an error naming the problem: a *LimitError when,
 // connected, the broker's maximum packet size has no room for the filter;
-// a *BrokerError (SharedSubNotSupported, WildcardSubNotSupported,
-// SubIDNotSupported) when, connected, the broker announced it has no
+// a *BrokerError (ReasonSharedSubNotSupported, ReasonWildcardSubNotSupported,
+// ReasonSubIDNotSupported) when, connected, the broker announced it has no
 // shared subscriptions, wildcards or subscription identifiers and the
 // subscription needs them. Otherwise it returns at once, and the
 // subscription is sent when connected, in SUBSCRIBE packets that fit the
@@ -236,7 +236,7 @@ func (c *Client) SubscribeWith(filter string, opts SubscribeOptions) error {
 		return fmt.Errorf("mqttgame: cannot subscribe to %s: %w", quoteShort(filter), err)
 	}
 	if c.isUp() {
-		if code := c.subs.refusal(filter, opts); code != Success {
+		if code := c.subs.refusal(filter, opts); code != ReasonSuccess {
 			return refusedByConnack(filter, code)
 		}
 	}

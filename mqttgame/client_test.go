@@ -435,8 +435,8 @@ func TestAuthRefusal(t *testing.T) {
 		c.Connect()
 		tickUntil(t, "refusal", c.ConnectFailed, c)
 		err := c.Err()
-		if !errors.Is(err, mqttgame.BadUsernameOrPassword) {
-			t.Fatalf("Err() = %v, want BadUsernameOrPassword", err)
+		if !errors.Is(err, mqttgame.ReasonBadUsernameOrPassword) {
+			t.Fatalf("Err() = %v, want ReasonBadUsernameOrPassword", err)
 		}
 		var be *mqttgame.BrokerError
 		if !errors.As(err, &be) || be.Code != 0x86 || be.Op != "connect" {
@@ -460,16 +460,16 @@ func TestAuthRefusal(t *testing.T) {
 		connect(t, c)
 		c.Subscribe("private/x", 1)
 		tickUntil(t, "subscription refused", func() bool { return sawEvent(c, mqttgame.EventSubscribeFailed, 0) }, c)
-		if !errors.Is(c.Err(), mqttgame.NotAuthorized) {
-			t.Fatalf("Err() = %v, want NotAuthorized", c.Err())
+		if !errors.Is(c.Err(), mqttgame.ReasonNotAuthorized) {
+			t.Fatalf("Err() = %v, want ReasonNotAuthorized", c.Err())
 		}
 		if got := c.Subscriptions(); len(got) != 0 {
 			t.Errorf("a refused subscription is still listed: %v", got)
 		}
 		id, _ := c.PublishString("private/x", "forged", 1, false)
 		tickUntil(t, "publish refused", func() bool { return sawEvent(c, mqttgame.EventPublishFailed, id) }, c)
-		if !errors.Is(c.Err(), mqttgame.NotAuthorized) {
-			t.Fatalf("Err() = %v, want NotAuthorized", c.Err())
+		if !errors.Is(c.Err(), mqttgame.ReasonNotAuthorized) {
+			t.Fatalf("Err() = %v, want ReasonNotAuthorized", c.Err())
 		}
 		if !c.IsConnected() {
 			t.Fatal("a refused publish dropped the connection")
@@ -617,8 +617,8 @@ func TestSessionTakeover(t *testing.T) {
 	second := newClient(t, b.URL(), func(o *mqttgame.Options) { o.ClientID = "same" })
 	connect(t, second)
 	tickUntil(t, "takeover reported", first.JustDisconnected, first)
-	if !errors.Is(first.Err(), mqttgame.SessionTakenOver) {
-		t.Fatalf("Err() = %v, want SessionTakenOver", first.Err())
+	if !errors.Is(first.Err(), mqttgame.ReasonSessionTakenOver) {
+		t.Fatalf("Err() = %v, want ReasonSessionTakenOver", first.Err())
 	}
 	// The first stays off: the second keeps its connection.
 	second.PublishString("still/here", "x", 1, false)

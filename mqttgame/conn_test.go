@@ -270,7 +270,7 @@ func TestPacketConnChecksLargePackets(t *testing.T) {
 			}
 			if tc.want != nil {
 				_, msg, err := srv.Read(ctx)
-				if err != nil || !bytes.Equal(msg, []byte{0xE0, 0x01, byte(ProtocolError)}) {
+				if err != nil || !bytes.Equal(msg, []byte{0xE0, 0x01, byte(ReasonProtocolError)}) {
 					t.Fatalf("the broker read % x, %v; want a DISCONNECT 0x82", msg, err)
 				}
 				return

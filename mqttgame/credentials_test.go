@@ -50,7 +50,7 @@ func TestCredentialsPerAttempt(t *testing.T) {
 	p.Reset()
 	tickUntil(t, "the reconnection with a fresh token", func() bool { return c.Stats().Connects == 2 }, c)
 	err := connectFailure(c)
-	if !errors.Is(err, mqttgame.BadUsernameOrPassword) {
+	if !errors.Is(err, mqttgame.ReasonBadUsernameOrPassword) {
 		t.Errorf("the attempt with the expired token failed with %v, want bad user name or password", err)
 	}
 	if n := minted.Load(); n != 3 {

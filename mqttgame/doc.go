@@ -50,7 +50,7 @@
 // crashes look the same to the others.
 //
 // Failures show as events (AppendEvents) and as the current error (Err),
-// typed so that errors.Is(err, mqttgame.NotAuthorized) or
+// typed so that errors.Is(err, mqttgame.ReasonNotAuthorized) or
 // errors.Is(err, mqttgame.ErrTimeout) tells what happened, and a
 // *BrokerError carries the broker's reason code and reason string.
 //

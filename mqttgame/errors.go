@@ -47,7 +47,7 @@ var (
 	ErrProtocolViolation = errors.New("mqttgame: protocol violation")
 	// ErrNotMQTT: the server answered the CONNECT with something other than
 	// an MQTT v5 CONNACK: it is not an MQTT broker, or one that speaks only
-	// MQTT 3.1.1 (then the error also matches UnsupportedProtocolVersion).
+	// MQTT 3.1.1 (then the error also matches ReasonUnsupportedProtocolVersion).
 	ErrNotMQTT = errors.New("mqttgame: not an MQTT v5 broker")
 	// ErrNoConnack: the server closed the connection without answering the
 	// CONNECT. A broker for MQTT 3.1.1 only may do so, as may one starting
@@ -140,53 +140,53 @@ func (e *LimitError) Unwrap() error { return e.Limit }
 
 // ReasonCode is an MQTT v5 reason code, sent by the broker in CONNACK,
 // SUBACK, UNSUBACK, PUBACK, PUBREC and DISCONNECT. Codes from 0x80 up are
-// failures. A ReasonCode is an error, so errors.Is(err, mqttgame.NotAuthorized)
+// failures. A ReasonCode is an error, so errors.Is(err, mqttgame.ReasonNotAuthorized)
 // tells whether the broker refused something for that reason.
 type ReasonCode byte
 
 // The MQTT v5 reason codes a game is likely to meet.
 const (
-	Success                     ReasonCode = 0x00
-	GrantedQoS1                 ReasonCode = 0x01
-	GrantedQoS2                 ReasonCode = 0x02
-	DisconnectWithWill          ReasonCode = 0x04
-	NoMatchingSubscribers       ReasonCode = 0x10
-	NoSubscriptionExisted       ReasonCode = 0x11
-	UnspecifiedError            ReasonCode = 0x80
-	MalformedPacket             ReasonCode = 0x81
-	ProtocolError               ReasonCode = 0x82
-	ImplementationSpecificError ReasonCode = 0x83
-	UnsupportedProtocolVersion  ReasonCode = 0x84
-	ClientIDNotValid            ReasonCode = 0x85
-	BadUsernameOrPassword       ReasonCode = 0x86
-	NotAuthorized               ReasonCode = 0x87
-	ServerUnavailable           ReasonCode = 0x88
-	ServerBusy                  ReasonCode = 0x89
-	Banned                      ReasonCode = 0x8A
-	ServerShuttingDown          ReasonCode = 0x8B
-	BadAuthenticationMethod     ReasonCode = 0x8C
-	KeepAliveTimeout            ReasonCode = 0x8D
-	SessionTakenOver            ReasonCode = 0x8E
-	TopicFilterInvalid          ReasonCode = 0x8F
-	TopicNameInvalid            ReasonCode = 0x90
-	PacketIDInUse               ReasonCode = 0x91
-	PacketIDNotFound            ReasonCode = 0x92
-	ReceiveMaximumExceeded      ReasonCode = 0x93
-	TopicAliasInvalid           ReasonCode = 0x94
-	PacketTooLarge              ReasonCode = 0x95
-	MessageRateTooHigh          ReasonCode = 0x96
-	QuotaExceeded               ReasonCode = 0x97
-	AdministrativeAction        ReasonCode = 0x98
-	PayloadFormatInvalid        ReasonCode = 0x99
-	RetainNotSupported          ReasonCode = 0x9A
-	QoSNotSupported             ReasonCode = 0x9B
-	UseAnotherServer            ReasonCode = 0x9C
-	ServerMoved                 ReasonCode = 0x9D
-	SharedSubNotSupported       ReasonCode = 0x9E
-	ConnectionRateExceeded      ReasonCode = 0x9F
-	MaximumConnectTime          ReasonCode = 0xA0
-	SubIDNotSupported           ReasonCode = 0xA1
-	WildcardSubNotSupported     ReasonCode = 0xA2
+	ReasonSuccess                     ReasonCode = 0x00
+	ReasonGrantedQoS1                 ReasonCode = 0x01
+	ReasonGrantedQoS2                 ReasonCode = 0x02
+	ReasonDisconnectWithWill          ReasonCode = 0x04
+	ReasonNoMatchingSubscribers       ReasonCode = 0x10
+	ReasonNoSubscriptionExisted       ReasonCode = 0x11
+	ReasonUnspecifiedError            ReasonCode = 0x80
+	ReasonMalformedPacket             ReasonCode = 0x81
+	ReasonProtocolError               ReasonCode = 0x82
+	ReasonImplementationSpecificError ReasonCode = 0x83
+	ReasonUnsupportedProtocolVersion  ReasonCode = 0x84
+	ReasonClientIDNotValid            ReasonCode = 0x85
+	ReasonBadUsernameOrPassword       ReasonCode = 0x86
+	ReasonNotAuthorized               ReasonCode = 0x87
+	ReasonServerUnavailable           ReasonCode = 0x88
+	ReasonServerBusy                  ReasonCode = 0x89
+	ReasonBanned                      ReasonCode = 0x8A
+	ReasonServerShuttingDown          ReasonCode = 0x8B
+	ReasonBadAuthenticationMethod     ReasonCode = 0x8C
+	ReasonKeepAliveTimeout            ReasonCode = 0x8D
+	ReasonSessionTakenOver            ReasonCode = 0x8E
+	ReasonTopicFilterInvalid          ReasonCode = 0x8F
+	ReasonTopicNameInvalid            ReasonCode = 0x90
+	ReasonPacketIDInUse               ReasonCode = 0x91
+	ReasonPacketIDNotFound            ReasonCode = 0x92
+	ReasonReceiveMaximumExceeded      ReasonCode = 0x93
+	ReasonTopicAliasInvalid           ReasonCode = 0x94
+	ReasonPacketTooLarge              ReasonCode = 0x95
+	ReasonMessageRateTooHigh          ReasonCode = 0x96
+	ReasonQuotaExceeded               ReasonCode = 0x97
+	ReasonAdministrativeAction        ReasonCode = 0x98
+	ReasonPayloadFormatInvalid        ReasonCode = 0x99
+	ReasonRetainNotSupported          ReasonCode = 0x9A
+	ReasonQoSNotSupported             ReasonCode = 0x9B
+	ReasonUseAnotherServer            ReasonCode = 0x9C
+	ReasonServerMoved                 ReasonCode = 0x9D
+	ReasonSharedSubNotSupported       ReasonCode = 0x9E
+	ReasonConnectionRateExceeded      ReasonCode = 0x9F
+	ReasonMaximumConnectTime          ReasonCode = 0xA0
+	ReasonSubIDNotSupported           ReasonCode = 0xA1
+	ReasonWildcardSubNotSupported     ReasonCode = 0xA2
 )
 
 // blamesPacket reports whether a broker that ends a connection with this
@@ -196,56 +196,56 @@ const (
 // failing says, whatever the client sent last.
 func (c ReasonCode) blamesPacket() bool {
 	switch c {
-	case UnspecifiedError, MalformedPacket, ProtocolError,
-		NotAuthorized, TopicNameInvalid, TopicAliasInvalid, PacketTooLarge,
-		PayloadFormatInvalid, RetainNotSupported, QoSNotSupported:
+	case ReasonUnspecifiedError, ReasonMalformedPacket, ReasonProtocolError,
+		ReasonNotAuthorized, ReasonTopicNameInvalid, ReasonTopicAliasInvalid, ReasonPacketTooLarge,
+		ReasonPayloadFormatInvalid, ReasonRetainNotSupported, ReasonQoSNotSupported:
 		return true
 	}
 	return false
 }
 
 var reasonText = map[ReasonCode]string{
-	Success:                     "success",
-	GrantedQoS1:                 "granted QoS 1",
-	GrantedQoS2:                 "granted QoS 2",
-	DisconnectWithWill:          "disconnect with will message",
-	NoMatchingSubscribers:       "no matching subscribers",
-	NoSubscriptionExisted:       "no subscription existed",
-	UnspecifiedError:            "unspecified error",
-	MalformedPacket:             "malformed packet",
-	ProtocolError:               "protocol error",
-	ImplementationSpecificError: "implementation specific error",
-	UnsupportedProtocolVersion:  "unsupported protocol version",
-	ClientIDNotValid:            "client identifier not valid",
-	BadUsernameOrPassword:       "bad user name or password",
-	NotAuthorized:               "not authorized",
-	ServerUnavailable:           "server unavailable",
-	ServerBusy:                  "server busy",
-	Banned:                      "banned",
-	ServerShuttingDown:          "server shutting down",
-	BadAuthenticationMethod:     "bad authentication method",
-	KeepAliveTimeout:            "keep alive timeout",
-	SessionTakenOver:            "session taken over",
-	TopicFilterInvalid:          "topic filter invalid",
-	TopicNameInvalid:            "topic name invalid",
-	PacketIDInUse:               "packet identifier in use",
-	PacketIDNotFound:            "packet identifier not found",
-	ReceiveMaximumExceeded:      "receive maximum exceeded",
-	TopicAliasInvalid:           "topic alias invalid",
-	PacketTooLarge:              "packet too large",
-	MessageRateTooHigh:          "message rate too high",
-	QuotaExceeded:               "quota exceeded",
-	AdministrativeAction:        "administrative action",
-	PayloadFormatInvalid:        "payload format invalid",
-	RetainNotSupported:          "retain not supported",
-	QoSNotSupported:             "QoS not supported",
-	UseAnotherServer:            "use another server",
-	ServerMoved:                 "server moved",
-	SharedSubNotSupported:       "shared subscriptions not supported",
-	ConnectionRateExceeded:      "connection rate exceeded",
-	MaximumConnectTime:          "maximum connect time",
-	SubIDNotSupported:           "subscription identifiers not supported",
-	WildcardSubNotSupported:     "wildcard subscriptions not supported",
+	ReasonSuccess:                     "success",
+	ReasonGrantedQoS1:                 "granted QoS 1",
+	ReasonGrantedQoS2:                 "granted QoS 2",
+	ReasonDisconnectWithWill:          "disconnect with will message",
+	ReasonNoMatchingSubscribers:       "no matching subscribers",
+	ReasonNoSubscriptionExisted:       "no subscription existed",
+	ReasonUnspecifiedError:            "unspecified error",
+	ReasonMalformedPacket:             "malformed packet",
+	ReasonProtocolError:               "protocol error",
+	ReasonImplementationSpecificError: "implementation specific error",
+	ReasonUnsupportedProtocolVersion:  "unsupported protocol version",
+	ReasonClientIDNotValid:            "client identifier not valid",
+	ReasonBadUsernameOrPassword:       "bad user name or password",
+	ReasonNotAuthorized:               "not authorized",
+	ReasonServerUnavailable:           "server unavailable",
+	ReasonServerBusy:                  "server busy",
+	ReasonBanned:                      "banned",
+	ReasonServerShuttingDown:          "server shutting down",
+	ReasonBadAuthenticationMethod:     "bad authentication method",
+	ReasonKeepAliveTimeout:            "keep alive timeout",
+	ReasonSessionTakenOver:            "session taken over",
+	ReasonTopicFilterInvalid:          "topic filter invalid",
+	ReasonTopicNameInvalid:            "topic name invalid",
+	ReasonPacketIDInUse:               "packet identifier in use",
+	ReasonPacketIDNotFound:            "packet identifier not found",
+	ReasonReceiveMaximumExceeded:      "receive maximum exceeded",
+	ReasonTopicAliasInvalid:           "topic alias invalid",
+	ReasonPacketTooLarge:              "packet too large",
+	ReasonMessageRateTooHigh:          "message rate too high",
+	ReasonQuotaExceeded:               "quota exceeded",
+	ReasonAdministrativeAction:        "administrative action",
+	ReasonPayloadFormatInvalid:        "payload format invalid",
+	ReasonRetainNotSupported:          "retain not supported",
+	ReasonQoSNotSupported:             "QoS not supported",
+	ReasonUseAnotherServer:            "use another server",
+	ReasonServerMoved:                 "server moved",
+	ReasonSharedSubNotSupported:       "shared subscriptions not supported",
+	ReasonConnectionRateExceeded:      "connection rate exceeded",
+	ReasonMaximumConnectTime:          "maximum connect time",
+	ReasonSubIDNotSupported:           "subscription identifiers not supported",
+	ReasonWildcardSubNotSupported:     "wildcard subscriptions not supported",
 }
 
 // String returns the code's name from the MQTT v5 specification and its
@@ -268,15 +268,15 @@ func (c ReasonCode) IsFailure() bool { return c >= 0x80 }
 func v3Connack(code byte) ReasonCode {
 	switch code {
 	case 1:
-		return UnsupportedProtocolVersion
+		return ReasonUnsupportedProtocolVersion
 	case 2:
-		return ClientIDNotValid
+		return ReasonClientIDNotValid
 	case 3:
-		return ServerUnavailable
+		return ReasonServerUnavailable
 	case 4:
-		return BadUsernameOrPassword
+		return ReasonBadUsernameOrPassword
 	case 5:
-		return NotAuthorized
+		return ReasonNotAuthorized
 	}
 	return ReasonCode(code)
 }
@@ -290,7 +290,7 @@ type BrokerError struct {
 	Code   ReasonCode // the broker's reason code
 	Reason string     // the broker's reason string, if it sent one
 	// ServerReference is where the broker sends the client, with
-	// UseAnotherServer or ServerMoved, as the broker wrote it.
+	// ReasonUseAnotherServer or ReasonServerMoved, as the broker wrote it.
 	ServerReference string
 }
 
@@ -316,7 +316,7 @@ func (e *BrokerError) Error() string {
 	return s
 }
 
-// Is matches the error's reason code, so errors.Is(err, mqttgame.NotAuthorized) works.
+// Is matches the error's reason code, so errors.Is(err, mqttgame.ReasonNotAuthorized) works.
 func (e *BrokerError) Is(target error) bool {
 	c, ok := target.(ReasonCode)
 	return ok && c == e.Code
@@ -332,7 +332,7 @@ func (e *BrokerError) Is(target error) bool {
 type ViolationError struct {
 	Packet  string     // the packet: "PUBLISH", "CONNACK", "second CONNACK", …
 	Problem string     // what was wrong with it, ending the sentence: "with QoS 3"; "" if its coming was
-	Code    ReasonCode // sent in the client's DISCONNECT: MalformedPacket, ProtocolError or TopicAliasInvalid
+	Code    ReasonCode // sent in the client's DISCONNECT: ReasonMalformedPacket, ReasonProtocolError or ReasonTopicAliasInvalid
 }
 
 // Error names the packet and what was wrong with it.
@@ -349,13 +349,13 @@ func (e *ViolationError) Error() string {
 }
 
 // Is matches ErrProtocolViolation, the reason code the client sent, and
-// ErrMalformedPacket when that code is MalformedPacket.
+// ErrMalformedPacket when that code is ReasonMalformedPacket.
 func (e *ViolationError) Is(target error) bool {
 	switch target {
 	case ErrProtocolViolation:
 		return true
 	case ErrMalformedPacket:
-		return e.Code == MalformedPacket
+		return e.Code == ReasonMalformedPacket
 	}
 	c, ok := target.(ReasonCode)
 	return ok && c == e.Code
@@ -365,8 +365,8 @@ func (e *ViolationError) Is(target error) bool {
 // Err is a *BrokerError when the broker refused the connection; otherwise
 // it matches ErrTimeout, ErrUnreachable (ErrNoConnack among them),
 // ErrNotMQTT, ErrProtocolViolation, ErrPacketTooLarge, ErrMalformedPacket
-// or ErrCredentials. A broker redirecting the client (UseAnotherServer,
-// ServerMoved) fails the attempt too: the next one follows the redirect,
+// or ErrCredentials. A broker redirecting the client (ReasonUseAnotherServer,
+// ReasonServerMoved) fails the attempt too: the next one follows the redirect,
 // or, past the bound, the error also matches ErrTooManyRedirects.
 type ConnectError struct {
 	URL string

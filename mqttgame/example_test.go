@@ -136,7 +136,7 @@ func ExampleClient_Err() {
 	c.Connect()
 	runTicks(c, c.ConnectFailed)
 	switch err := c.Err(); {
-	case errors.Is(err, mqttgame.BadUsernameOrPassword):
+	case errors.Is(err, mqttgame.ReasonBadUsernameOrPassword):
 		fmt.Println("wrong password")
 	case errors.Is(err, mqttgame.ErrUnreachable):
 		fmt.Println("no broker there")

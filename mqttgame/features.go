@@ -23,19 +23,19 @@ func featuresOf(ca *paho.Connack) *brokerFeatures {
 }
 
 // refusal returns the reason code a subscription needing what the broker
-// lacks is refused with, or Success.
+// lacks is refused with, or ReasonSuccess.
 func (f *brokerFeatures) refusal(filter string, opts SubscribeOptions) ReasonCode {
 	switch {
 	case f == nil:
-		return Success
+		return ReasonSuccess
 	case f.noShared && strings.HasPrefix(filter, "$share/"):
-		return SharedSubNotSupported
+		return ReasonSharedSubNotSupported
 	case f.noWildcard && strings.ContainsAny(filter, "+#"):
-		return WildcardSubNotSupported
+		return ReasonWildcardSubNotSupported
 	case f.noSubID && opts.SubscriptionID != 0:
-		return SubIDNotSupported
+		return ReasonSubIDNotSupported
 	}
-	return Success
+	return ReasonSuccess
 }
 
 // refusedByConnack is the error of a subscription refused for what the
@@ -51,7 +51,7 @@ func (s *subscriptions) dropUnsupported(ops []subOp) []subOp {
 	kept := ops[:0:0]
 	for _, op := range ops {
 		code := f.refusal(op.filter, op.opts)
-		if code == Success {
+		if code == ReasonSuccess {
 			kept = append(kept, op)
 			continue
 		}

@@ -342,10 +342,10 @@ func (o *outbox) acked(packetID uint16, code ReasonCode, reason string) {
 		return
 	}
 	delete(o.inflight, packetID)
-	if code == PacketIDNotFound && m.released {
+	if code == ReasonPacketIDNotFound && m.released {
 		// The broker confirmed the message with PUBREC, then lost or
 		// finished the exchange before our PUBREL: it has the message.
-		code = Success
+		code = ReasonSuccess
 	}
 	if code.IsFailure() {
 		o.failLocked(m, &BrokerError{Op: "publish", Topic: m.msg.Topic, Code: code, Reason: reason})

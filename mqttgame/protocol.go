@@ -74,16 +74,16 @@ func (p *protocolCheck) check(pkt []byte) error {
 	name := packetNames[t]
 	switch {
 	case t == 0:
-		return violation(name, "", MalformedPacket)
+		return violation(name, "", ReasonMalformedPacket)
 	case t == packetCONNECT || t == packetSUBSCRIBE || t == packetUNSUBSCRIBE || t == packetPINGREQ:
-		return violation(name, "(only clients send it)", ProtocolError)
+		return violation(name, "(only clients send it)", ReasonProtocolError)
 	case t == packetAUTH:
 		// Only a client that sent an Authentication Method may get one.
-		return violation(name, "though the client asked for no enhanced authentication", ProtocolError)
+		return violation(name, "though the client asked for no enhanced authentication", ReasonProtocolError)
 	case t == packetPUBREL && flags != 2, t != packetPUBREL && t != packetPUBLISH && flags != 0:
-		return violation(name, fmt.Sprintf("with reserved flags 0x%X", flags), MalformedPacket)
+		return violation(name, fmt.Sprintf("with reserved flags 0x%X", flags), ReasonMalformedPacket)
 	case !p.connacked && t != packetCONNACK:
-		return violation(name, "before CONNACK", ProtocolError)
+		return violation(name, "before CONNACK", ReasonProtocolError)
 	case t == packetCONNACK:
 		return p.connack(pkt)
 	case t == packetPUBLISH:
@@ -94,7 +94,7 @@ func (p *protocolCheck) check(pkt []byte) error {
 
 func (p *protocolCheck) connack(pkt []byte) error {
 	if p.connacked {
-		return violation("second CONNACK", "", ProtocolError)
+		return violation("second CONNACK", "", ReasonProtocolError)
 	}
 	length, i, _ := remainingLength(pkt)
 	body := pkt[i:]
@@ -107,14 +107,14 @@ func (p *protocolCheck) connack(pkt []byte) error {
 		return fmt.Errorf("%w: it answered in MQTT 3.1.1: %w", ErrNotMQTT, v3Connack(body[1]))
 	}
 	if length < 3 {
-		return violation("CONNACK", fmt.Sprintf("with %d bytes", length), MalformedPacket)
+		return violation("CONNACK", fmt.Sprintf("with %d bytes", length), ReasonMalformedPacket)
 	}
 	if body[0]&^1 != 0 {
-		return violation("CONNACK", fmt.Sprintf("with reserved acknowledge flags 0x%02X", body[0]), MalformedPacket)
+		return violation("CONNACK", fmt.Sprintf("with reserved acknowledge flags 0x%02X", body[0]), ReasonMalformedPacket)
 	}
 	code := ReasonCode(body[1])
-	if code != Success && !code.IsFailure() {
-		return violation("CONNACK", fmt.Sprintf("with reason code 0x%02X, which is no CONNACK reason code in MQTT v5", byte(code)), ProtocolError)
+	if code != ReasonSuccess && !code.IsFailure() {
+		return violation("CONNACK", fmt.Sprintf("with reason code 0x%02X, which is no CONNACK reason code in MQTT v5", byte(code)), ReasonProtocolError)
 	}
 	var ref string
 	err := walkProperties(body[2:], func(id byte, v []byte) error {
@@ -123,15 +123,15 @@ func (p *protocolCheck) connack(pkt []byte) error {
 			ref = string(v[2:])
 		case propReceiveMaximum:
 			if v[0] == 0 && v[1] == 0 {
-				return violation("CONNACK", "with Receive Maximum 0", ProtocolError)
+				return violation("CONNACK", "with Receive Maximum 0", ReasonProtocolError)
 			}
 		case propMaximumPacketSize:
 			if v[0]|v[1]|v[2]|v[3] == 0 {
-				return violation("CONNACK", "with Maximum Packet Size 0", ProtocolError)
+				return violation("CONNACK", "with Maximum Packet Size 0", ReasonProtocolError)
 			}
 		case propMaximumQoS:
 			if v[0] > 1 {
-				return violation("CONNACK", fmt.Sprintf("with Maximum QoS %d", v[0]), ProtocolError)
+				return violation("CONNACK", fmt.Sprintf("with Maximum QoS %d", v[0]), ReasonProtocolError)
 			}
 		}
 		return nil
@@ -142,7 +142,7 @@ func (p *protocolCheck) connack(pkt []byte) error {
 	if isRedirect(code) && p.referred != nil {
 		p.referred(code, ref)
 	}
-	p.connacked = code == Success
+	p.connacked = code == ReasonSuccess
 	return nil
 }
 
@@ -150,36 +150,36 @@ func (p *protocolCheck) publish(pkt []byte) error {
 	b := pkt[0]
 	qos := b >> 1 & 3
 	if qos == 3 {
-		return violation("PUBLISH", "with QoS 3", MalformedPacket)
+		return violation("PUBLISH", "with QoS 3", ReasonMalformedPacket)
 	}
 	if qos == 0 && b&0x08 != 0 {
-		return violation("PUBLISH", "with QoS 0 and the DUP flag", MalformedPacket)
+		return violation("PUBLISH", "with QoS 0 and the DUP flag", ReasonMalformedPacket)
 	}
 	_, i, _ := remainingLength(pkt)
 	body := pkt[i:]
 	if len(body) < 2 {
-		return violation("PUBLISH", "with no topic name", MalformedPacket)
+		return violation("PUBLISH", "with no topic name", ReasonMalformedPacket)
 	}
 	n := int(body[0])<<8 | int(body[1])
 	if 2+n > len(body) {
-		return violation("PUBLISH", "with a topic name longer than the packet", MalformedPacket)
+		return violation("PUBLISH", "with a topic name longer than the packet", ReasonMalformedPacket)
 	}
 	topic := body[2 : 2+n]
 	body = body[2+n:]
 	switch {
 	case !utf8.Valid(topic):
-		return violation("PUBLISH", "with invalid UTF-8 in topic name "+quoteBytes(topic), MalformedPacket)
+		return violation("PUBLISH", "with invalid UTF-8 in topic name "+quoteBytes(topic), ReasonMalformedPacket)
 	case bytes.IndexByte(topic, 0) >= 0:
-		return violation("PUBLISH", "with a NUL character in topic name "+quoteBytes(topic), MalformedPacket)
+		return violation("PUBLISH", "with a NUL character in topic name "+quoteBytes(topic), ReasonMalformedPacket)
 	case bytes.ContainsAny(topic, "+#"):
-		return violation("PUBLISH", "with invalid topic name "+quoteBytes(topic)+": wildcards", ProtocolError)
+		return violation("PUBLISH", "with invalid topic name "+quoteBytes(topic)+": wildcards", ReasonProtocolError)
 	}
 	if qos > 0 {
 		if len(body) < 2 {
-			return violation("PUBLISH", "with no packet identifier", MalformedPacket)
+			return violation("PUBLISH", "with no packet identifier", ReasonMalformedPacket)
 		}
 		if body[0]|body[1] == 0 {
-			return violation("PUBLISH", "with packet identifier 0", ProtocolError)
+			return violation("PUBLISH", "with packet identifier 0", ReasonProtocolError)
 		}
 		body = body[2:]
 	}
@@ -195,13 +195,13 @@ func (p *protocolCheck) publish(pkt []byte) error {
 	}
 	switch {
 	case hasAlias && (alias == 0 || alias > p.aliasMax):
-		return violation("PUBLISH", fmt.Sprintf("with topic alias %d, outside the 1..%d the client allows", alias, p.aliasMax), TopicAliasInvalid)
+		return violation("PUBLISH", fmt.Sprintf("with topic alias %d, outside the 1..%d the client allows", alias, p.aliasMax), ReasonTopicAliasInvalid)
 	case hasAlias && n > 0:
 		p.setAlias(alias)
 	case hasAlias && !p.hasAlias(alias):
-		return violation("PUBLISH", fmt.Sprintf("with topic alias %d, which it never set", alias), ProtocolError)
+		return violation("PUBLISH", fmt.Sprintf("with topic alias %d, which it never set", alias), ReasonProtocolError)
 	case !hasAlias && n == 0:
-		return violation("PUBLISH", "with an empty topic name and no topic alias", ProtocolError)
+		return violation("PUBLISH", "with an empty topic name and no topic alias", ReasonProtocolError)
 	}
 	return nil
 }
@@ -223,7 +223,7 @@ func (p *protocolCheck) malformed(packet string, err error) error {
 	if v, ok := err.(*ViolationError); ok {
 		return v
 	}
-	return violation(packet, "with "+err.Error(), MalformedPacket)
+	return violation(packet, "with "+err.Error(), ReasonMalformedPacket)
 }
 
 func violation(packet, problem string, code ReasonCode) *ViolationError {

@@ -104,22 +104,22 @@ func TestBrokerProtocolViolations(t *testing.T) {
 	testCases := []struct {
 		name    string
 		packet  []byte
-		code    mqttgame.ReasonCode // in the client's DISCONNECT; Success: a valid packet
+		code    mqttgame.ReasonCode // in the client's DISCONNECT; ReasonSuccess: a valid packet
 		problem string              // in the error
 	}{
-		{"valid", publishBytes(0x32, "a/b", 1, nil, "hi"), mqttgame.Success, ""},
-		{"invalid UTF-8", publishBytes(0x32, "a/\xff", 1, nil, "hi"), mqttgame.MalformedPacket, `invalid UTF-8 in topic name "a/\xff"`},
-		{"NUL", publishBytes(0x30, "a\x00b", 0, nil, "hi"), mqttgame.MalformedPacket, `NUL character in topic name "a\x00b"`},
-		{"plus", publishBytes(0x32, "a/+", 1, nil, "hi"), mqttgame.ProtocolError, `invalid topic name "a/+"`},
-		{"hash", publishBytes(0x30, "a/#", 0, nil, "hi"), mqttgame.ProtocolError, `invalid topic name "a/#"`},
-		{"empty topic, no alias", publishBytes(0x32, "", 1, nil, "hi"), mqttgame.ProtocolError, "empty topic name and no topic alias"},
-		{"QoS 3", publishBytes(0x36, "a/b", 1, nil, "hi"), mqttgame.MalformedPacket, "QoS 3"},
-		{"unknown alias", publishBytes(0x32, "", 1, alias(2), "hi"), mqttgame.ProtocolError, "topic alias 2, which it never set"},
-		{"alias over the maximum", publishBytes(0x32, "a/b", 1, alias(9), "hi"), mqttgame.TopicAliasInvalid, "topic alias 9, outside the 1..4"},
-		{"alias 0", publishBytes(0x30, "a/b", 0, alias(0), "hi"), mqttgame.TopicAliasInvalid, "topic alias 0"},
-		{"second CONNACK", connackOK, mqttgame.ProtocolError, "second CONNACK"},
-		{"AUTH", []byte{0xF0, 0x02, 0x18, 0x00}, mqttgame.ProtocolError, "AUTH"},
-		{"unknown property", publishBytes(0x32, "a/b", 1, []byte{0x7F, 0}, "hi"), mqttgame.MalformedPacket, "unknown property 0x7F"},
+		{"valid", publishBytes(0x32, "a/b", 1, nil, "hi"), mqttgame.ReasonSuccess, ""},
+		{"invalid UTF-8", publishBytes(0x32, "a/\xff", 1, nil, "hi"), mqttgame.ReasonMalformedPacket, `invalid UTF-8 in topic name "a/\xff"`},
+		{"NUL", publishBytes(0x30, "a\x00b", 0, nil, "hi"), mqttgame.ReasonMalformedPacket, `NUL character in topic name "a\x00b"`},
+		{"plus", publishBytes(0x32, "a/+", 1, nil, "hi"), mqttgame.ReasonProtocolError, `invalid topic name "a/+"`},
+		{"hash", publishBytes(0x30, "a/#", 0, nil, "hi"), mqttgame.ReasonProtocolError, `invalid topic name "a/#"`},
+		{"empty topic, no alias", publishBytes(0x32, "", 1, nil, "hi"), mqttgame.ReasonProtocolError, "empty topic name and no topic alias"},
+		{"QoS 3", publishBytes(0x36, "a/b", 1, nil, "hi"), mqttgame.ReasonMalformedPacket, "QoS 3"},
+		{"unknown alias", publishBytes(0x32, "", 1, alias(2), "hi"), mqttgame.ReasonProtocolError, "topic alias 2, which it never set"},
+		{"alias over the maximum", publishBytes(0x32, "a/b", 1, alias(9), "hi"), mqttgame.ReasonTopicAliasInvalid, "topic alias 9, outside the 1..4"},
+		{"alias 0", publishBytes(0x30, "a/b", 0, alias(0), "hi"), mqttgame.ReasonTopicAliasInvalid, "topic alias 0"},
+		{"second CONNACK", connackOK, mqttgame.ReasonProtocolError, "second CONNACK"},
+		{"AUTH", []byte{0xF0, 0x02, 0x18, 0x00}, mqttgame.ReasonProtocolError, "AUTH"},
+		{"unknown property", publishBytes(0x32, "a/b", 1, []byte{0x7F, 0}, "hi"), mqttgame.ReasonMalformedPacket, "unknown property 0x7F"},
 	}
 	for _, tc := range testCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -133,7 +133,7 @@ func TestBrokerProtocolViolations(t *testing.T) {
 				o.ReconnectDelay = time.Hour
 			})
 			c.Connect()
-			if tc.code == mqttgame.Success {
+			if tc.code == mqttgame.ReasonSuccess {
 				tickUntil(t, "the message", func() bool { return c.Stats().Shown == 1 }, c)
 				c.Close()
 				got := fb.lastSent(t)
@@ -161,7 +161,7 @@ func TestBrokerProtocolViolations(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.problem) {
 				t.Errorf("Err() = %q, want it to name %q", err, tc.problem)
 			}
-			if errors.Is(err, mqttgame.ErrMalformedPacket) != (tc.code == mqttgame.MalformedPacket) {
+			if errors.Is(err, mqttgame.ErrMalformedPacket) != (tc.code == mqttgame.ReasonMalformedPacket) {
 				t.Errorf("Err() = %v: matches ErrMalformedPacket: %v", err, errors.Is(err, mqttgame.ErrMalformedPacket))
 			}
 			update(c)
@@ -189,13 +189,13 @@ func TestBrokerAnswersConnect(t *testing.T) {
 		{"garbage", []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
 			[]error{mqttgame.ErrNotMQTT}, []error{mqttgame.ErrUnreachable}, -1, "not an MQTT v5 broker"},
 		{"MQTT 3.1.1 broker", []byte{0x20, 0x02, 0x00, 0x01},
-			[]error{mqttgame.ErrNotMQTT, mqttgame.UnsupportedProtocolVersion}, []error{mqttgame.ErrUnreachable}, -1, "MQTT 3.1.1"},
+			[]error{mqttgame.ErrNotMQTT, mqttgame.ReasonUnsupportedProtocolVersion}, []error{mqttgame.ErrUnreachable}, -1, "MQTT 3.1.1"},
 		{"closes without a word", nil,
 			[]error{mqttgame.ErrNoConnack, mqttgame.ErrUnreachable}, []error{mqttgame.ErrNotMQTT}, -1, "without answering CONNECT"},
 		{"CONNACK reason 0x01", []byte{0x20, 0x03, 0x00, 0x01, 0x00},
-			[]error{mqttgame.ErrProtocolViolation, mqttgame.ProtocolError}, []error{mqttgame.ErrUnreachable}, 0x82, "reason code 0x01"},
+			[]error{mqttgame.ErrProtocolViolation, mqttgame.ReasonProtocolError}, []error{mqttgame.ErrUnreachable}, 0x82, "reason code 0x01"},
 		{"Receive Maximum 0", []byte{0x20, 0x06, 0x00, 0x00, 0x03, 0x21, 0x00, 0x00},
-			[]error{mqttgame.ErrProtocolViolation, mqttgame.ProtocolError}, []error{mqttgame.ErrUnreachable}, 0x82, "Receive Maximum 0"},
+			[]error{mqttgame.ErrProtocolViolation, mqttgame.ReasonProtocolError}, []error{mqttgame.ErrUnreachable}, 0x82, "Receive Maximum 0"},
 	}
 	for _, tc := range testCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -243,7 +243,7 @@ func TestBrokerAnswersConnect(t *testing.T) {
 
 // TestSharedSubscriptionsUnavailable: with a broker that announces no
 // shared subscriptions, a shared subscription made before connecting fails
-// at connection with SharedSubNotSupported, another in the same batch is
+// at connection with ReasonSharedSubNotSupported, another in the same batch is
 // still sent, and one made while connected is refused at once.
 func TestSharedSubscriptionsUnavailable(t *testing.T) {
 	fb := startFakeBroker(t, func(c net.Conn) {
@@ -274,12 +274,12 @@ func TestSharedSubscriptionsUnavailable(t *testing.T) {
 			failed = &e
 		}
 	}
-	if failed == nil || !errors.Is(failed.Err, mqttgame.SharedSubNotSupported) {
-		t.Fatalf("shared subscription: %v, want EventSubscribeFailed matching SharedSubNotSupported", failed)
+	if failed == nil || !errors.Is(failed.Err, mqttgame.ReasonSharedSubNotSupported) {
+		t.Fatalf("shared subscription: %v, want EventSubscribeFailed matching ReasonSharedSubNotSupported", failed)
 	}
 	err := c.Subscribe("$share/g/chat", mqttgame.AtLeastOnce)
-	if !errors.Is(err, mqttgame.SharedSubNotSupported) {
-		t.Fatalf("Subscribe while connected = %v, want SharedSubNotSupported", err)
+	if !errors.Is(err, mqttgame.ReasonSharedSubNotSupported) {
+		t.Fatalf("Subscribe while connected = %v, want ReasonSharedSubNotSupported", err)
 	}
 	t.Logf("at connection: %v; while connected: %v", failed.Err, err)
 }

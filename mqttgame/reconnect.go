@@ -118,7 +118,7 @@ func (c *Client) lost() bool {
 		}
 		// A broker shutting down or timing the client out is not refusing
 		// it: reconnect as after a network failure.
-		cause, kicked = be, be.Code.IsFailure() && be.Code != ServerShuttingDown && be.Code != KeepAliveTimeout && !redirected
+		cause, kicked = be, be.Code.IsFailure() && be.Code != ReasonServerShuttingDown && be.Code != ReasonKeepAliveTimeout && !redirected
 		blame, limit = be.Code.blamesPacket(), maxStrikes
 	} else if a != nil {
 		cause = a.firstErr()
@@ -132,14 +132,14 @@ func (c *Client) lost() bool {
 	}
 	stable := upFor >= stableAfter(time.Duration(c.keepAlive.Load()))
 	c.mu.Lock()
-	c.failures = failuresAfterLoss(c.failures, stable, kicked, errors.Is(cause, ServerShuttingDown) || redirected)
+	c.failures = failuresAfterLoss(c.failures, stable, kicked, errors.Is(cause, ReasonServerShuttingDown) || redirected)
 	c.mu.Unlock()
 
 	err := &LostError{Err: cause}
 	url := c.Broker()
 	c.log.Warn("mqttgame: connection lost", "broker", url, "err", err)
 	c.ev.emitAlways(Event{Kind: EventConnectionLost, URL: url, Err: err})
-	if errors.Is(cause, SessionTakenOver) {
+	if errors.Is(cause, ReasonSessionTakenOver) {
 		c.log.Warn("mqttgame: not reconnecting: another client took the session over", "clientID", c.ClientID())
 		return false
 	}
@@ -160,7 +160,7 @@ func (c *Client) connectFailed(err error, ca *paho.Connack) {
 	cause := err
 	willErr := c.will.refused(cause)
 	switch {
-	case ca != nil && ca.ReasonCode == byte(Success):
+	case ca != nil && ca.ReasonCode == byte(ReasonSuccess):
 		// The broker accepted; the connection failed right after (paho
 		// could not resend what the session holds): a network failure.
 	case ca != nil:
@@ -207,7 +207,7 @@ func (c *Client) connectFailed(err error, ca *paho.Connack) {
 }
 
 // followRedirect sends the next attempt where be, a CONNACK or DISCONNECT
-// with UseAnotherServer or ServerMoved, says; it returns why not when it
+// with ReasonUseAnotherServer or ReasonServerMoved, says; it returns why not when it
 // does not.
 func (c *Client) followRedirect(be *BrokerError) error {
 	from := c.Broker()
@@ -217,7 +217,7 @@ func (c *Client) followRedirect(be *BrokerError) error {
 		return err
 	}
 	lasts := "the next attempt"
-	if be.Code == ServerMoved {
+	if be.Code == ReasonServerMoved {
 		lasts = "the rest of the run"
 	}
 	c.log.Info("mqttgame: redirected", "broker", from, "to", to.Redacted(), "code", be.Code, "for", lasts)

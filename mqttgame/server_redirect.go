@@ -96,7 +96,7 @@ func (r *brokerRoute) lost() {
 }
 
 // refer follows a Server Reference the broker of the current attempt or
-// connection sent with code (UseAnotherServer or ServerMoved). It returns
+// connection sent with code (ReasonUseAnotherServer or ReasonServerMoved). It returns
 // where the next attempt goes, or why it will not follow it: a reference
 // that cannot be used, or ErrTooManyRedirects.
 func (r *brokerRoute) refer(code ReasonCode, ref string) (*url.URL, error) {
@@ -115,7 +115,7 @@ func (r *brokerRoute) refer(code ReasonCode, ref string) (*url.URL, error) {
 	}
 	r.chain++
 	r.redirect = to
-	if code == ServerMoved {
+	if code == ReasonServerMoved {
 		r.moved[r.cur] = to
 	}
 	return to, nil
@@ -163,4 +163,6 @@ func resolveServerReference(from *url.URL, ref string) (*url.URL, error) {
 }
 
 // isRedirect reports whether code asks the client to connect elsewhere.
-func isRedirect(code ReasonCode) bool { return code == UseAnotherServer || code == ServerMoved }
+func isRedirect(code ReasonCode) bool {
+	return code == ReasonUseAnotherServer || code == ReasonServerMoved
+}

@@ -56,7 +56,7 @@ func TestBrokerRouteBound(t *testing.T) {
 	for range 2 {
 		r.pick()
 		for i := range maxRedirects {
-			if _, err := r.refer(UseAnotherServer, "b:1883"); err != nil {
+			if _, err := r.refer(ReasonUseAnotherServer, "b:1883"); err != nil {
 				t.Fatalf("redirect %d: %v", i+1, err)
 			}
 			if !r.noWait() {
@@ -66,7 +66,7 @@ func TestBrokerRouteBound(t *testing.T) {
 				t.Fatalf("after redirect %d the attempt goes to %s (redirected %v)", i+1, got, redirected)
 			}
 		}
-		if _, err := r.refer(UseAnotherServer, "a:1883"); !errors.Is(err, ErrTooManyRedirects) {
+		if _, err := r.refer(ReasonUseAnotherServer, "a:1883"); !errors.Is(err, ErrTooManyRedirects) {
 			t.Fatalf("redirect %d: %v, want ErrTooManyRedirects", maxRedirects+1, err)
 		}
 		if r.noWait() {
@@ -74,7 +74,7 @@ func TestBrokerRouteBound(t *testing.T) {
 		}
 	}
 	r.up()
-	if _, err := r.refer(ServerMoved, "c:1883"); err != nil {
+	if _, err := r.refer(ReasonServerMoved, "c:1883"); err != nil {
 		t.Fatalf("after a connection: %v", err)
 	}
 	r.pick()

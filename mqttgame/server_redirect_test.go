@@ -95,10 +95,10 @@ func TestRedirectOnConnack(t *testing.T) {
 		code mqttgame.ReasonCode
 		url  bool // the reference is a URL, not host:port
 	}{
-		{"use another server, host:port", mqttgame.UseAnotherServer, false},
-		{"server moved, host:port", mqttgame.ServerMoved, false},
-		{"use another server, URL", mqttgame.UseAnotherServer, true},
-		{"server moved, URL", mqttgame.ServerMoved, true},
+		{"use another server, host:port", mqttgame.ReasonUseAnotherServer, false},
+		{"server moved, host:port", mqttgame.ReasonServerMoved, false},
+		{"use another server, URL", mqttgame.ReasonUseAnotherServer, true},
+		{"server moved, URL", mqttgame.ReasonServerMoved, true},
 	}
 	for _, tc := range testCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -141,8 +141,8 @@ func TestServerMovedLastsForTheRun(t *testing.T) {
 		code     mqttgame.ReasonCode
 		attempts int // at the redirecting broker, after the reconnection
 	}{
-		{"use another server", mqttgame.UseAnotherServer, 2},
-		{"server moved", mqttgame.ServerMoved, 1},
+		{"use another server", mqttgame.ReasonUseAnotherServer, 2},
+		{"server moved", mqttgame.ReasonServerMoved, 1},
 	}
 	for _, tc := range testCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -175,7 +175,7 @@ func TestRedirectOnDisconnect(t *testing.T) {
 			return
 		}
 		(&packets.Connack{Properties: &packets.Properties{}}).WriteTo(c)
-		(&packets.Disconnect{ReasonCode: byte(mqttgame.UseAnotherServer), Properties: &packets.Properties{ServerReference: target}}).WriteTo(c)
+		(&packets.Disconnect{ReasonCode: byte(mqttgame.ReasonUseAnotherServer), Properties: &packets.Properties{ServerReference: target}}).WriteTo(c)
 		c.SetReadDeadline(time.Now().Add(waitFor))
 		io.Copy(io.Discard, c)
 	})
@@ -191,7 +191,7 @@ func TestRedirectOnDisconnect(t *testing.T) {
 		}
 	}
 	var be *mqttgame.BrokerError
-	if !errors.Is(lost, mqttgame.UseAnotherServer) || !errors.As(lost, &be) || be.ServerReference != target {
+	if !errors.Is(lost, mqttgame.ReasonUseAnotherServer) || !errors.As(lost, &be) || be.ServerReference != target {
 		t.Errorf("connection lost with %v, want use another server with reference %q", lost, target)
 	}
 }
@@ -203,8 +203,8 @@ func TestRedirectLoopBounded(t *testing.T) {
 	t.Parallel()
 	var log attemptLog
 	var addrA, addrB atomic.Pointer[string]
-	a := redirector(t, "A", &log, byte(mqttgame.UseAnotherServer), func() string { return *addrB.Load() })
-	b := redirector(t, "B", &log, byte(mqttgame.UseAnotherServer), func() string { return *addrA.Load() })
+	a := redirector(t, "A", &log, byte(mqttgame.ReasonUseAnotherServer), func() string { return *addrB.Load() })
+	b := redirector(t, "B", &log, byte(mqttgame.ReasonUseAnotherServer), func() string { return *addrA.Load() })
 	addrA.Store(&a)
 	addrB.Store(&b)
 	c := newClient(t, "mqtt://"+a, func(o *mqttgame.Options) { o.ReconnectDelay = 10 * time.Millisecond })
@@ -222,8 +222,8 @@ func TestRedirectLoopBounded(t *testing.T) {
 		return false
 	}, c)
 	var ce *mqttgame.ConnectError
-	if !errors.As(loop, &ce) || !errors.Is(loop, mqttgame.UseAnotherServer) || errors.Is(loop, mqttgame.ErrUnreachable) {
-		t.Errorf("loop error %v: want a ConnectError matching UseAnotherServer, not ErrUnreachable", loop)
+	if !errors.As(loop, &ce) || !errors.Is(loop, mqttgame.ReasonUseAnotherServer) || errors.Is(loop, mqttgame.ErrUnreachable) {
+		t.Errorf("loop error %v: want a ConnectError matching ReasonUseAnotherServer, not ErrUnreachable", loop)
 	}
 	waitUntil(t, "the attempt after the loop", func() bool { return len(log.all()) >= 5 })
 	if got, want := strings.Join(log.all()[:5], " "), "A B A B A"; got != want {

@@ -156,11 +156,11 @@ func (s *sessionState) AddToSession(ctx context.Context, p session.Packet, resp 
 
 // PacketReceived implements session.SessionManager.
 func (s *sessionState) PacketReceived(recv *packets.ControlPacket, pubChan chan<- *packets.Publish) error {
-	if p, ok := recv.Content.(*packets.Pubrec); ok && ReasonCode(p.ReasonCode) == PacketIDInUse && s.out.isResend(p.PacketID) {
+	if p, ok := recv.Content.(*packets.Pubrec); ok && ReasonCode(p.ReasonCode) == ReasonPacketIDInUse && s.out.isResend(p.PacketID) {
 		// Some brokers (mochi-mqtt) answer a QoS 2 publish sent again
 		// after a reconnect with "packet identifier in use" when they
 		// already hold it: the broker has the message, so release it.
-		p.ReasonCode = byte(Success)
+		p.ReasonCode = byte(ReasonSuccess)
 	}
 	switch p := recv.Content.(type) {
 	case *packets.Publish:

@@ -281,7 +281,7 @@ func (s *subscriptions) up(maxPacket int, f *brokerFeatures) {
 func (s *subscriptions) down() { s.connected(false) }
 
 // refusal returns the reason code the broker connected last would refuse
-// a subscription with, for what its CONNACK said it lacks, or Success.
+// a subscription with, for what its CONNACK said it lacks, or ReasonSuccess.
 func (s *subscriptions) refusal(filter string, opts SubscribeOptions) ReasonCode {
 	return s.features.Load().refusal(filter, opts)
 }
@@ -654,7 +654,7 @@ func (s *subscriptions) send(ctx context.Context, cli *paho.Client, ops []subOp)
 	var busy []subOp
 	for i, op := range ops {
 		code := reasonAt(sa.Reasons, i)
-		if code == PacketIDInUse {
+		if code == ReasonPacketIDInUse {
 			busy = append(busy, op)
 			continue
 		}
@@ -713,7 +713,7 @@ func reasonAt(reasons []byte, i int) ReasonCode {
 	if i < len(reasons) {
 		return ReasonCode(reasons[i])
 	}
-	return ProtocolError
+	return ReasonProtocolError
 }
 
 func subackReason(sa *paho.Suback) string {

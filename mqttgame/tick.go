@@ -93,7 +93,7 @@ func (c *Client) ConnectFailed() bool { return c.tick.connectFailed }
 // Err returns the latest error of any tick so far (a failed connection
 // attempt, a lost connection, a refused subscription or publish), until
 // ClearErr. Match it with errors.Is against ReasonCode values
-// (NotAuthorized, BadUsernameOrPassword, …) or sentinels (ErrTimeout,
+// (ReasonNotAuthorized, ReasonBadUsernameOrPassword, …) or sentinels (ErrTimeout,
 // ErrUnreachable, ErrConnectionLost, ErrNotMQTT, ErrProtocolViolation),
 // or errors.As with *BrokerError or *ViolationError.
 func (c *Client) Err() error { return c.tick.err }

@@ -361,7 +361,7 @@ func (g *Game) updateNetwork() {
 			// The broker had this player's session: another window's,
 			// which it has just pushed off, or this one's before a reload.
 			g.system(fmt.Sprintf("%s was already in this room (another window, or before a reload): this window takes the place.", g.name))
-		case e.Kind == mqttgame.EventConnectionLost && errors.Is(e.Err, mqttgame.SessionTakenOver):
+		case e.Kind == mqttgame.EventConnectionLost && errors.Is(e.Err, mqttgame.ReasonSessionTakenOver):
 			g.takenOver()
 			return
 		}

@@ -98,8 +98,8 @@ func TestHostedAccessControl(t *testing.T) {
 		}
 	}
 	for _, forged := range []string{room.Presence + "/bob", room.Scores + "/bob", room.Chat + "/bob", room.Chat} {
-		if err := publishOutcome(t, ann, forged); !errors.Is(err, mqttgame.NotAuthorized) {
-			t.Errorf("ann writing %s: err = %v, want NotAuthorized", forged, err)
+		if err := publishOutcome(t, ann, forged); !errors.Is(err, mqttgame.ReasonNotAuthorized) {
+			t.Errorf("ann writing %s: err = %v, want ReasonNotAuthorized", forged, err)
 		}
 	}
 
@@ -122,8 +122,8 @@ func TestHostedAccessControl(t *testing.T) {
 	defer eve.Close()
 	eve.Connect()
 	tickUntil(t, "eve refused", eve.ConnectFailed, eve)
-	if !errors.Is(eve.Err(), mqttgame.BadUsernameOrPassword) {
-		t.Fatalf("eve as ann: %v, want BadUsernameOrPassword", eve.Err())
+	if !errors.Is(eve.Err(), mqttgame.ReasonBadUsernameOrPassword) {
+		t.Fatalf("eve as ann: %v, want ReasonBadUsernameOrPassword", eve.Err())
 	}
 
 	// A spectator reads everything and writes no one's presence.
@@ -133,8 +133,8 @@ func TestHostedAccessControl(t *testing.T) {
 	spectator.Subscribe("#", 0)
 	tickUntil(t, "spectator subscribed to #", func() bool { return spectator.IsSubscribed("#") }, spectator)
 	for _, forged := range []string{room.Presence + "/ann", room.Chat + "/ann", room.Chat, room.Scores + "/Bot"} {
-		if err := publishOutcome(t, spectator, forged); !errors.Is(err, mqttgame.NotAuthorized) {
-			t.Fatalf("spectator writing %s: %v, want NotAuthorized", forged, err)
+		if err := publishOutcome(t, spectator, forged); !errors.Is(err, mqttgame.ReasonNotAuthorized) {
+			t.Fatalf("spectator writing %s: %v, want ReasonNotAuthorized", forged, err)
 		}
 	}
 	ann.Close()

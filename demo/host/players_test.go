@@ -103,8 +103,8 @@ func TestUnusedClaimLapses(t *testing.T) {
 	defer old.Close()
 	old.Connect()
 	mqtttest.TickUntil(t, "the lapsed key refused", old.Update, old.ConnectFailed, nil)
-	if !errors.Is(old.Err(), mqttgame.BadUsernameOrPassword) {
-		t.Fatalf("the lapsed key: %v, want BadUsernameOrPassword", old.Err())
+	if !errors.Is(old.Err(), mqttgame.ReasonBadUsernameOrPassword) {
+		t.Fatalf("the lapsed key: %v, want ReasonBadUsernameOrPassword", old.Err())
 	}
 }
 

@@ -153,8 +153,8 @@ func sharedSubscription(e *env) {
 	filter := "$share/workers/" + topic
 	if e.bedName == "ejabberd" && e.Deviates() {
 		// The client refuses it at once: the broker announced none.
-		if err := g1.Subscribe(filter, 1); !errors.Is(err, mqttgame.SharedSubNotSupported) {
-			e.Errorf("subscribing to %s on ejabberd: %v; want SharedSubNotSupported at once (if it granted it, remove the deviation)", filter, err)
+		if err := g1.Subscribe(filter, 1); !errors.Is(err, mqttgame.ReasonSharedSubNotSupported) {
+			e.Errorf("subscribing to %s on ejabberd: %v; want ReasonSharedSubNotSupported at once (if it granted it, remove the deviation)", filter, err)
 		}
 		return
 	}
@@ -362,8 +362,8 @@ func takeover(e *env) {
 		e.Logf("ejabberd kept the older session, on A, and pushed the newer off")
 	}
 	ev, _ := off.Last(mqttgame.EventConnectionLost)
-	if !errors.Is(ev.Err, mqttgame.SessionTakenOver) {
-		e.Errorf("%s lost its connection with %v, want %v", off.Name, ev.Err, mqttgame.SessionTakenOver)
+	if !errors.Is(ev.Err, mqttgame.ReasonSessionTakenOver) {
+		e.Errorf("%s lost its connection with %v, want %v", off.Name, ev.Err, mqttgame.ReasonSessionTakenOver)
 	}
 	e.Idle(2*time.Second, x, y)
 	if n := off.Count(mqttgame.EventConnected, ""); n != 1 || off.IsConnected() {

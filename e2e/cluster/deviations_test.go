@@ -11,7 +11,7 @@ import (
 // cases. The table in README.md numbers them in this order.
 var deviations = []casematrix.Deviation{
 	{Case: "retained", Target: "ejabberd", Why: "keeps retained messages per node: a client that subscribes on B is not sent one set on A (a subscriber already on B gets the message itself); the case checks that A sends it and B does not"},
-	{Case: "shared_subscription", Target: "ejabberd", Why: "has no shared subscriptions: its CONNACK says Shared Subscription Available 0, and the client refuses such a subscription at once with SharedSubNotSupported (0x9E); the case checks that it does"},
+	{Case: "shared_subscription", Target: "ejabberd", Why: "has no shared subscriptions: its CONNACK says Shared Subscription Available 0, and the client refuses such a subscription at once with ReasonSharedSubNotSupported (0x9E); the case checks that it does"},
 	{Case: "takeover", Target: "ejabberd", Why: "does not always keep the newer of two connections with one client ID: once, on a freshly started pair, it kept the one on A and pushed the newer one, on B, off with 0x8E; the case checks that exactly one is pushed off with 0x8E and that it does not come back"},
 	{Case: "shared_subscription", Target: "mosquitto", Why: "a bridge joins no groups: each broker has its own $share group, so a message reaches one member on each broker; the case checks that both members receive every message once"},
 	{Case: "will_delay_back_on_b", Target: "mosquitto", Why: "each broker keeps its own sessions: a client back on B within its will delay does not stop A from publishing the will when the delay ends; the case checks that the will arrives, after the delay"},

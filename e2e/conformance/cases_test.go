@@ -191,8 +191,8 @@ func zeroLengthClientID(e *env) {
 		}
 		return
 	}
-	if !errors.Is(resume.Err(), mqttgame.ClientIDNotValid) {
-		e.Fatalf("connected=%v err=%v, want refused with ClientIDNotValid", resume.IsConnected(), resume.Err())
+	if !errors.Is(resume.Err(), mqttgame.ReasonClientIDNotValid) {
+		e.Fatalf("connected=%v err=%v, want refused with ReasonClientIDNotValid", resume.IsConnected(), resume.Err())
 	}
 }
 
@@ -382,7 +382,7 @@ func subscribeFailure(e *env) {
 	if !errors.As(a.Err(), &be) || !be.Code.IsFailure() || be.Op != "subscribe" {
 		e.Fatalf("Err() = %v, want a *BrokerError for the SUBACK", a.Err())
 	}
-	if be.Code != mqttgame.NotAuthorized && be.Code != mqttgame.UnspecifiedError {
+	if be.Code != mqttgame.ReasonNotAuthorized && be.Code != mqttgame.ReasonUnspecifiedError {
 		e.Errorf("reason code %v, want 0x80 or 0x87", be.Code)
 	}
 	if a.IsSubscribed(deny) || slices.Contains(a.Subscriptions(), deny) {
@@ -888,10 +888,10 @@ func flowControl(e *env) {
 	// The control: the broker does enforce its Receive Maximum.
 	disconnect, code := overrunReceiveMaximum(e, e.srv.tcpAddr(), receiveMax+1)
 	if e.Deviates() {
-		if disconnect || code != byte(mqttgame.QuotaExceeded) {
+		if disconnect || code != byte(mqttgame.ReasonQuotaExceeded) {
 			e.Fatalf("a client over the Receive Maximum was answered with disconnect=%v code %#x, want PUBREC 0x97", disconnect, code)
 		}
-	} else if !disconnect || code != byte(mqttgame.ReceiveMaximumExceeded) {
+	} else if !disconnect || code != byte(mqttgame.ReasonReceiveMaximumExceeded) {
 		e.Fatalf("a client over the Receive Maximum was answered with disconnect=%v code %#x, want DISCONNECT 0x93", disconnect, code)
 	}
 }

@@ -73,8 +73,8 @@ func TestAuthSpoofingRefused(t *testing.T) {
 	for _, forged := range []string{"game/lobby/presence/bob", "game/lobby/scores/bob", "game/lobby/scores/ann/extra", "elsewhere/x"} {
 		err := outcome(t, ann, forged)
 		var be *mqttgame.BrokerError
-		if !errors.Is(err, mqttgame.NotAuthorized) || !errors.As(err, &be) || be.Topic != forged {
-			t.Errorf("publish to %s: err = %v, want NotAuthorized naming the topic", forged, err)
+		if !errors.Is(err, mqttgame.ReasonNotAuthorized) || !errors.As(err, &be) || be.Topic != forged {
+			t.Errorf("publish to %s: err = %v, want ReasonNotAuthorized naming the topic", forged, err)
 		}
 	}
 	if !ann.IsConnected() {
@@ -106,8 +106,8 @@ func TestAuthLogin(t *testing.T) {
 			if c.IsConnected() != tc.accepted {
 				t.Fatalf("connected = %v, want %v (err %v)", c.IsConnected(), tc.accepted, c.Err())
 			}
-			if !tc.accepted && !errors.Is(c.Err(), mqttgame.BadUsernameOrPassword) {
-				t.Fatalf("Err() = %v, want BadUsernameOrPassword", c.Err())
+			if !tc.accepted && !errors.Is(c.Err(), mqttgame.ReasonBadUsernameOrPassword) {
+				t.Fatalf("Err() = %v, want ReasonBadUsernameOrPassword", c.Err())
 			}
 		})
 	}
@@ -117,13 +117,13 @@ func TestAuthLogin(t *testing.T) {
 	spectator.Connect()
 	spectator.Subscribe("game/#", 1)
 	tickUntil(t, "spectator subscribed", func() bool { return spectator.IsSubscribed("game/#") }, spectator)
-	if err := outcome(t, spectator, "game/lobby/presence/spectator"); !errors.Is(err, mqttgame.NotAuthorized) {
-		t.Fatalf("anonymous publish: err = %v, want NotAuthorized", err)
+	if err := outcome(t, spectator, "game/lobby/presence/spectator"); !errors.Is(err, mqttgame.ReasonNotAuthorized) {
+		t.Fatalf("anonymous publish: err = %v, want ReasonNotAuthorized", err)
 	}
 	spectator.Subscribe("private/#", 1)
 	tickUntil(t, "refused subscription", func() bool {
 		for _, e := range spectator.AppendEvents(nil) {
-			if e.Kind == mqttgame.EventSubscribeFailed && errors.Is(e.Err, mqttgame.NotAuthorized) {
+			if e.Kind == mqttgame.EventSubscribeFailed && errors.Is(e.Err, mqttgame.ReasonNotAuthorized) {
 				return true
 			}
 		}

@@ -186,7 +186,7 @@ func TestCloseDisconnectsClients(t *testing.T) {
 		return lost != nil
 	}, c)
 	// The broker says why: it is shutting down.
-	if !errors.Is(lost, mqttgame.ErrConnectionLost) || !errors.Is(lost, mqttgame.ServerShuttingDown) {
+	if !errors.Is(lost, mqttgame.ErrConnectionLost) || !errors.Is(lost, mqttgame.ReasonServerShuttingDown) {
 		t.Fatalf("connection lost with %v, want ErrConnectionLost for server shutting down", lost)
 	}
 	again, err := broker.Start(&broker.Options{Addr: addr})

@@ -30,7 +30,7 @@ func ExampleStatus_AppendLines() {
 }
 
 func ExampleDescribe() {
-	err := &mqttgame.LostError{Err: &mqttgame.BrokerError{Op: "disconnect", Code: mqttgame.ServerShuttingDown}}
+	err := &mqttgame.LostError{Err: &mqttgame.BrokerError{Op: "disconnect", Code: mqttgame.ReasonServerShuttingDown}}
 	fmt.Println(err)
 	fmt.Println(overlay.Describe(err))
 	// Output:

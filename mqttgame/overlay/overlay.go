@@ -195,14 +195,14 @@ var words = []struct {
 	err  error
 	text string
 }{
-	{mqttgame.ServerShuttingDown, "the broker shut down"},
-	{mqttgame.SessionTakenOver, "another window joined with the same client ID and took over"},
-	{mqttgame.KeepAliveTimeout, "the broker stopped hearing from this game"},
-	{mqttgame.BadUsernameOrPassword, "wrong user name or password"},
-	{mqttgame.NotAuthorized, "the broker does not allow this"},
-	{mqttgame.ServerUnavailable, "the broker is unavailable"},
-	{mqttgame.ServerBusy, "the broker is busy"},
-	{mqttgame.Banned, "the broker has banned this client"},
+	{mqttgame.ReasonServerShuttingDown, "the broker shut down"},
+	{mqttgame.ReasonSessionTakenOver, "another window joined with the same client ID and took over"},
+	{mqttgame.ReasonKeepAliveTimeout, "the broker stopped hearing from this game"},
+	{mqttgame.ReasonBadUsernameOrPassword, "wrong user name or password"},
+	{mqttgame.ReasonNotAuthorized, "the broker does not allow this"},
+	{mqttgame.ReasonServerUnavailable, "the broker is unavailable"},
+	{mqttgame.ReasonServerBusy, "the broker is busy"},
+	{mqttgame.ReasonBanned, "the broker has banned this client"},
 	{mqttgame.ErrTimeout, "the broker took too long to answer"},
 	{mqttgame.ErrNotMQTT, "the server at that address is not an MQTT v5 broker"},
 	{mqttgame.ErrNoConnack, "the server at that address hung up without answering"},

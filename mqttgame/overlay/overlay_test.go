@@ -144,12 +144,12 @@ func TestDescribe(t *testing.T) {
 	}{
 		{nil, ""},
 		{&mqttgame.ConnectError{URL: "ws://x", Err: &net.OpError{Op: "dial", Err: errors.New("connection refused")}}, "no broker answers at that address"},
-		{&mqttgame.ConnectError{URL: "ws://x", Err: &mqttgame.BrokerError{Op: "connect", Code: mqttgame.BadUsernameOrPassword}}, "wrong user name or password"},
-		{&mqttgame.LostError{Err: &mqttgame.BrokerError{Op: "disconnect", Code: mqttgame.ServerShuttingDown}}, "the broker shut down"},
-		{&mqttgame.LostError{Err: &mqttgame.BrokerError{Op: "disconnect", Code: mqttgame.SessionTakenOver}}, "another window joined with the same client ID and took over"},
+		{&mqttgame.ConnectError{URL: "ws://x", Err: &mqttgame.BrokerError{Op: "connect", Code: mqttgame.ReasonBadUsernameOrPassword}}, "wrong user name or password"},
+		{&mqttgame.LostError{Err: &mqttgame.BrokerError{Op: "disconnect", Code: mqttgame.ReasonServerShuttingDown}}, "the broker shut down"},
+		{&mqttgame.LostError{Err: &mqttgame.BrokerError{Op: "disconnect", Code: mqttgame.ReasonSessionTakenOver}}, "another window joined with the same client ID and took over"},
 		{&mqttgame.LostError{}, "the connection to the broker was lost"},
-		{&mqttgame.BrokerError{Op: "subscribe", Code: mqttgame.NotAuthorized}, "the broker does not allow this"},
-		{&mqttgame.BrokerError{Op: "publish", Code: mqttgame.QuotaExceeded}, "the broker refused: quota exceeded (0x97)"},
+		{&mqttgame.BrokerError{Op: "subscribe", Code: mqttgame.ReasonNotAuthorized}, "the broker does not allow this"},
+		{&mqttgame.BrokerError{Op: "publish", Code: mqttgame.ReasonQuotaExceeded}, "the broker refused: quota exceeded (0x97)"},
 		{mqttgame.ErrOutboxFull, "too many messages waiting to be sent"},
 		{errors.New("mqttgame: something else"), "something else"},
 	}
