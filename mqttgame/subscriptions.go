@@ -31,23 +31,28 @@ const (
 // the client's default mode.
 type SubscribeOptions struct {
 	// QoS is the highest QoS the broker may use to send the messages.
+	// Defaults to AtMostOnce.
 	QoS QoS
 	// DataLoss is the mode for the topics this filter matches. Defaults
 	// to DefaultDataLoss: Options.DataLoss.
 	DataLoss DataLoss
 	// NoLocal: the broker does not send back the client's own messages.
+	// Defaults to false: it does.
 	NoLocal bool
 	// RetainAsPublished: the broker keeps the retain flag as published
-	// instead of clearing it on live messages.
+	// instead of clearing it on live messages. Defaults to false: only
+	// the retained messages sent on subscribing have it set.
 	RetainAsPublished bool
 	// RetainHandling: when retained messages are sent. When the client
 	// restores subscriptions after a reconnect, SendRetained is sent as
 	// SendRetainedIfNew, so a resumed session does not repeat them.
+	// Defaults to SendRetained: on every subscribe.
 	RetainHandling RetainHandling
 	// SubscriptionID, from 1 to 268435455, comes back in Message.SubscriptionID
 	// of the messages this subscription brings. Defaults to 0: none.
 	SubscriptionID int
-	// UserProperties are sent with the SUBSCRIBE packet.
+	// UserProperties are sent with the SUBSCRIBE packet. Defaults to
+	// nil: none.
 	UserProperties []UserProperty
 }
 
