@@ -3,6 +3,7 @@ package broker
 import "testing"
 
 func TestCovers(t *testing.T) {
+	t.Parallel()
 	testCases := []struct {
 		rule, sub string
 		want      bool
@@ -27,6 +28,7 @@ func TestCovers(t *testing.T) {
 }
 
 func TestExpand(t *testing.T) {
+	t.Parallel()
 	if f, ok := expand("p/%u/%c", "ann", "c1"); !ok || f != "p/ann/c1" {
 		t.Errorf("expand = %q, %v", f, ok)
 	}

@@ -55,6 +55,7 @@ func outcome(t *testing.T, c *mqttgame.Client, topic string) error {
 // TestAuthSpoofingRefused: a player can publish its own presence and
 // score, not another player's; the refusal carries "not authorized".
 func TestAuthSpoofingRefused(t *testing.T) {
+	t.Parallel()
 	b, err := broker.Start(&broker.Options{Auth: gameAuth})
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +84,7 @@ func TestAuthSpoofingRefused(t *testing.T) {
 }
 
 func TestAuthLogin(t *testing.T) {
+	t.Parallel()
 	b, err := broker.Start(&broker.Options{Auth: gameAuth})
 	if err != nil {
 		t.Fatal(err)

@@ -109,15 +109,15 @@ type Options struct {
 	// rest of this package does not: a game should need none of it.
 	// Defaults to nil.
 	Mochi func(srv *mqtt.Server) []mqtt.Hook
+
+	// takeoverWait bounds how long a session takeover waits for the
+	// messages routing when it starts (see mochifix.RouteGate). Tests set
+	// it; a game has no reason to. Defaults to a second.
+	takeoverWait time.Duration
 }
 
 // wsPath is where MQTT over WebSocket is served, as most brokers do.
 const wsPath = "/mqtt"
-
-// takeoverWait bounds how long a session takeover waits for the messages
-// routing when it starts (see mochifix.RouteGate). Tests change it;
-// nothing else does.
-var takeoverWait = time.Second
 
 func (o *Options) ensureDefaults() {
 	if o.Addr == "" {
@@ -125,6 +125,9 @@ func (o *Options) ensureDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.takeoverWait <= 0 {
+		o.takeoverWait = time.Second
 	}
 }
 
@@ -215,7 +218,7 @@ func serve(o *Options, ln, tln net.Listener, store *diskStore) (*Broker, error) 
 	if store != nil {
 		sessions = store.Store
 	}
-	guard := mochifix.NewSessionGuard(srv, routes, takeoverWait, sessions)
+	guard := mochifix.NewSessionGuard(srv, routes, o.takeoverWait, sessions)
 	ends := mochifix.NewSessionEnd(srv) // after the guard, which ends the old connection first
 	hooks := []mqtt.Hook{mochifix.NewAnnounceLimits(caps), new(mochifix.NoSendQuota), guard, ends}
 	authenticates := false

@@ -49,6 +49,7 @@ func subscribed(c *mqttgame.Client, filter string) func() bool {
 // TestWebSocketAndTCP: a WebSocket client and a TCP client of one broker
 // talk to each other.
 func TestWebSocketAndTCP(t *testing.T) {
+	t.Parallel()
 	b, err := broker.Start(&broker.Options{TCPAddr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +79,7 @@ func TestWebSocketAndTCP(t *testing.T) {
 // away gets, when it comes back, the QoS 1 and 2 messages published while
 // it was gone.
 func TestSessionsAndQueuedMessages(t *testing.T) {
+	t.Parallel()
 	b, err := broker.Start(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -136,6 +138,7 @@ func TestSessionsAndQueuedMessages(t *testing.T) {
 // TestHandlerServesOtherPaths: the HTTP server of the broker serves the
 // game's files beside MQTT.
 func TestHandlerServesOtherPaths(t *testing.T) {
+	t.Parallel()
 	files := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "game page") })
 	b, err := broker.Start(&broker.Options{Handler: files})
 	if err != nil {
@@ -163,7 +166,8 @@ func TestHandlerServesOtherPaths(t *testing.T) {
 }
 
 // TestCloseDisconnectsClients: clients see the connection lost, and the
-// port is free again.
+// port is free again. It runs before the parallel tests, which could take
+// the port meanwhile.
 func TestCloseDisconnectsClients(t *testing.T) {
 	b, err := broker.Start(nil)
 	if err != nil {
@@ -197,6 +201,7 @@ func TestCloseDisconnectsClients(t *testing.T) {
 }
 
 func TestStartErrors(t *testing.T) {
+	t.Parallel()
 	b, err := broker.Start(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -210,6 +215,7 @@ func TestStartErrors(t *testing.T) {
 // TestCloseWhileClientsConnect closes brokers while clients are still
 // connecting, over and over: no data race, no goroutine left behind.
 func TestCloseWhileClientsConnect(t *testing.T) {
+	t.Parallel()
 	for i := range 100 {
 		b, err := broker.Start(nil)
 		if err != nil {

@@ -1,14 +1,9 @@
 package broker
 
-import (
-	"testing"
-	"time"
-)
+import "time"
 
-// SetTakeoverWait sets how long a session takeover waits for messages
-// still routing, until the test ends.
-func SetTakeoverWait(t *testing.T, d time.Duration) {
-	old := takeoverWait
-	takeoverWait = d
-	t.Cleanup(func() { takeoverWait = old })
+// SetTakeoverWait sets how long a session takeover of the broker that o
+// starts waits for messages still routing.
+func SetTakeoverWait(o *Options, d time.Duration) {
+	o.takeoverWait = d
 }

@@ -48,10 +48,12 @@ type handoverScene struct {
 	pub, old, next *mqttgame.Client
 }
 
-func startHandover(t *testing.T) *handoverScene {
+func startHandover(t *testing.T, takeoverWait time.Duration) *handoverScene {
 	t.Helper()
 	s := &handoverScene{block: newRouteBlocker("taker", "handover/held")}
-	b := mqtttest.StartBroker(t, &broker.Options{Mochi: func(*mqtt.Server) []mqtt.Hook { return []mqtt.Hook{s.block} }})
+	o := &broker.Options{Mochi: func(*mqtt.Server) []mqtt.Hook { return []mqtt.Hook{s.block} }}
+	broker.SetTakeoverWait(o, takeoverWait)
+	b := mqtttest.StartBroker(t, o)
 	// Before the broker closes (cleanups run last first): a delivery
 	// still held would keep it from closing.
 	t.Cleanup(func() {
@@ -122,8 +124,8 @@ func (s *handoverScene) finish(t *testing.T) {
 // being routed to the session, which the new session then gets from the
 // old one's in-flight messages, once.
 func TestTakeoverWaitsForRouting(t *testing.T) {
-	broker.SetTakeoverWait(t, time.Minute) // only routing ending lets it go on
-	s := startHandover(t)
+	t.Parallel()
+	s := startHandover(t, time.Minute) // only routing ending lets it go on
 	deadline := time.Now().Add(300 * time.Millisecond)
 	for time.Now().Before(deadline) {
 		s.next.Update()
@@ -140,8 +142,8 @@ func TestTakeoverWaitsForRouting(t *testing.T) {
 // holds a takeover up for a bounded time only; when it is routed at last,
 // into the old session, the new session gets it, once.
 func TestTakeoverPastStuckRouting(t *testing.T) {
-	broker.SetTakeoverWait(t, 200*time.Millisecond)
-	s := startHandover(t)
+	t.Parallel()
+	s := startHandover(t, 200*time.Millisecond)
 	held := 0
 	var msgs []mqttgame.Message
 	tickUntil(t, "the new session connected while the message is stuck", func() bool {

@@ -13,6 +13,7 @@ import (
 // under which mochi-mqtt v2.7.9 raced; see mochifix/retainrace.go).
 // Every retained message is then there for a new subscriber.
 func TestRetainWhileSubscribing(t *testing.T) {
+	t.Parallel()
 	const topics = 200
 	b := mqtttest.StartBroker(t, nil)
 	pub := newClient(t, b.URL(), nil)

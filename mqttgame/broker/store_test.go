@@ -12,6 +12,7 @@ import (
 // after a restart on the same data folder; the others and the cleared
 // ones do not.
 func TestRetainedSurviveRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	opts := &broker.Options{DataDir: dir, Persist: []string{"game/+/scores/#"}}
 	b, err := broker.Start(opts)
@@ -88,6 +89,7 @@ func TestRetainedSurviveRestart(t *testing.T) {
 // TestDataDirInUse: a second broker on a folder another one uses fails
 // to start, saying why, and the first keeps working.
 func TestDataDirInUse(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	b, err := broker.Start(&broker.Options{DataDir: dir})
 	if err != nil {

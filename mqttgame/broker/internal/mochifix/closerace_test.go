@@ -106,6 +106,7 @@ func TestCloseRaceBare(t *testing.T) {
 // for its connections before mochi's Close, the same traffic runs
 // without a race.
 func TestCloseRaceFixed(t *testing.T) {
+	t.Parallel()
 	var l *trackedListener
 	closeWhileConnecting(t, func() (listeners.Listener, string) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -9,6 +9,7 @@ import (
 // TestConnackLimits: bare mochi's CONNACK does not say its maximum packet
 // size, nor that it has no retained messages; with AnnounceLimits it does.
 func TestConnackLimits(t *testing.T) {
+	t.Parallel()
 	for _, fixed := range []bool{false, true} {
 		t.Run(map[bool]string{false: "bare", true: "fixed"}[fixed], func(t *testing.T) {
 			o := serverOptions{caps: func(c *mqtt.Capabilities) {

@@ -29,6 +29,7 @@ func (c failFirstPubrec) Write(p []byte) (int, error) {
 // routed by bare mochi, and the client's resend on its next connection is
 // refused; with ForgivingConn it is routed, once.
 func TestPubrecWrite(t *testing.T) {
+	t.Parallel()
 	for _, fixed := range []bool{false, true} {
 		t.Run(map[bool]string{false: "bare", true: "fixed"}[fixed], func(t *testing.T) {
 			var failed atomic.Bool

@@ -88,6 +88,7 @@ func TestRetainRaceBare(t *testing.T) {
 // TestRetainRaceFixed: with RetainLock the same traffic runs without a
 // race, and every retained message is kept.
 func TestRetainRaceFixed(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{hooks: func(srv *mqtt.Server) []mqtt.Hook {
 		return []mqtt.Hook{NewRetainLock(srv.Options.Capabilities)}
 	}})

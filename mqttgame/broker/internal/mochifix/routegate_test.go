@@ -29,6 +29,7 @@ func within(t *testing.T, ch <-chan struct{}, d time.Duration, what string) {
 // TestRouteGateTakeoverWaitsForRouting: a takeover waits for the message
 // routing, and a message that comes meanwhile waits for the takeover.
 func TestRouteGateTakeoverWaitsForRouting(t *testing.T) {
+	t.Parallel()
 	var g RouteGate
 	g.enter()
 	shut := make(chan bool, 1)
@@ -79,6 +80,7 @@ func TestRouteGateTakeoverWaitsForRouting(t *testing.T) {
 // TestRouteGateStuckMessage: a message that never finishes routing holds a
 // takeover up for the wait given, no longer; it may leave later.
 func TestRouteGateStuckMessage(t *testing.T) {
+	t.Parallel()
 	var g RouteGate
 	g.enter()
 	start := time.Now()
@@ -106,6 +108,7 @@ func TestRouteGateStuckMessage(t *testing.T) {
 // TestRouteGateTakeoversInTurn: a second takeover waits until the first
 // opens the gate.
 func TestRouteGateTakeoversInTurn(t *testing.T) {
+	t.Parallel()
 	var g RouteGate
 	if !g.shutAndWait(time.Minute) {
 		t.Fatal("shutAndWait timed out on an idle gate")

@@ -64,7 +64,8 @@ func pings(t *testing.T, s *server, n int, wait time.Duration) bool {
 // TestSendQuota: bare mochi deadlocks when a message is added to a
 // client's in-flight store while it paces sending to that client; with
 // NoSendQuota it does not. The deadlocked server cannot be closed and is
-// left behind.
+// left behind. It runs alone: its bare case keeps a CPU busy and times
+// the server's answers.
 func TestSendQuota(t *testing.T) {
 	t.Run("bare", func(t *testing.T) {
 		h := &busyWriter{id: "pinger"}

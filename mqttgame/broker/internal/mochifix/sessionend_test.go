@@ -69,6 +69,7 @@ func firstEnd(then func(net.Conn)) (func(net.Conn), <-chan struct{}) {
 // routed to it. With the repair the new connection waits for the end of
 // the old one, starts a new session, and gets what it subscribes to.
 func TestSessionEnd(t *testing.T) {
+	t.Parallel()
 	for _, fixed := range []bool{false, true} {
 		t.Run(map[bool]string{false: "bare", true: "fixed"}[fixed], func(t *testing.T) {
 			h := &endHold{id: "cycle", hold: newHold(t), establishing: make(chan struct{})}

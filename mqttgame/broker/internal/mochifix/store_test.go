@@ -49,7 +49,9 @@ func storeRun(t *testing.T, dir, addr string, fixed bool, without func(*Store) m
 	return startServer(t, serverOptions{addr: addr, hooks: func(*mqtt.Server) []mqtt.Hook { return []mqtt.Hook{opened{hook}} }})
 }
 
-// restart closes s and starts it again on the same port and store.
+// restart closes s and starts it again on the same port and store. The
+// tests that restart run one at a time, before the parallel ones: a test
+// beside them could take the port meanwhile.
 func restart(t *testing.T, s *server, dir string, fixed bool, without func(*Store) mqtt.Hook) *server {
 	t.Helper()
 	s.close()

@@ -45,6 +45,7 @@ func (h *routeHold) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 // session object, and the new session never gets it; with the repair the
 // new session gets it.
 func TestTakeoverCopy(t *testing.T) {
+	t.Parallel()
 	for _, fixed := range []bool{false, true} {
 		t.Run(map[bool]string{false: "bare", true: "fixed"}[fixed], func(t *testing.T) {
 			h := &routeHold{id: "taker", topic: "t/held", hold: newHold(t)}
@@ -109,6 +110,7 @@ func (h *qosHold) OnQosPublish(cl *mqtt.Client, pk mpackets.Packet, sent int64, 
 // received and never routed, and the client's resend is refused; with the
 // repair it is routed, once.
 func TestTakeoverDrain(t *testing.T) {
+	t.Parallel()
 	for _, fixed := range []bool{false, true} {
 		t.Run(map[bool]string{false: "bare", true: "fixed"}[fixed], func(t *testing.T) {
 			h := &qosHold{id: "dup", hold: newHold(t)}
