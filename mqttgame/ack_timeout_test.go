@@ -113,6 +113,7 @@ func tickFor(c *mqttgame.Client, d time.Duration) {
 // subscription fail with ErrTimeout after AckTimeout, naming the filter,
 // and the client does not send it again.
 func TestSubscribeWithoutSubackEnds(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		answer func(cp *packets.ControlPacket, w net.Conn)
@@ -149,6 +150,7 @@ func TestSubscribeWithoutSubackEnds(t *testing.T) {
 // TestUnsubscribeWithoutUnsubackEnds: a broker that never answers an
 // UNSUBSCRIBE makes it fail with ErrTimeout after AckTimeout.
 func TestUnsubscribeWithoutUnsubackEnds(t *testing.T) {
+	t.Parallel()
 	b, url := startScriptedBroker(t, func(_ int, cp *packets.ControlPacket, w net.Conn) {
 		if s, ok := cp.Content.(*packets.Subscribe); ok {
 			reply(w, packets.SUBACK, func(r *packets.ControlPacket) {
@@ -179,6 +181,7 @@ func TestUnsubscribeWithoutUnsubackEnds(t *testing.T) {
 // acknowledges it there, it is delivered; if no connection does, it fails
 // with ErrTimeout after three, and the client stops losing connections.
 func TestPublishWithoutAckEnds(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name      string
 		ackOnConn int // 0: never

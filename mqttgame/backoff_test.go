@@ -15,6 +15,7 @@ import (
 // at most five attempts in the first minute, then at most one every 24
 // seconds.
 func TestBackoffAgainstRefusingBroker(t *testing.T) {
+	t.Parallel()
 	var o Options
 	o.ensureDefaults()
 	var attempts []time.Duration
@@ -43,6 +44,7 @@ func TestBackoffAgainstRefusingBroker(t *testing.T) {
 // TestBackoffNetworkFailures: against a broker that is just away, the
 // waits grow from ReconnectDelay, and a stable connection starts over.
 func TestBackoffNetworkFailures(t *testing.T) {
+	t.Parallel()
 	c, err := New(&Options{Brokers: []string{"ws://localhost/mqtt"}, ReconnectDelay: 100 * time.Millisecond, MaxReconnectDelay: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +70,7 @@ func TestBackoffNetworkFailures(t *testing.T) {
 // is a network failure, not a refusal: it does not triple the backoff,
 // and the error says what failed.
 func TestConnectErrorAfterAcceptedConnack(t *testing.T) {
+	t.Parallel()
 	c, err := New(&Options{Brokers: []string{"ws://127.0.0.1:1/mqtt"}})
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +109,7 @@ func TestConnectErrorAfterAcceptedConnack(t *testing.T) {
 // two a minute after. A broker that holds connections for minutes gets
 // the client back at once after each loss.
 func TestBackoffAgainstDroppingBroker(t *testing.T) {
+	t.Parallel()
 	testCases := []struct {
 		dropAfter           time.Duration
 		maxFirst, maxPerMin int
@@ -172,6 +176,7 @@ func perMinute(attempts []time.Duration) (first, most int) {
 // refusal's weight when the broker ended it with a failure code); one
 // that was not stable adds to it; a broker shutting down resets it.
 func TestFailuresAfterLoss(t *testing.T) {
+	t.Parallel()
 	testCases := []struct {
 		name                         string
 		before                       int

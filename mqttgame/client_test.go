@@ -22,6 +22,7 @@ import (
 // every message arrives once, in order, at the lower of the two QoS, and
 // each QoS 1 and 2 publish is reported delivered.
 func TestQoSBothDirections(t *testing.T) {
+	t.Parallel()
 	b := startBroker(t, nil)
 	for pubQoS := mqttgame.QoS(0); pubQoS <= 2; pubQoS++ {
 		for subQoS := mqttgame.QoS(0); subQoS <= 2; subQoS++ {
@@ -78,6 +79,7 @@ func TestQoSBothDirections(t *testing.T) {
 // TestBinaryPayloads sends every byte value, and a large random payload,
 // and gets them back byte for byte.
 func TestBinaryPayloads(t *testing.T) {
+	t.Parallel()
 	b := startBroker(t, nil)
 	c := newClient(t, b.URL(), func(o *mqttgame.Options) { o.DataLoss = mqttgame.FIFO })
 	connect(t, c)
@@ -117,6 +119,7 @@ func TestBinaryPayloads(t *testing.T) {
 
 // TestPublishCopiesPayload: the game may reuse its buffer at once.
 func TestPublishCopiesPayload(t *testing.T) {
+	t.Parallel()
 	b := startBroker(t, nil)
 	c := newClient(t, b.URL(), nil)
 	c.Subscribe("copy", 0)
@@ -134,6 +137,7 @@ func TestPublishCopiesPayload(t *testing.T) {
 // with the retain flag; after ClearRetained a new subscriber gets none,
 // and a live subscriber sees the value cleared.
 func TestRetainedSetAndClear(t *testing.T) {
+	t.Parallel()
 	b := startBroker(t, nil)
 	pub := newClient(t, b.URL(), nil)
 	connect(t, pub)
@@ -172,6 +176,7 @@ func TestRetainedSetAndClear(t *testing.T) {
 // TestWill: the will is published when the connection is cut, not after a
 // graceful Disconnect, and again after DisconnectWithWill.
 func TestWill(t *testing.T) {
+	t.Parallel()
 	obs := newObserver()
 	b := startBroker(t, &broker.Options{Mochi: func(*mqtt.Server) []mqtt.Hook { return []mqtt.Hook{obs} }})
 	watcher := newClient(t, b.URL(), func(o *mqttgame.Options) { o.DataLoss = mqttgame.FIFO })
@@ -234,6 +239,7 @@ func TestWill(t *testing.T) {
 // each tick: FIFO shows them on 5 consecutive ticks in order, latest-wins
 // shows only the 5th and counts 4 dropped.
 func TestDataLossModesTickByTick(t *testing.T) {
+	t.Parallel()
 	obs := newObserver()
 	b := startBroker(t, &broker.Options{Mochi: func(*mqtt.Server) []mqtt.Hook { return []mqtt.Hook{obs} }})
 	pub := newClient(t, b.URL(), nil)
@@ -283,6 +289,7 @@ func TestDataLossModesTickByTick(t *testing.T) {
 // TestPerSubscriptionMode: one client, cursor positions latest-wins and
 // chat FIFO, as a game would set them.
 func TestPerSubscriptionMode(t *testing.T) {
+	t.Parallel()
 	obs := newObserver()
 	b := startBroker(t, &broker.Options{Mochi: func(*mqtt.Server) []mqtt.Hook { return []mqtt.Hook{obs} }})
 	pub := newClient(t, b.URL(), nil)
@@ -315,6 +322,7 @@ func TestPerSubscriptionMode(t *testing.T) {
 // TestWildcardAndSharedDelivery: messages through +, # and shared
 // subscriptions are kept under their own topics and can be read by filter.
 func TestWildcardAndSharedDelivery(t *testing.T) {
+	t.Parallel()
 	b := startBroker(t, nil)
 	pub := newClient(t, b.URL(), nil)
 	connect(t, pub)
@@ -346,6 +354,8 @@ func TestWildcardAndSharedDelivery(t *testing.T) {
 
 // TestReconnectRestoresSubscriptions restarts the broker, losing every
 // session: the client reconnects by itself and its subscriptions work again.
+// It runs alone: it restarts the broker on its port, which a test
+// beside it could take.
 func TestReconnectRestoresSubscriptions(t *testing.T) {
 	b1, err := broker.Start(nil)
 	if err != nil {
@@ -384,6 +394,7 @@ func TestReconnectRestoresSubscriptions(t *testing.T) {
 // TestPublishWhileDisconnected queues and sends after connecting; the
 // outbox has a cap and says so; nothing accepted is lost.
 func TestPublishWhileDisconnected(t *testing.T) {
+	t.Parallel()
 	b := startBroker(t, nil)
 	sub := newClient(t, b.URL(), func(o *mqttgame.Options) { o.DataLoss = mqttgame.FIFO })
 	connect(t, sub)
@@ -418,6 +429,7 @@ func TestPublishWhileDisconnected(t *testing.T) {
 // TestAuthRefusal: wrong credentials surface the broker's reason code,
 // and so do ACL refusals of a subscription and a publish.
 func TestAuthRefusal(t *testing.T) {
+	t.Parallel()
 	ledger := &auth.Ledger{
 		Auth: auth.AuthRules{{Username: "alice", Password: "secret", Allow: true}},
 		ACL: auth.ACLRules{{
@@ -487,6 +499,7 @@ func (h hookWithConfig) Init(any) error { return h.Hook.Init(h.config) }
 
 // TestConnectFailureFlags: a broker that is not there makes ConnectFailed
 // true, with an error matching ErrUnreachable, and the client keeps trying.
+// It runs before the parallel tests, which could take the freed port.
 func TestConnectFailureFlags(t *testing.T) {
 	b := startBroker(t, nil)
 	url := b.URL()
@@ -517,6 +530,7 @@ func countFailures(c *mqttgame.Client) int {
 
 // TestTickFlags: JustConnected and JustDisconnected hold for exactly one tick.
 func TestTickFlags(t *testing.T) {
+	t.Parallel()
 	b := startBroker(t, nil)
 	c := newClient(t, b.URL(), nil)
 	c.Connect()
@@ -547,6 +561,7 @@ func TestTickFlags(t *testing.T) {
 // TestConnectDisconnectCycleKeepsSubscriptions: subscriptions made before
 // Disconnect are in force after the next Connect.
 func TestConnectDisconnectCycleKeepsSubscriptions(t *testing.T) {
+	t.Parallel()
 	b := startBroker(t, nil)
 	c := newClient(t, b.URL(), nil)
 	connect(t, c)
@@ -561,6 +576,7 @@ func TestConnectDisconnectCycleKeepsSubscriptions(t *testing.T) {
 
 // TestUnsubscribe: after the broker confirms, messages stop.
 func TestUnsubscribe(t *testing.T) {
+	t.Parallel()
 	b := startBroker(t, nil)
 	c := newClient(t, b.URL(), nil)
 	connect(t, c)
@@ -585,6 +601,7 @@ func TestUnsubscribe(t *testing.T) {
 
 // TestProperties: MQTT v5 properties travel with the message.
 func TestProperties(t *testing.T) {
+	t.Parallel()
 	b := startBroker(t, nil)
 	c := newClient(t, b.URL(), nil)
 	connect(t, c)
@@ -611,6 +628,7 @@ func TestProperties(t *testing.T) {
 // TestSessionTakeover: a second client with the same ID pushes the first
 // off; the first reports it and does not push back.
 func TestSessionTakeover(t *testing.T) {
+	t.Parallel()
 	b := startBroker(t, nil)
 	first := newClient(t, b.URL(), func(o *mqttgame.Options) { o.ClientID = "same" })
 	connect(t, first)
@@ -631,6 +649,7 @@ func TestSessionTakeover(t *testing.T) {
 
 // TestClose: Close ends everything and Connect fails afterwards.
 func TestClose(t *testing.T) {
+	t.Parallel()
 	b := startBroker(t, nil)
 	c := newClient(t, b.URL(), nil)
 	connect(t, c)

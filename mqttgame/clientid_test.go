@@ -15,6 +15,7 @@ import (
 // assigns one, ClientID reports it, and a reconnection sends it, so the
 // session the broker kept resumes.
 func TestBrokerAssignsClientID(t *testing.T) {
+	t.Parallel()
 	b, srv := mqtttest.StartMochi(t, nil)
 	proxy := newProxy(t, b.Addr().String())
 	c := newClient(t, "ws://"+proxy.Addr()+"/mqtt", func(o *mqttgame.Options) {
@@ -54,6 +55,7 @@ func TestBrokerAssignsClientID(t *testing.T) {
 // TestBrokerAssignsClientIDConflict: a client ID and BrokerAssignsClientID
 // together are refused.
 func TestBrokerAssignsClientIDConflict(t *testing.T) {
+	t.Parallel()
 	_, err := mqttgame.New(&mqttgame.Options{Brokers: []string{"ws://localhost/mqtt"}, ClientID: "me", BrokerAssignsClientID: true})
 	if !errors.Is(err, mqttgame.ErrBadOption) {
 		t.Fatalf("New = %v, want ErrBadOption", err)

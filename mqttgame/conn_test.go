@@ -54,6 +54,7 @@ func wsPair(t *testing.T, limit int) (*packetConn, *websocket.Conn) {
 // once, as paho's sender, pinger and acknowledgements do: every WebSocket
 // message the server reads holds exactly one whole packet.
 func TestPacketConnOneMessagePerPacket(t *testing.T) {
+	t.Parallel()
 	pc, srv := wsPair(t, 1<<20)
 	const writers, each = 8, 200
 	var wg sync.WaitGroup
@@ -103,6 +104,7 @@ func TestPacketConnOneMessagePerPacket(t *testing.T) {
 // TestPacketConnRefusesOversizePacket: five bytes announcing a 256 MiB
 // packet end the connection with ErrPacketTooLarge, and nothing near that
 // size is allocated.
+// It runs alone: it reads the heap.
 func TestPacketConnRefusesOversizePacket(t *testing.T) {
 	testCases := []struct {
 		name  string
@@ -138,6 +140,7 @@ func TestPacketConnRefusesOversizePacket(t *testing.T) {
 // TestPacketConnReadsAcrossMessages: packets split over WebSocket
 // messages, or several in one message, read back whole.
 func TestPacketConnReadsAcrossMessages(t *testing.T) {
+	t.Parallel()
 	pc, srv := wsPair(t, 1<<20)
 	var stream bytes.Buffer
 	var want []string
@@ -172,6 +175,7 @@ func TestPacketConnReadsAcrossMessages(t *testing.T) {
 // TestPacketConnFlushFailure: once a write fails, later writes fail too,
 // and the owner hears of it once.
 func TestPacketConnFlushFailure(t *testing.T) {
+	t.Parallel()
 	a, b := net.Pipe()
 	var errs []error
 	pc := newPacketConn(a, 1024, nil, func(err error) { errs = append(errs, err) }, nil)
@@ -192,6 +196,7 @@ func TestPacketConnFlushFailure(t *testing.T) {
 // TestReadGate: reads stop at a packet boundary while the gate is
 // paused, go on once it opens, and end when the connection closes.
 func TestReadGate(t *testing.T) {
+	t.Parallel()
 	a, b := net.Pipe()
 	gate := newReadGate()
 	pc := newPacketConn(a, 1024, gate, nil, nil)
@@ -234,6 +239,7 @@ func TestReadGate(t *testing.T) {
 // is read whole to be checked, then handed to paho intact; one that breaks
 // the protocol is refused with a DISCONNECT like a small one.
 func TestPacketConnChecksLargePackets(t *testing.T) {
+	t.Parallel()
 	testCases := []struct {
 		topic string
 		want  error

@@ -12,6 +12,7 @@ import (
 
 // TestConnectDisconnectCyclesLeaveNothing connects and disconnects a
 // client 1,000 times: no goroutine is left behind.
+// It runs alone: it checks the goroutines of the whole process.
 func TestConnectDisconnectCyclesLeaveNothing(t *testing.T) {
 	b := startBroker(t, nil)
 	before := goleak.IgnoreCurrent()

@@ -193,6 +193,7 @@ func (h *tally) seen(qos, n int) []int {
 // broker restarts: the broker receives every message, the subscriber gets
 // every one, QoS 2 exactly once, and QoS 1 duplicates stay within the
 // in-flight window of each fault.
+// It runs alone: it loads the machine and watches for stalls.
 func TestFaultsLoseNothing(t *testing.T) {
 	count := newTally()
 	rb := startRestartable(t, count)
@@ -210,6 +211,7 @@ func TestFaultsLoseNothing(t *testing.T) {
 // keeping its state on disk and restarted by SIGTERM (it saves as it
 // stops). Loss is counted at the subscriber, which gets every message
 // the broker passes on.
+// It runs alone: it loads the machine and watches for stalls.
 func TestFaultsLoseNothingMosquitto(t *testing.T) {
 	b, err := mosquitto.Start(&mosquitto.Options{Persist: true, Config: []string{
 		"max_queued_messages 0", // a subscriber away during a restart misses nothing

@@ -27,6 +27,7 @@ import (
 // constant, every received message is accounted for (shown, waiting,
 // held or dropped, by reason), and QoS 1 messages are never dropped by
 // the client: it withholds acknowledgements and the broker stops.
+// It runs alone: it bounds the heap.
 func TestFloodSlowConsumers(t *testing.T) {
 	const (
 		duration    = 60 * time.Second

@@ -149,6 +149,7 @@ func (p *frameProxy) snapshot(dir string) frameCount {
 // messages the broker queues for the client faster than it can write
 // them, where mochi-mqtt gathers several packets into one write.
 func TestOneWebSocketMessagePerPacket(t *testing.T) {
+	t.Parallel()
 	b := startBroker(t, nil)
 	proxy := newFrameProxy(t, b.URL())
 	// A publisher and a subscriber: mochi-mqtt keeps one client's packet

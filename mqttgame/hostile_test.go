@@ -53,6 +53,7 @@ func rawBroker(t *testing.T, serve func(c net.Conn)) string {
 // TestHostileRemainingLength: a broker that announces a 256 MiB packet in
 // five bytes loses the connection, and the client allocates nothing near
 // that size.
+// It runs alone: it reads the heap.
 func TestHostileRemainingLength(t *testing.T) {
 	addr := rawBroker(t, func(c net.Conn) {
 		buf := make([]byte, 1024)
@@ -79,6 +80,7 @@ func TestHostileRemainingLength(t *testing.T) {
 // TestConnectTimeout: a broker that accepts the connection and says
 // nothing costs at most about ConnectTimeout per attempt, for the dial
 // (here the WebSocket handshake) as for CONNACK.
+// It runs alone: it times the attempt.
 func TestConnectTimeout(t *testing.T) {
 	silent := rawBroker(t, func(c net.Conn) { io.Copy(io.Discard, c) })
 	for _, url := range []string{"ws://" + silent + "/mqtt", "mqtt://" + silent} {
@@ -106,6 +108,7 @@ func TestConnectTimeout(t *testing.T) {
 // captured, at debug level, client and broker: the password appears in
 // none of them, nor in the errors.
 func TestCredentialsNeverLogged(t *testing.T) {
+	t.Parallel()
 	const password = "hunter2-Very-Secret"
 	var logs bytes.Buffer
 	var mu sync.Mutex

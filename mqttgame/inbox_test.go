@@ -30,6 +30,7 @@ func shown(in *inbox, topic string) string {
 }
 
 func TestInboxFIFOShowsOnePerTickInOrder(t *testing.T) {
+	t.Parallel()
 	in := testInbox(func(o *Options) { o.DataLoss = FIFO })
 	for i := 1; i <= 5; i++ {
 		in.put(msg("chat", fmt.Sprint(i)), 0)
@@ -51,6 +52,7 @@ func TestInboxFIFOShowsOnePerTickInOrder(t *testing.T) {
 }
 
 func TestInboxLatestWinsShowsNewestAndCountsDropped(t *testing.T) {
+	t.Parallel()
 	in := testInbox(nil) // LatestWins is the default
 	for i := 1; i <= 5; i++ {
 		in.put(msg("pos", fmt.Sprint(i)), 0)
@@ -72,6 +74,7 @@ func TestInboxLatestWinsShowsNewestAndCountsDropped(t *testing.T) {
 }
 
 func TestInboxTopicsAreIndependent(t *testing.T) {
+	t.Parallel()
 	in := testInbox(func(o *Options) { o.DataLoss = FIFO })
 	in.put(msg("a", "a1"), 0)
 	in.put(msg("b", "b1"), 0)
@@ -87,6 +90,7 @@ func TestInboxTopicsAreIndependent(t *testing.T) {
 }
 
 func TestInboxNothingChangesBetweenTicks(t *testing.T) {
+	t.Parallel()
 	in := testInbox(nil)
 	in.put(msg("t", "old"), 0)
 	in.update()
@@ -105,6 +109,7 @@ func TestInboxNothingChangesBetweenTicks(t *testing.T) {
 }
 
 func TestInboxFIFOCapDropsOldestQoS0(t *testing.T) {
+	t.Parallel()
 	in := testInbox(func(o *Options) { o.DataLoss = FIFO; o.TopicQueueSize = 3 })
 	for i := 1; i <= 5; i++ {
 		in.put(msg("q", fmt.Sprint(i)), 0)
@@ -131,6 +136,7 @@ func (f *fakeAcker) hold(t ackToken)        { f.held = append(f.held, t) }
 func (f *fakeAcker) release(ts ...ackToken) { f.released = append(f.released, ts...) }
 
 func TestInboxHoldsQoS1WhenFIFOIsFull(t *testing.T) {
+	t.Parallel()
 	acks := &fakeAcker{}
 	in := testInbox(func(o *Options) { o.DataLoss = FIFO; o.TopicQueueSize = 2 })
 	in.acks = acks
@@ -157,6 +163,7 @@ func TestInboxHoldsQoS1WhenFIFOIsFull(t *testing.T) {
 }
 
 func TestInboxDropHeldOnConnectionLoss(t *testing.T) {
+	t.Parallel()
 	acks := &fakeAcker{}
 	in := testInbox(func(o *Options) { o.DataLoss = FIFO; o.TopicQueueSize = 1 })
 	in.acks = acks
@@ -177,6 +184,7 @@ func TestInboxDropHeldOnConnectionLoss(t *testing.T) {
 }
 
 func TestInboxForgetsIdleTopicsPastMaxTopics(t *testing.T) {
+	t.Parallel()
 	in := testInbox(func(o *Options) { o.MaxTopics = 4 })
 	for i := range 4 {
 		in.put(msg(fmt.Sprint("t", i), "x"), 0)
@@ -201,6 +209,7 @@ func TestInboxForgetsIdleTopicsPastMaxTopics(t *testing.T) {
 }
 
 func TestInboxDropsWhenEveryTopicIsBusy(t *testing.T) {
+	t.Parallel()
 	in := testInbox(func(o *Options) { o.MaxTopics = 2 })
 	in.put(msg("a", "1"), 0)
 	in.put(msg("b", "1"), 0)
@@ -215,6 +224,7 @@ func TestInboxDropsWhenEveryTopicIsBusy(t *testing.T) {
 }
 
 func TestInboxBytesLimit(t *testing.T) {
+	t.Parallel()
 	big := strings.Repeat("x", 4000)
 	m := msg("a", big)
 	// Room for one topic and its message, not for two.
@@ -244,6 +254,7 @@ func TestInboxBytesLimit(t *testing.T) {
 }
 
 func TestInboxFilters(t *testing.T) {
+	t.Parallel()
 	in := testInbox(nil)
 	in.put(msg("players/1/pos", "p1"), 0)
 	in.put(msg("players/2/pos", "p2"), 0)
@@ -273,6 +284,7 @@ func TestInboxFilters(t *testing.T) {
 }
 
 func TestInboxModeRules(t *testing.T) {
+	t.Parallel()
 	in := testInbox(nil)
 	in.setRules([]modeRule{{filter: "chat/#", mode: FIFO}, {filter: "#", mode: LatestWins}})
 	for i := 1; i <= 3; i++ {
@@ -293,6 +305,7 @@ func TestInboxModeRules(t *testing.T) {
 }
 
 func TestInboxOverflowWhenHoldingTooMany(t *testing.T) {
+	t.Parallel()
 	acks := &fakeAcker{}
 	in := testInbox(func(o *Options) { o.DataLoss = FIFO; o.TopicQueueSize = 1 })
 	in.acks = acks
@@ -320,6 +333,7 @@ func TestInboxOverflowWhenHoldingTooMany(t *testing.T) {
 // TestInboxHoldsQoS1PastMaxTopics: past MaxTopics, with every topic busy,
 // a QoS 1 message is held, not dropped, and shown once a tick has room.
 func TestInboxHoldsQoS1PastMaxTopics(t *testing.T) {
+	t.Parallel()
 	acks := &fakeAcker{}
 	in := testInbox(func(o *Options) { o.MaxTopics = 4 })
 	in.acks = acks
@@ -351,6 +365,7 @@ func TestInboxHoldsQoS1PastMaxTopics(t *testing.T) {
 // behind it, whatever their topic, so none is shown before it: a marker
 // published after the scores is never shown before a held score.
 func TestInboxHeldKeepOrder(t *testing.T) {
+	t.Parallel()
 	acks := &fakeAcker{}
 	in := testInbox(func(o *Options) { o.MaxTopics = 2 })
 	in.acks = acks
@@ -375,6 +390,7 @@ func TestInboxHeldKeepOrder(t *testing.T) {
 // limit are held, the inbox asks to stop reading, and all are shown in
 // order once ticks make room.
 func TestInboxHoldsQoS1PastMaxBufferedBytes(t *testing.T) {
+	t.Parallel()
 	acks := &fakeAcker{}
 	big := strings.Repeat("x", 10_000)
 	in := testInbox(func(o *Options) { o.DataLoss = FIFO; o.MaxBufferedBytes = 25_000 })
@@ -408,6 +424,7 @@ func TestInboxHoldsQoS1PastMaxBufferedBytes(t *testing.T) {
 // so a flood of messages with long topics and big properties and no
 // payload stops at MaxBufferedBytes.
 func TestInboxCountsEveryByte(t *testing.T) {
+	t.Parallel()
 	const limit = 1 << 20
 	in := testInbox(func(o *Options) { o.DataLoss = FIFO; o.MaxBufferedBytes = limit })
 	long := strings.Repeat("t", 60_000)

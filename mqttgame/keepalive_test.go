@@ -19,6 +19,7 @@ import (
 // 30 s would be dropped by the broker after 3 s. (mochi drops a client
 // after keepalive+keepalive/2 in whole seconds: 1 s for 1 s, so 2 s is
 // the shortest keepalive worth testing with.)
+// It runs alone: it waits out real keepalives.
 func TestKeepAlive(t *testing.T) {
 	plain := startBroker(t, nil)
 	c := newClient(t, plain.URL(), func(o *mqttgame.Options) { o.KeepAlive = 1400 * time.Millisecond })

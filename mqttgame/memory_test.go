@@ -27,6 +27,7 @@ import (
 // no more than it, one message past it and a small constant: while the
 // game is away, and again once it is back and every message that was
 // kept is visible.
+// It runs alone: it bounds the heap.
 func TestFloodHeapBounded(t *testing.T) {
 	const (
 		limit = 2 << 20

@@ -17,6 +17,7 @@ import (
 // that could not go (the connection going, no place in the broker's
 // receive maximum) waits first in line for the next try.
 func TestOutboxSentOutcomes(t *testing.T) {
+	t.Parallel()
 	testCases := []struct {
 		name   string
 		qos    QoS

@@ -101,6 +101,7 @@ func alias(n uint16) []byte { return []byte{0x23, byte(n >> 8), byte(n)} }
 // nothing malformed is shown or acknowledged. A valid QoS 1 message
 // through the same harness is shown and acknowledged.
 func TestBrokerProtocolViolations(t *testing.T) {
+	t.Parallel()
 	testCases := []struct {
 		name    string
 		packet  []byte
@@ -176,6 +177,7 @@ func TestBrokerProtocolViolations(t *testing.T) {
 // something other than an MQTT v5 CONNACK that accepts or refuses the
 // client gets an error of its own, never EventConnected.
 func TestBrokerAnswersConnect(t *testing.T) {
+	t.Parallel()
 	testCases := []struct {
 		name       string
 		answer     []byte
@@ -246,6 +248,7 @@ func TestBrokerAnswersConnect(t *testing.T) {
 // at connection with ReasonSharedSubNotSupported, another in the same batch is
 // still sent, and one made while connected is refused at once.
 func TestSharedSubscriptionsUnavailable(t *testing.T) {
+	t.Parallel()
 	fb := startFakeBroker(t, func(c net.Conn) {
 		c.Write(connackNoShared)
 		cp, err := packets.ReadPacket(c)

@@ -22,6 +22,7 @@ func readme(t *testing.T) string {
 // TestReadmeQuickStart: the quick start in the README is the program in
 // examples/quickstart, which the build compiles.
 func TestReadmeQuickStart(t *testing.T) {
+	t.Parallel()
 	src, err := os.ReadFile("../examples/quickstart/main.go")
 	if err != nil {
 		t.Fatal(err)
@@ -33,6 +34,7 @@ func TestReadmeQuickStart(t *testing.T) {
 
 // TestReadmeOptionsTable: the options table lists every field of Options.
 func TestReadmeOptionsTable(t *testing.T) {
+	t.Parallel()
 	text := readme(t)
 	listed := map[string]bool{}
 	for _, m := range regexp.MustCompile("(?m)^\\| `([A-Za-z]+)`(?:, `([A-Za-z]+)`)? \\|").FindAllStringSubmatch(text, -1) {

@@ -22,6 +22,7 @@ import (
 // TestHalfOpenDetected stalls the connection (nothing gets through,
 // nothing is closed) and measures how long the client takes to notice:
 // within 1.5 times the keepalive, plus a little scheduling slack.
+// It runs alone: it times the detection.
 func TestHalfOpenDetected(t *testing.T) {
 	const keepAlive = time.Second
 	b := startBroker(t, nil)
@@ -62,6 +63,8 @@ func TestHalfOpenDetected(t *testing.T) {
 // TestReconnectAfterBrokerReturns stops the broker 20 times for a random
 // while: after it is back, the client is connected with every
 // subscription restored within 2 seconds at the 95th percentile.
+// It runs alone: it restarts the broker on its port, which a test
+// beside it could take.
 func TestReconnectAfterBrokerReturns(t *testing.T) {
 	b, err := broker.Start(nil)
 	if err != nil {
@@ -110,6 +113,7 @@ func TestReconnectAfterBrokerReturns(t *testing.T) {
 // connection dies does not hold the next connection's subscriptions (and
 // the publishes behind them) for AckTimeout.
 func TestAckWaitEndsWithConnection(t *testing.T) {
+	t.Parallel()
 	b := startBroker(t, nil)
 	proxy, err := netfault.New(b.Addr().String())
 	if err != nil {
@@ -141,6 +145,8 @@ func TestAckWaitEndsWithConnection(t *testing.T) {
 // acknowledged when the broker goes away, and comes back with no session,
 // are sent again from the client's own outbox: the new broker gets every
 // one, and each is reported delivered.
+// It runs alone: it restarts the broker on its port, which a test
+// beside it could take.
 func TestResendAfterBrokerLostSession(t *testing.T) {
 	count := newTally()
 	b1 := startBroker(t, &broker.Options{Mochi: func(*mqtt.Server) []mqtt.Hook { return []mqtt.Hook{count} }})

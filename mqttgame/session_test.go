@@ -46,6 +46,7 @@ func resentShown(s *sessionState, id uint16) bool {
 // tick accepts after the connection died, before the client noticed,
 // has its acknowledgement recorded: the broker's resend is not shown.
 func TestHeldAcceptedAfterLossIsNotShownTwice(t *testing.T) {
+	t.Parallel()
 	s, wg, up := newTestSession(t)
 	pb := &packets.Publish{QoS: 2, PacketID: 7, Topic: "t", Properties: &packets.Properties{}}
 	tok := s.token(7, 2)
@@ -64,6 +65,7 @@ func TestHeldAcceptedAfterLossIsNotShownTwice(t *testing.T) {
 // the connection died and held, then dropped with the held messages, is
 // not recorded as had: the broker's resend reaches the game.
 func TestHeldAfterLossAndDroppedIsShownAgain(t *testing.T) {
+	t.Parallel()
 	s, wg, up := newTestSession(t)
 	pb := &packets.Publish{QoS: 2, PacketID: 9, Topic: "t", Properties: &packets.Properties{}}
 	tok := s.token(9, 2) // arrived on the live connection...
@@ -80,6 +82,7 @@ func TestHeldAfterLossAndDroppedIsShownAgain(t *testing.T) {
 // TestAcceptedAfterLossIsNotShownTwice: a QoS 2 message handled after the
 // loss and accepted at once is recorded as had.
 func TestAcceptedAfterLossIsNotShownTwice(t *testing.T) {
+	t.Parallel()
 	s, wg, up := newTestSession(t)
 	pb := &packets.Publish{QoS: 2, PacketID: 11, Topic: "t", Properties: &packets.Properties{}}
 	s.token(11, 2)
@@ -96,6 +99,7 @@ func TestAcceptedAfterLossIsNotShownTwice(t *testing.T) {
 // took, whose connection ended before paho recorded the acknowledgement,
 // is not shown again when the broker resends it; the resend is confirmed.
 func TestAcceptedBeforeAckRecordedIsNotShownTwice(t *testing.T) {
+	t.Parallel()
 	s, wg, up := newTestSession(t)
 	s.token(13, 2) // the inbox took it; paho's Ack has not run yet
 	s.ConnectionLost(nil)
@@ -110,6 +114,7 @@ func TestAcceptedBeforeAckRecordedIsNotShownTwice(t *testing.T) {
 // (PUBREL), its packet identifier may carry a new message, which is shown;
 // so is one of a new session.
 func TestPacketIDFreeAfterPubrel(t *testing.T) {
+	t.Parallel()
 	s, wg, up := newTestSession(t)
 	s.token(15, 2)
 	s.Ack(&packets.Publish{QoS: 2, PacketID: 15, Topic: "t", Properties: &packets.Properties{}})
@@ -133,6 +138,7 @@ func TestPacketIDFreeAfterPubrel(t *testing.T) {
 // confirmed and the broker released the identifier, is not recorded: the
 // next message under that identifier reaches the game.
 func TestLateAckAfterPubrelDoesNotSwallowNext(t *testing.T) {
+	t.Parallel()
 	s, wg, up := newTestSession(t)
 	pb := &packets.Publish{QoS: 2, PacketID: 21, Topic: "t", Properties: &packets.Properties{}}
 	old := s.token(21, 2) // the inbox took it; its acknowledgement waits
@@ -163,6 +169,7 @@ func TestLateAckAfterPubrelDoesNotSwallowNext(t *testing.T) {
 // each connection's sender before the next connection; this holds even
 // for a write that comes late.)
 func TestStalePublishAfterResendIsNotSentAgain(t *testing.T) {
+	t.Parallel()
 	var wg sync.WaitGroup
 	s := newSessionState(newOutbox(10, func(Event) {}), &wg, slog.New(slog.DiscardHandler))
 	expiry := uint32(60)

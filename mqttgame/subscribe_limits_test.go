@@ -59,6 +59,7 @@ func subscribeOutcomes(t *testing.T, c *mqttgame.Client, filters []string) map[s
 // when the limit is known, with EventSubscribeFailed when it is learnt
 // from CONNACK) instead of costing the connection, over and over.
 func TestSubscribeFitsAnnouncedMaximumPacketSize(t *testing.T) {
+	t.Parallel()
 	const maxPacket = 256
 	b := startBroker(t, &broker.Options{MaxPacketSize: maxPacket})
 	c := newClient(t, b.URL(), nil)
@@ -124,6 +125,7 @@ func TestSubscribeFitsAnnouncedMaximumPacketSize(t *testing.T) {
 // EventSubscribeFailed, instead of reconnecting and resubscribing
 // forever.
 func TestSubscribePoisonGivesUp(t *testing.T) {
+	t.Parallel()
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumPacketSize = 256
 	url := serveMochi(t, caps, nil)
@@ -172,6 +174,7 @@ func TestSubscribePoisonGivesUp(t *testing.T) {
 // each far under a limit the broker does not announce, all get through
 // although one packet of them all is over it.
 func TestSubscribeBatchSplitWithoutAnnouncedLimit(t *testing.T) {
+	t.Parallel()
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumPacketSize = 256
 	url := serveMochi(t, caps, nil)

@@ -18,6 +18,7 @@ import (
 // subscriptions. The client sends it again under another identifier
 // instead of giving the subscription up.
 func TestSubscribeRetriesPacketIDInUse(t *testing.T) {
+	t.Parallel()
 	b, srv := mqtttest.StartMochi(t, nil)
 	proxy := newProxy(t, b.Addr().String())
 	c := newClient(t, "ws://"+proxy.Addr()+"/mqtt", func(o *mqttgame.Options) {

@@ -12,6 +12,7 @@ import (
 // UNSUBSCRIBE is the size paho writes, byte for byte, across the
 // remaining-length boundaries of 127 and 16,383 bytes.
 func TestRequestSize(t *testing.T) {
+	t.Parallel()
 	sub := &subscription{}
 	testCases := []struct {
 		name    string
@@ -66,6 +67,7 @@ func TestRequestSize(t *testing.T) {
 // TestBatchFitsLimit: batch puts as many operations in a packet as fit
 // the limit, never fewer than one, and keeps kinds apart.
 func TestBatchFitsLimit(t *testing.T) {
+	t.Parallel()
 	sub := &subscription{}
 	var ops []subOp
 	for range 10 {

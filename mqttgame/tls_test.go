@@ -88,6 +88,7 @@ func tlsBroker(t *testing.T, cert tls.Certificate) *broker.Broker {
 // certificate by default, refuse an unknown authority, a wrong host name
 // and an expired certificate, and connect once given the CA.
 func TestTLSVerifiesCertificates(t *testing.T) {
+	t.Parallel()
 	ca := newTestCA(t)
 	loopback := []net.IP{net.ParseIP("127.0.0.1")}
 	now := time.Now()

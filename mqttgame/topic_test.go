@@ -9,6 +9,7 @@ import (
 )
 
 func TestValidateTopic(t *testing.T) {
+	t.Parallel()
 	testCases := []struct {
 		name   string
 		topic  string
@@ -60,6 +61,7 @@ func TestValidateTopic(t *testing.T) {
 }
 
 func TestValidateFilter(t *testing.T) {
+	t.Parallel()
 	testCases := []struct {
 		name   string
 		filter string
@@ -112,6 +114,7 @@ func TestValidateFilter(t *testing.T) {
 }
 
 func TestMatch(t *testing.T) {
+	t.Parallel()
 	testCases := []struct {
 		filter, topic string
 		want          bool

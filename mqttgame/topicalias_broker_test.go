@@ -54,6 +54,7 @@ func (h *aliasCounter) counts(id string) (from, to int) {
 // client resolve to the right topics, and both start over after a
 // reconnection.
 func TestTopicAliasesEndToEnd(t *testing.T) {
+	t.Parallel()
 	h := &aliasCounter{from: map[string]int{}, to: map[string]int{}}
 	b := startBroker(t, &broker.Options{Mochi: func(*mqtt.Server) []mqtt.Hook { return []mqtt.Hook{h} }})
 	proxy := newProxy(t, b.Addr().String())

@@ -17,6 +17,7 @@ func aliasOf(p *paho.Publish) uint16 {
 // of the two maximums, the name goes only with the first use, QoS 1 and 2
 // never use one, and a new connection starts over.
 func TestTopicAliasesOutgoing(t *testing.T) {
+	t.Parallel()
 	a := newTopicAliases(2)
 	a.reset()
 	a.connected(10, 0)
@@ -86,6 +87,7 @@ func TestTopicAliasesOutgoing(t *testing.T) {
 // TestTopicAliasesIncoming: an alias set by the broker resolves until the
 // next connection; unknown and out-of-range aliases are refused.
 func TestTopicAliasesIncoming(t *testing.T) {
+	t.Parallel()
 	a := newTopicAliases(3)
 	a.reset()
 	pub := func(topic string, alias uint16) *paho.Publish {

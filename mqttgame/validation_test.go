@@ -22,6 +22,7 @@ import (
 )
 
 func TestBadURLs(t *testing.T) {
+	t.Parallel()
 	testCases := []struct {
 		url    string
 		reason string
@@ -59,6 +60,7 @@ func TestBadURLs(t *testing.T) {
 }
 
 func TestGoodURLs(t *testing.T) {
+	t.Parallel()
 	for _, u := range []string{"ws://localhost:8080/mqtt", "wss://broker.example.com/mqtt", "WS://Host", "mqtt://localhost", "tcp://127.0.0.1:1883", "mqtts://example.com:8883", "ws://[::1]:9001/"} {
 		if _, err := mqttgame.New(&mqttgame.Options{Brokers: []string{u}}); err != nil {
 			t.Errorf("New(%q): %v", u, err)
@@ -67,6 +69,7 @@ func TestGoodURLs(t *testing.T) {
 }
 
 func TestBadOptions(t *testing.T) {
+	t.Parallel()
 	testCases := []struct {
 		name   string
 		opts   mqttgame.Options
@@ -99,6 +102,7 @@ func TestBadOptions(t *testing.T) {
 }
 
 func TestPublishValidation(t *testing.T) {
+	t.Parallel()
 	c, err := mqttgame.New(&mqttgame.Options{Brokers: []string{"ws://localhost/mqtt"}})
 	if err != nil {
 		t.Fatal(err)
@@ -142,6 +146,7 @@ func TestPublishValidation(t *testing.T) {
 }
 
 func TestSubscribeValidation(t *testing.T) {
+	t.Parallel()
 	c, err := mqttgame.New(&mqttgame.Options{Brokers: []string{"ws://localhost/mqtt"}})
 	if err != nil {
 		t.Fatal(err)
@@ -174,6 +179,7 @@ func TestSubscribeValidation(t *testing.T) {
 // one queued before the limits were known fails alone, without the
 // connection being dropped and resent over and over.
 func TestBrokerLimits(t *testing.T) {
+	t.Parallel()
 	b := startBroker(t, &broker.Options{MaxPacketSize: 1024, Mochi: func(srv *mqtt.Server) []mqtt.Hook {
 		srv.Options.Capabilities.MaximumQos = 1
 		srv.Options.Capabilities.RetainAvailable = 0
@@ -245,6 +251,7 @@ func TestBrokerLimits(t *testing.T) {
 // five tries instead of reconnecting and resending forever, and the next
 // message goes through.
 func TestPoisonMessageGivesUp(t *testing.T) {
+	t.Parallel()
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumPacketSize = 1024
 	url := serveMochi(t, caps, nil)
@@ -341,6 +348,7 @@ func (h *kickOnPublish) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.P
 // (implementation specific error), however often, does not: the message
 // goes through once the broker takes it.
 func TestDropBlamesMessageOnlyWhenBrokerSaysSo(t *testing.T) {
+	t.Parallel()
 	const maxTries = 3 // what the client gives a message the broker drops it for
 	for _, tc := range []struct {
 		code      packets.Code
@@ -394,6 +402,7 @@ func TestDropBlamesMessageOnlyWhenBrokerSaysSo(t *testing.T) {
 // TestPlainTextWarning: an unencrypted connection to anything but this
 // machine draws a warning in the log; one to this machine does not.
 func TestPlainTextWarning(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		url  string
 		warn bool

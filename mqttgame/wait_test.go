@@ -15,6 +15,7 @@ import (
 // arrives, each then shown by the next Update, and returns the context's
 // error when nothing arrives.
 func TestWait(t *testing.T) {
+	t.Parallel()
 	b := startBroker(t, nil)
 	c := newClient(t, b.URL(), nil)
 	wait := func(what string) {

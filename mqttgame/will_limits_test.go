@@ -19,6 +19,7 @@ import (
 // the will and the size of the CONNECT, and matches ErrWillRefused,
 // instead of an end of file every time.
 func TestWillTooLargeReported(t *testing.T) {
+	t.Parallel()
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumPacketSize = 256
 	url := serveMochi(t, caps, nil)
