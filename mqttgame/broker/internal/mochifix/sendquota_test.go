@@ -20,6 +20,19 @@ type busyWriter struct {
 	mqtt.HookBase
 	id string
 	wg sync.WaitGroup
+
+	mu      sync.Mutex
+	stopped bool // once set, the hook starts no more writers
+}
+
+// stop waits for the writers started, and starts no more: the last PINGREQ
+// is processed (and a writer started) after its PINGRESP went, so while
+// the test already waits.
+func (h *busyWriter) stop() {
+	h.mu.Lock()
+	h.stopped = true
+	h.mu.Unlock()
+	h.wg.Wait()
 }
 
 func (h *busyWriter) ID() string           { return "busy-writer" }
@@ -27,6 +40,11 @@ func (h *busyWriter) Provides(b byte) bool { return b == mqtt.OnPacketProcessed 
 
 func (h *busyWriter) OnPacketProcessed(cl *mqtt.Client, pk mpackets.Packet, err error) {
 	if cl.ID != h.id || pk.FixedHeader.Type != mpackets.Pingreq {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stopped {
 		return
 	}
 	h.wg.Add(1)
@@ -71,7 +89,7 @@ func TestSendQuota(t *testing.T) {
 		h := &busyWriter{id: "pinger"}
 		s := startServer(t, serverOptions{hooks: func(*mqtt.Server) []mqtt.Hook { return []mqtt.Hook{h} }})
 		if pings(t, s, 1000, 2*time.Second) {
-			h.wg.Wait()
+			h.stop()
 			gone(t, "sendquota.go", "every ping was answered")
 			return
 		}
@@ -87,6 +105,6 @@ func TestSendQuota(t *testing.T) {
 		if !pings(t, s, 1000, waitFor) {
 			t.Error("the server stopped answering pings")
 		}
-		h.wg.Wait()
+		h.stop()
 	})
 }
