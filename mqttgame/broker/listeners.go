@@ -89,19 +89,7 @@ func (l *tcpListener) Init(log *slog.Logger) error {
 
 // Serve accepts connections until the listener stops.
 func (l *tcpListener) Serve(establish listeners.EstablishFn) {
-	l.Tracker.Serve(establish)
-	for {
-		c, err := l.ln.Accept()
-		if err != nil {
-			return
-		}
-		establish, ok := l.Enter()
-		if !ok {
-			c.Close()
-			continue
-		}
-		go l.Run("tcp", mochifix.NewForgivingConn(c, nil), establish)
-	}
+	l.Accept(l.ln, "tcp", func(c net.Conn) net.Conn { return mochifix.NewForgivingConn(c, nil) }, establish)
 }
 
 // Close stops accepting and closes the connections mochi still has.

@@ -106,6 +106,28 @@ func (t *Tracker) Run(id string, c net.Conn, establish listeners.EstablishFn) {
 	}
 }
 
+// Accept serves a stream listener: it records establish, then hands each
+// connection ln accepts to mochi as id, through wrap if not nil, until ln
+// is closed.
+func (t *Tracker) Accept(ln net.Listener, id string, wrap func(net.Conn) net.Conn, establish listeners.EstablishFn) {
+	t.Serve(establish)
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		establish, ok := t.Enter()
+		if !ok {
+			c.Close()
+			continue
+		}
+		if wrap != nil {
+			c = wrap(c)
+		}
+		go t.Run(id, c, establish)
+	}
+}
+
 // StopAccepting has every handler that enters from now on refuse its
 // connection.
 func (t *Tracker) StopAccepting() {

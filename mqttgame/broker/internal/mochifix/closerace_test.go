@@ -26,19 +26,7 @@ func (l *trackedListener) Protocol() string        { return "tcp" }
 func (l *trackedListener) Init(*slog.Logger) error { return nil }
 
 func (l *trackedListener) Serve(establish listeners.EstablishFn) {
-	l.Tracker.Serve(establish)
-	for {
-		c, err := l.ln.Accept()
-		if err != nil {
-			return
-		}
-		establish, ok := l.Enter()
-		if !ok {
-			c.Close()
-			continue
-		}
-		go l.Run("tracked", c, establish)
-	}
+	l.Accept(l.ln, "tracked", nil, establish)
 }
 
 func (l *trackedListener) Close(closeClients listeners.CloseFn) {

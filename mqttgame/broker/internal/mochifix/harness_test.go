@@ -338,6 +338,28 @@ func (c *conn) until(topic string) []string {
 	}
 }
 
+// resendCounted sends again, as a duplicate, the QoS 2 message on topic
+// with packet identifier 1 that c published before, checks that the broker
+// answers PUBREC, and returns how many times sub then got topic before a
+// marker c publishes after it.
+func (c *conn) resendCounted(sub *conn, topic, marker string) int {
+	c.t.Helper()
+	resend := publishPacket(topic, "m", 2, 1)
+	resend.Content.(*packets.Publish).Duplicate = true
+	c.send(resend)
+	if ack := c.read(); ack.Type != packets.PUBREC {
+		c.t.Fatalf("resend: got %v", ack)
+	}
+	c.publish(marker, "m", 0, 0)
+	n := 0
+	for _, got := range sub.until(marker) {
+		if got == topic {
+			n++
+		}
+	}
+	return n
+}
+
 // ended reports whether the connection ends (EOF or reset) within waitFor.
 func (c *conn) ended() bool {
 	for {

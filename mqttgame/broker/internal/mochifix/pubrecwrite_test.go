@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/eclipse/paho.golang/packets"
 	mpackets "github.com/mochi-mqtt/server/v2/packets"
 )
 
@@ -48,19 +47,7 @@ func TestPubrecWrite(t *testing.T) {
 			}
 			// The client sends the message again on its next connection.
 			pub, _ = dial(t, s.addr, keeper)
-			resend := publishPacket("p/held", "m", 2, 1)
-			resend.Content.(*packets.Publish).Duplicate = true
-			pub.send(resend)
-			if ack := pub.read(); ack.Type != packets.PUBREC {
-				t.Fatalf("resend: got %v", ack)
-			}
-			pub.publish("p/after", "", 0, 0)
-			n := 0
-			for _, topic := range sub.until("p/after") {
-				if topic == "p/held" {
-					n++
-				}
-			}
+			n := pub.resendCounted(sub, "p/held", "p/after")
 			t.Logf("the subscriber got the message %d times", n)
 			switch {
 			case fixed && n != 1:

@@ -150,19 +150,7 @@ func TestTakeoverDrain(t *testing.T) {
 			}
 			// The client sends the message again, as MQTT asks of it (the
 			// broker may answer it, or send the PUBREC it holds first).
-			resend := publishPacket("d/held", "m", 2, 1)
-			resend.Content.(*packets.Publish).Duplicate = true
-			d.c.send(resend)
-			if ack := d.c.read(); ack.Type != packets.PUBREC {
-				t.Fatalf("resend: got %v", ack)
-			}
-			d.c.publish("d/after", "m", 0, 0)
-			n := 0
-			for _, topic := range sub.until("d/after") {
-				if topic == "d/held" {
-					n++
-				}
-			}
+			n := d.c.resendCounted(sub, "d/held", "d/after")
 			t.Logf("the subscriber got the message %d times", n)
 			switch {
 			case fixed && n != 1:
