@@ -103,7 +103,7 @@ func New(opts *Options) (*Client, error) {
 	c.sess = newSessionState(c.out, &c.wg, c.log)
 	c.gate = newReadGate()
 	c.in = newInbox(&o, c.arrived, c.sess, receiveMaximum, c.readingPaused)
-	c.subs = newSubscriptions(c.in.setRules, c.out.resume, c.ev.emit, o.AckTimeout)
+	c.subs = newSubscriptions(c.in.setRules, c.out.pause, c.out.resume, c.ev.emit, o.AckTimeout)
 	c.alias = newTopicAliases(o.TopicAliases)
 	c.will = new(willWatch)
 	c.tick = newTickState()

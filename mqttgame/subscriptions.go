@@ -121,6 +121,7 @@ type subscriptions struct {
 	alone      map[string]bool   // filters sent one per packet since a strike
 	wake       chan struct{}     // signalled when there is work
 	rules      func([]modeRule)  //
+	hold       func()            // called when a subscription changes: publishes wait until it is sent
 	ready      func()            // called when a connection has every subscription sent
 	emit       func(Event)       //
 	ackTimeout time.Duration     //
@@ -131,7 +132,7 @@ type subscriptions struct {
 	features atomic.Pointer[brokerFeatures] // of the connection up, or the last one; see features.go
 }
 
-func newSubscriptions(rules func([]modeRule), ready func(), emit func(Event), ackTimeout time.Duration) *subscriptions {
+func newSubscriptions(rules func([]modeRule), hold, ready func(), emit func(Event), ackTimeout time.Duration) *subscriptions {
 	return &subscriptions{
 		table:      make(map[string]*subscription),
 		isDirty:    make(map[string]bool),
@@ -140,13 +141,18 @@ func newSubscriptions(rules func([]modeRule), ready func(), emit func(Event), ac
 		alone:      make(map[string]bool),
 		wake:       make(chan struct{}, 1),
 		rules:      rules,
+		hold:       hold,
 		ready:      ready,
 		emit:       emit,
 		ackTimeout: ackTimeout,
 	}
 }
 
+// markLocked queues filter's change for the broker. Publishes wait until
+// it is sent, so that one the game makes after Subscribe cannot overtake
+// the subscription that would receive it.
 func (s *subscriptions) markLocked(filter string) {
+	s.hold()
 	if !s.isDirty[filter] {
 		s.isDirty[filter] = true
 		s.dirty = append(s.dirty, filter)
