@@ -42,7 +42,8 @@ type packetConn struct {
 
 	onError func(error) // told of the first read or write failure
 	failed  atomic.Bool
-	abort   func() error // closes at once, with no goodbye; Close by default
+	abort   func() error               // closes at once, with no goodbye; Close by default
+	closer  atomic.Pointer[time.Timer] // aborts after a failed write; stopped by Close
 
 	gate      *readGate // holds reads back while the game is behind; may be nil
 	done      chan struct{}
@@ -52,6 +53,13 @@ type packetConn struct {
 const (
 	maxKeptWriteBuffer = 64 << 10
 	readBufferSize     = 16 << 10
+
+	// writeFailGrace is how long the reader may go on after a write
+	// failed: a broker that ends a connection (a session takeover, a
+	// shutdown) writes its DISCONNECT and closes, so a write of the
+	// client's can fail while that DISCONNECT still waits to be read,
+	// and only it says why the connection ended.
+	writeFailGrace = time.Second
 )
 
 // newPacketConn wraps c. limit is the largest packet the broker may
@@ -89,8 +97,10 @@ func (c *packetConn) Unlock() {
 		if _, err := c.Conn.Write(c.wbuf); err != nil {
 			c.werr = err
 			c.fail(err)
-			// A half-written packet leaves the stream unusable.
-			_ = c.abort()
+			// A half-written packet leaves the stream unusable for writing;
+			// the reader reads on until the connection ends, for at most
+			// writeFailGrace.
+			c.closer.Store(time.AfterFunc(writeFailGrace, func() { _ = c.abort() }))
 		}
 	}
 	if cap(c.wbuf) > maxKeptWriteBuffer {
@@ -269,6 +279,9 @@ func remainingLength(head []byte) (length, headerSize int, ok bool) {
 // Close closes the connection and ends a read waiting at the gate.
 func (c *packetConn) Close() error {
 	c.closeOnce.Do(func() { close(c.done) })
+	if t := c.closer.Load(); t != nil {
+		t.Stop()
+	}
 	return c.Conn.Close()
 }
 

@@ -7,14 +7,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coder/websocket"
@@ -185,12 +186,51 @@ func TestPacketConnFlushFailure(t *testing.T) {
 	if _, err := pkt.WriteTo(pc); err == nil {
 		t.Fatal("a write after a failed flush succeeded")
 	}
-	if _, err := io.ReadAll(pc); err == nil {
-		t.Fatal("read from a failed connection succeeded")
-	}
 	if len(errs) != 1 {
 		t.Fatalf("onError called %d times, want once", len(errs))
 	}
+}
+
+// brokenWrites is a connection whose writes fail, as a socket's do once
+// the peer has closed it, while what the peer sent before can still be
+// read.
+type brokenWrites struct{ net.Conn }
+
+func (brokenWrites) Write([]byte) (int, error) { return 0, syscall.EPIPE }
+
+// TestPacketConnReadsOnAfterWriteFails: a broker that ends a connection
+// writes a DISCONNECT saying why and closes, and a write of the client's
+// can fail before the client has read it. The reader still reads the
+// DISCONNECT; a connection whose reader reads nothing more is closed
+// writeFailGrace after the failed write.
+func TestPacketConnReadsOnAfterWriteFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := net.Pipe()
+		defer b.Close()
+		pc := newPacketConn(brokenWrites{a}, 1024, nil, nil, nil)
+		defer pc.Close()
+		go func() {
+			d := packets.NewControlPacket(packets.DISCONNECT)
+			d.Content.(*packets.Disconnect).ReasonCode = byte(ReasonSessionTakenOver)
+			d.WriteTo(b)
+		}()
+		failedAt := time.Now()
+		packets.NewControlPacket(packets.PINGREQ).WriteTo(pc) // fails on Unlock
+
+		cp, err := packets.ReadPacket(pc)
+		if err != nil {
+			t.Fatalf("reading after a failed write: %v, want the broker's DISCONNECT", err)
+		}
+		if d, ok := cp.Content.(*packets.Disconnect); !ok || d.ReasonCode != byte(ReasonSessionTakenOver) {
+			t.Fatalf("read %v, want the DISCONNECT the broker sent", cp)
+		}
+		if _, err := packets.ReadPacket(pc); err == nil {
+			t.Fatal("a read succeeded with nothing sent")
+		}
+		if waited := time.Since(failedAt); waited != writeFailGrace {
+			t.Fatalf("the connection closed %v after the failed write, want %v", waited, writeFailGrace)
+		}
+	})
 }
 
 // TestReadGate: reads stop at a packet boundary while the gate is

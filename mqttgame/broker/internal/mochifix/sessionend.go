@@ -91,7 +91,10 @@ func (e *SessionEnd) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 		return // none, or mochi is done with it
 	}
 	if !old.Closed() {
-		_ = e.srv.DisconnectClient(old, packets.ErrSessionTakenOver)
+		WriteDisconnect(old, packets.ErrSessionTakenOver)
+		if !e.srv.Options.Capabilities.Compatibilities.PassiveClientDisconnect {
+			old.Stop(packets.ErrSessionTakenOver)
+		}
 	}
 	select {
 	case <-done:

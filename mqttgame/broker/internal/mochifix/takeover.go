@@ -232,13 +232,7 @@ func (g *SessionGuard) drain(cl *mqtt.Client, why packets.Code) {
 	if ch == nil {
 		return
 	}
-	if cl.Properties.ProtocolVersion >= 5 {
-		_ = cl.WritePacket(packets.Packet{
-			FixedHeader: packets.FixedHeader{Type: packets.Disconnect},
-			ReasonCode:  why.Code,
-			Properties:  packets.Properties{ReasonString: why.Reason},
-		})
-	}
+	WriteDisconnect(cl, why)
 	if cl.Net.Conn != nil {
 		_ = cl.Net.Conn.Close()
 	}
