@@ -10,13 +10,15 @@ import (
 	"time"
 )
 
-// packetConn carries MQTT packets over a transport connection, one packet
-// per write in each direction we control.
+// packetConn carries MQTT packets over a transport connection, whole
+// packets in each write.
 //
 // Writing: paho locks the connection (sync.Locker) around each packet and
 // writes it in pieces; packetConn gathers the pieces and sends the packet
 // with a single Write on Unlock: one WebSocket message, one TCP write.
 // Without the lock, a keepalive could land in the middle of a packet.
+// Packets published back to back share a write (holdNext), as MQTT over
+// WebSocket allows; a packet is never split across two.
 //
 // Reading: a buffered reader serves paho's small reads, and the fixed
 // header of each packet is checked before paho reads the body: a packet
@@ -30,7 +32,8 @@ type packetConn struct {
 	wmu    sync.Mutex // held from Lock to Unlock
 	locked atomic.Bool
 	wbuf   []byte
-	werr   error // the first failed flush; later writes fail with it
+	werr   error       // the first failed flush; later writes fail with it
+	hold   atomic.Bool // the next packet may wait for more (holdNext)
 
 	r         *bufio.Reader
 	remaining int    // bytes of the current incoming packet not yet read
@@ -52,7 +55,10 @@ type packetConn struct {
 
 const (
 	maxKeptWriteBuffer = 64 << 10
-	readBufferSize     = 16 << 10
+	// maxGathered: packets held back for the next are sent once they
+	// reach this many bytes.
+	maxGathered    = 16 << 10
+	readBufferSize = 16 << 10
 
 	// writeFailGrace is how long the reader may go on after a write
 	// failed: a broker that ends a connection (a session takeover, a
@@ -91,8 +97,35 @@ func (c *packetConn) Lock() {
 	c.locked.Store(true)
 }
 
-// Unlock sends the gathered packet.
+// Unlock sends the gathered packet, with any that wait before it; or
+// keeps it waiting for the next, if the writer said it would be followed
+// at once (holdNext).
 func (c *packetConn) Unlock() {
+	hold := c.hold.Swap(false)
+	if !hold || len(c.wbuf) >= maxGathered {
+		c.sendLocked()
+	}
+	c.locked.Store(false)
+	c.wmu.Unlock()
+}
+
+// holdNext lets the next packet written wait in the buffer, to share one
+// write (one WebSocket message, one TCP send) with those that follow it:
+// the outbox's sender says so when more messages are queued behind the
+// one it publishes, and calls flush before it waits for more. A packet
+// any other writer (acknowledgements, the pinger, DISCONNECT) writes goes
+// at once, with what waits before it.
+func (c *packetConn) holdNext(hold bool) { c.hold.Store(hold) }
+
+// flush sends the packets that wait.
+func (c *packetConn) flush() {
+	c.wmu.Lock()
+	c.sendLocked()
+	c.wmu.Unlock()
+}
+
+// sendLocked writes the buffer, with wmu held.
+func (c *packetConn) sendLocked() {
 	if len(c.wbuf) > 0 && c.werr == nil {
 		if _, err := c.Conn.Write(c.wbuf); err != nil {
 			c.werr = err
@@ -108,8 +141,6 @@ func (c *packetConn) Unlock() {
 	} else {
 		c.wbuf = c.wbuf[:0]
 	}
-	c.locked.Store(false)
-	c.wmu.Unlock()
 }
 
 // Write adds p to the packet being gathered. paho always writes under

@@ -258,7 +258,7 @@ func (c *Client) connected(r *run, cli *paho.Client, pc *packetConn, ca *paho.Co
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		c.out.send(ctx, cli)
+		c.out.send(ctx, cli, pc)
 	}()
 	go func() {
 		defer wg.Done()

@@ -140,9 +140,10 @@ func (p *frameProxy) snapshot(dir string) frameCount {
 // TestOneWebSocketMessagePerPacket runs a real client against the embedded
 // broker through a proxy that parses every WebSocket message: in both
 // directions each one must hold whole MQTT packets, never a packet split
-// across messages, so that no packet takes more than one message. The
-// client sends each packet as a message of its own; the broker may send
-// packets it wrote together in one message, as MQTT allows. The traffic has
+// across messages, so that no packet takes more than one message. Packets
+// written together may share one, as MQTT allows: the client's QoS 0
+// messages published back to back, the broker's packets queued for a
+// client faster than it writes them. The traffic has
 // every kind of packet the client sends (CONNECT, SUBSCRIBE, PUBLISH at
 // each QoS with payloads from 0 bytes to 100 KiB, the QoS 1 and 2
 // acknowledgements, PINGREQ, UNSUBSCRIBE, DISCONNECT), and floods of
@@ -221,9 +222,10 @@ func TestOneWebSocketMessagePerPacket(t *testing.T) {
 			t.Errorf("%s: %d messages carried %d packets", dir, fc.messages, fc.packets)
 		}
 	}
-	// The client writes each packet as a message of its own.
-	if up.messages != up.packets || up.shared != 0 {
-		t.Errorf("client to broker: %d messages carried %d packets (%d held more than one), want one packet each", up.messages, up.packets, up.shared)
+	// The 300 QoS 0 messages, published in one go, shared messages.
+	t.Logf("client to broker: %d messages held more than one packet, at most %d", up.shared, up.maxPerMsg)
+	if up.shared == 0 {
+		t.Errorf("client to broker: %d messages carried %d packets, none more than one: QoS 0 messages published together went one by one", up.messages, up.packets)
 	}
 	// Every kind of packet the client sends went by. (How many PUBCOMPs
 	// depends on the broker: mochi-mqtt answers some PUBRECs with a

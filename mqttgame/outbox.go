@@ -176,18 +176,29 @@ func (o *outbox) resent(packetID uint16) {
 // goroutine that publishes. A QoS 0 message is done once written; a QoS 1
 // or 2 message, once paho has stored it in the session, which sends it
 // again on the next connection if need be and reports its outcome.
-func (o *outbox) send(ctx context.Context, cli *paho.Client) {
+// QoS 0 messages queued back to back share writes on conn: each but the
+// last is held for the next, and what is held is flushed before the
+// sender waits.
+func (o *outbox) send(ctx context.Context, cli *paho.Client, conn gatherer) {
 	var (
 		pub   paho.Publish
 		props paho.PublishProperties
 	)
 	for {
-		m := o.next(ctx)
+		m, more := o.next(ctx, conn.flush)
 		if m == nil {
 			return
 		}
 		toPaho(&m.msg, &pub, &props)
+		if m.msg.QoS == AtMostOnce {
+			conn.holdNext(more)
+		} else {
+			// paho may wait for a place in the broker's receive maximum,
+			// which the acknowledgement of a held message would free.
+			conn.flush()
+		}
 		_, err := cli.PublishWithOptions(ctx, &pub, paho.PublishOptions{Method: paho.PublishMethod_AsyncSend})
+		conn.holdNext(false)
 		pub, props = paho.Publish{}, paho.PublishProperties{}
 		if o.sent(m, err) || errors.Is(err, context.DeadlineExceeded) {
 			// Done, or paho waited AckTimeout in vain for a place in the
@@ -196,6 +207,7 @@ func (o *outbox) send(ctx context.Context, cli *paho.Client) {
 		}
 		// The connection is going (its end ends ctx), or paho failed
 		// otherwise: the message waits, first in line.
+		conn.flush()
 		t := time.NewTimer(time.Second)
 		select {
 		case <-ctx.Done():
@@ -206,9 +218,17 @@ func (o *outbox) send(ctx context.Context, cli *paho.Client) {
 	}
 }
 
-// next waits until a message may go and returns it, or nil when ctx
-// ends. Messages the broker's limits refuse fail here.
-func (o *outbox) next(ctx context.Context) *outMsg {
+// gatherer is a connection that can hold a packet back to share a write
+// with the next (packetConn).
+type gatherer interface {
+	holdNext(bool)
+	flush()
+}
+
+// next waits until a message may go and returns it, and whether another
+// may go right after it; nil when ctx ends. Messages the broker's limits
+// refuse fail here. idle, if not nil, is called before it waits.
+func (o *outbox) next(ctx context.Context, idle func()) (m *outMsg, more bool) {
 	for {
 		o.mu.Lock()
 		for o.sendable() {
@@ -219,18 +239,22 @@ func (o *outbox) next(ctx context.Context) *outMsg {
 				continue
 			}
 			o.sending, o.stored = m, false
+			more := o.head+1 < len(o.queue)
 			o.mu.Unlock()
-			return m
+			return m, more
 		}
 		if o.waitCh == nil {
 			o.waitCh = make(chan struct{})
 		}
 		wait := o.waitCh
 		o.mu.Unlock()
+		if idle != nil {
+			idle()
+		}
 		select {
 		case <-wait:
 		case <-ctx.Done():
-			return nil
+			return nil, false
 		}
 	}
 }

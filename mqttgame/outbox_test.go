@@ -44,7 +44,7 @@ func TestOutboxSentOutcomes(t *testing.T) {
 			if _, err := o.add(Message{Topic: "t", QoS: tc.qos}); err != nil {
 				t.Fatal(err)
 			}
-			m := o.next(context.Background())
+			m, _ := o.next(context.Background(), nil)
 			if m == nil {
 				t.Fatal("next returned no message")
 			}
@@ -68,7 +68,7 @@ func TestOutboxSentOutcomes(t *testing.T) {
 				t.Errorf("events %v, want one %v", got, tc.event)
 			}
 			if tc.queued > 0 {
-				if again := o.next(context.Background()); again != m {
+				if again, _ := o.next(context.Background(), nil); again != m {
 					t.Error("the message that could not go is not first in line")
 				}
 			}

@@ -32,7 +32,7 @@ func startAckWatch(t *testing.T, timeout time.Duration) *ackScene {
 	if _, err := c.out.add(Message{Topic: "score", QoS: AtLeastOnce}); err != nil {
 		t.Fatal(err)
 	}
-	m := c.out.next(context.Background())
+	m, _ := c.out.next(context.Background(), nil)
 	c.out.storedAs(7)
 	c.out.sent(m, nil)
 	s.sent = time.Now()
