@@ -75,7 +75,15 @@ func saidLine(g *Game, text string) bool {
 func TestPlayersSeeEachOtherJoinAndLeave(t *testing.T) {
 	b := mqtttest.StartBroker(t, nil)
 	ann := newGame(t, b.URL(), "ann", "lobby")
-	tickUntil(t, "ann online", func() bool { return sees(ann, "ann", true) }, ann)
+	// Ann is there first once her roster's ask, made in the tick that
+	// finds her subscribed, is through the broker: a live ask routed to
+	// bob while he subscribes can reach him before her retained record
+	// (the broker routes to a new subscription before it sends the
+	// retained messages), and say she just came.
+	tickUntil(t, "ann online, and her ask through", func() bool {
+		st := ann.Client().Stats()
+		return sees(ann, "ann", true) && ann.Client().IsSubscribed(ann.Topics().Presence+"/+") && st.Queued == 0 && st.InFlight == 0
+	}, ann)
 	bob := newGame(t, b.URL(), "bob", "lobby")
 	tickUntil(t, "each sees the other, and themself", func() bool {
 		return sees(ann, "bob", true) && sees(bob, "ann", true) && ann.OnlineCount() == 2 && bob.OnlineCount() == 2
