@@ -55,7 +55,10 @@ over WebSocket allows.
 - **Client to broker**: paho writes a packet in pieces (` + "`net.Buffers`" + `), which ` + "`websocket.NetConn`" + ` turns
   into one message each (four for a PUBLISH). The client's connection (` + "`mqttgame/conn.go`" + `) gathers a packet's
   pieces while paho holds its lock and sends them with one write, which ` + "`mqttgame/wsconn_native.go`" + ` sends as one
-  binary message. In the browser, ` + "`mqttgame/wsconn_js.go`" + ` appends each such write to the message it sends when Go hands
+  binary message. QoS 0 messages published back to back share a write: while more are queued, the outbox's sender
+  (` + "`mqttgame/outbox.go`" + `) lets each packet wait for the next, up to 16 KiB, and sends what waits before it waits
+  itself; any other packet (an acknowledgement, a ping, a subscription) goes at once, with what waits before it.
+  In the browser, ` + "`mqttgame/wsconn_js.go`" + ` appends each such write to the message it sends when Go hands
   the event loop back: the packets written in one turn share a message.
 - **Broker to client**: mochi-mqtt gathers the packets queued for a client into one write of up to 2 KiB
   (` + "`ClientNetWriteBufferSize`" + `) when they come faster than it writes, and the broker's WebSocket listener
@@ -69,8 +72,8 @@ over WebSocket allows.
   proxy between two real clients and the embedded broker that relays the WebSocket messages one by one and
   parses each with paho's ` + "`packets`" + ` package. It sends 300 messages at each QoS with payloads of 0 B to
   100 KiB, waits for pings, unsubscribes and disconnects, and fails if a message in either direction is empty or
-  holds part of a packet, if there are more messages than packets, or if a message from the desktop client holds
-  anything but exactly one packet.
+  holds part of a packet, or if there are more messages than packets; and if none of the desktop client's messages
+  holds more than one packet, as its QoS 0 messages published together must share.
 
 `)
 	return b.String()
