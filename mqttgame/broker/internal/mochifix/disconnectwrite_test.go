@@ -36,13 +36,7 @@ func TestDisconnectWhileMessagesWait(t *testing.T) {
 	for _, fixed := range []bool{false, true} {
 		t.Run(map[bool]string{false: "bare", true: "fixed"}[fixed], func(t *testing.T) {
 			h := &writeHold{topic: "w/held", hold: newHold(t)}
-			var o serverOptions
-			if fixed {
-				takeoverHooks(&o, time.Second, h)
-			} else {
-				o.hooks = func(*mqtt.Server) []mqtt.Hook { return []mqtt.Hook{h} }
-			}
-			s := startServer(t, o)
+			s := takeoverServer(t, fixed, time.Second, h)
 			t.Cleanup(h.let)
 			id := session{id: "twice", keep: true}
 			old, _ := dial(t, s.addr, id)

@@ -21,6 +21,20 @@ func takeoverHooks(o *serverOptions, wait time.Duration, test ...mqtt.Hook) {
 	o.wrap = func(c net.Conn) net.Conn { return NewForgivingConn(c, nil) }
 }
 
+// takeoverServer starts a mochi server with the test's hook h: bare, or
+// with the repair of session takeovers (takeoverHooks), whose takeovers
+// wait up to wait for the messages routing.
+func takeoverServer(t *testing.T, fixed bool, wait time.Duration, h mqtt.Hook) *server {
+	t.Helper()
+	var o serverOptions
+	if fixed {
+		takeoverHooks(&o, wait, h)
+	} else {
+		o.hooks = func(*mqtt.Server) []mqtt.Hook { return []mqtt.Hook{h} }
+	}
+	return startServer(t, o)
+}
+
 // routeHold holds the delivery of a topic to a client in mochi's routing,
 // after mochi looked the client's session up and before it puts the
 // message into it: mochi checks the subscriber's access in between.
@@ -49,15 +63,9 @@ func TestTakeoverCopy(t *testing.T) {
 	for _, fixed := range []bool{false, true} {
 		t.Run(map[bool]string{false: "bare", true: "fixed"}[fixed], func(t *testing.T) {
 			h := &routeHold{id: "taker", topic: "t/held", hold: newHold(t)}
-			var o serverOptions
-			if fixed {
-				// The takeover waits a moment for the held message, then goes
-				// on: the message arrives late at the old session.
-				takeoverHooks(&o, 100*time.Millisecond, h)
-			} else {
-				o.hooks = func(*mqtt.Server) []mqtt.Hook { return []mqtt.Hook{h} }
-			}
-			s := startServer(t, o)
+			// The takeover waits a moment for the held message, then goes
+			// on: the message arrives late at the old session.
+			s := takeoverServer(t, fixed, 100*time.Millisecond, h)
 			t.Cleanup(h.let)
 			taker := session{id: "taker", keep: true}
 			old, _ := dial(t, s.addr, taker)
@@ -114,13 +122,7 @@ func TestTakeoverDrain(t *testing.T) {
 	for _, fixed := range []bool{false, true} {
 		t.Run(map[bool]string{false: "bare", true: "fixed"}[fixed], func(t *testing.T) {
 			h := &qosHold{id: "dup", hold: newHold(t)}
-			var o serverOptions
-			if fixed {
-				takeoverHooks(&o, time.Second, h)
-			} else {
-				o.hooks = func(*mqtt.Server) []mqtt.Hook { return []mqtt.Hook{h} }
-			}
-			s := startServer(t, o)
+			s := takeoverServer(t, fixed, time.Second, h)
 			t.Cleanup(h.let)
 			sub, _ := dial(t, s.addr, session{id: "sub"})
 			sub.subscribe("d/#", 0)
