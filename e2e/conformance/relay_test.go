@@ -45,6 +45,7 @@ type observed struct {
 	pingresps           int
 	maxInflight         int       // most client QoS 1 and 2 publishes unacknowledged at once
 	qosFromClient       int       // client QoS 1 and 2 publishes
+	sharedFromClient    int       // WebSocket messages from the client that held more than one packet
 	lastFromClient      time.Time // when the client's latest packet went through
 }
 
@@ -189,13 +190,20 @@ func (r *relay) pump(p *pair, fromClient bool, read func() ([]byte, error), writ
 	}
 }
 
-// watch decodes the complete packets in pending+b and returns what is left.
+// watch decodes the complete packets in pending+b and returns what is
+// left. Over WebSocket, b is one message; one from the client that held
+// more than one packet is counted.
 func (r *relay) watch(pending, b []byte, fromClient bool) []byte {
 	pending = append(pending, b...)
-	for {
+	for n := 0; ; n++ {
 		rd := bytes.NewReader(pending)
 		cp, err := packets.ReadPacket(rd)
 		if err != nil {
+			if n > 1 && fromClient && r.transport == "ws" {
+				r.mu.Lock()
+				r.obs.sharedFromClient++
+				r.mu.Unlock()
+			}
 			return pending
 		}
 		pending = pending[len(pending)-rd.Len():]
