@@ -34,7 +34,7 @@ type Options struct {
 	// Persist keeps the broker's state (sessions, queued and retained
 	// messages) in its folder, saved when it stops, so Restart resumes
 	// it. Defaults to false: nothing is kept. A broker that keeps its
-	// state also gets max_inflight_messages 128, for a defect of
+	// state also gets max_inflight_messages 1024, for a defect of
 	// mosquitto's restore (restoredefect.go); Config may set another.
 	Persist bool
 }
