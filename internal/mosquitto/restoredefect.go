@@ -25,8 +25,8 @@ import "strconv"
 // With max_inflight_messages large enough, every restored message fits in
 // flight and keeps its state: PUBREL is sent again, as MQTT requires.
 // mqttgame's receive maximum, 128, is not enough: TestFaultsLoseNothingMosquitto
-// (mqttgame/fault_test.go) still met QoS 2 duplicates after restarts in 6
-// of 54 runs beside two CPU burners with 128, and none in 46 with 1024. A
+// (mqttgame/fault_test.go) still met QoS 2 duplicates after restarts in 7
+// of 42 runs beside two CPU burners with 128, and none in 46 with 1024. A
 // client's receive maximum still bounds what mosquitto sends it.
 
 // restoreInflight is max_inflight_messages for a broker that keeps its
