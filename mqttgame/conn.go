@@ -25,7 +25,9 @@ import (
 // larger than the limit announced to the broker ends the connection
 // before anything is allocated for it. With a protocolCheck, each packet
 // is also checked against MQTT v5 before paho reads any of it; a
-// violation sends DISCONNECT and ends the connection.
+// violation sends DISCONNECT and ends the connection. With a
+// publishReader, PUBLISH packets never reach paho: the reader decodes
+// them and hands them to the client (publishread.go).
 type packetConn struct {
 	net.Conn
 
@@ -41,7 +43,8 @@ type packetConn struct {
 	limit     int    // largest incoming packet, in bytes
 	anyRead   bool   // a packet began to arrive
 
-	proto *protocolCheck // if set, checks what the broker sends against MQTT v5
+	proto     *protocolCheck // if set, checks what the broker sends against MQTT v5
+	publishes *publishReader // if set, reads the PUBLISH packets
 
 	onError func(error) // told of the first read or write failure
 	failed  atomic.Bool
@@ -70,17 +73,19 @@ const (
 
 // newPacketConn wraps c. limit is the largest packet the broker may
 // send; gate, if not nil, holds reads back; onError, if not nil, is told
-// of the first failure; proto, if not nil, checks every packet.
-func newPacketConn(c net.Conn, limit int, gate *readGate, onError func(error), proto *protocolCheck) *packetConn {
+// of the first failure; proto, if not nil, checks every packet;
+// publishes, if not nil, reads the PUBLISH packets instead of paho.
+func newPacketConn(c net.Conn, limit int, gate *readGate, onError func(error), proto *protocolCheck, publishes *publishReader) *packetConn {
 	pc := &packetConn{
-		Conn:    c,
-		proto:   proto,
-		r:       bufio.NewReaderSize(c, readBufferSize),
-		limit:   limit,
-		onError: onError,
-		abort:   c.Close,
-		gate:    gate,
-		done:    make(chan struct{}),
+		Conn:      c,
+		proto:     proto,
+		publishes: publishes,
+		r:         bufio.NewReaderSize(c, readBufferSize),
+		limit:     limit,
+		onError:   onError,
+		abort:     c.Close,
+		gate:      gate,
+		done:      make(chan struct{}),
 	}
 	if a, ok := c.(aborter); ok {
 		pc.abort = a.CloseNow
@@ -160,11 +165,15 @@ func (c *packetConn) Write(p []byte) (int, error) {
 // Read reads from the current packet, checking the size of each new one
 // before any of it is handed out.
 func (c *packetConn) Read(p []byte) (int, error) {
-	if c.remaining == 0 {
+	for c.remaining == 0 {
 		if err := c.gate.wait(c.done); err != nil {
 			return 0, err
 		}
-		if err := c.nextPacket(); err != nil {
+		typ, size, headerSize, err := c.nextPacket()
+		if err == nil && typ == packetPUBLISH && c.publishes != nil {
+			err = c.readPublish(size, headerSize)
+		}
+		if err != nil {
 			c.fail(err)
 			return 0, err
 		}
@@ -190,52 +199,54 @@ func (c *packetConn) Read(p []byte) (int, error) {
 }
 
 // nextPacket reads the fixed header of the next packet without consuming
-// it, sets remaining to the packet's size, and checks the packet.
-func (c *packetConn) nextPacket() error {
+// it, sets remaining to the packet's size, and checks the packet. It
+// returns the packet's type, its size and the size of its fixed header.
+func (c *packetConn) nextPacket() (typ byte, size, headerSize int, err error) {
 	if c.proto != nil {
 		head, err := c.r.Peek(1)
 		if err != nil {
 			if !c.anyRead && err == io.EOF {
-				return fmt.Errorf("%w: %w", ErrNoConnack, err)
+				return 0, 0, 0, fmt.Errorf("%w: %w", ErrNoConnack, err)
 			}
-			return err
+			return 0, 0, 0, err
 		}
 		c.anyRead = true
 		if err := c.proto.first(head[0], c.peekBuffered()); err != nil {
 			_ = c.abort()
-			return err
+			return 0, 0, 0, err
 		}
 	}
-	size, err := c.peekPacketSize()
+	size, headerSize, err = c.peekPacketSize()
 	if err != nil {
-		return err
+		return 0, 0, 0, err
 	}
+	head, _ := c.r.Peek(1)
+	typ = head[0] >> 4
 	if c.proto == nil {
 		c.remaining = size
-		return nil
+		return typ, size, headerSize, nil
 	}
 	var pkt, whole []byte
-	head, _ := c.r.Peek(1)
 	switch {
 	case !needsWhole(head[0]):
 		pkt = head
 	case size <= c.r.Size():
 		if pkt, err = c.r.Peek(size); err != nil {
-			return err
+			return 0, 0, 0, err
 		}
 	default:
 		whole = make([]byte, size)
 		if _, err := io.ReadFull(c.r, whole); err != nil {
-			return err
+			return 0, 0, 0, err
 		}
 		pkt = whole
 	}
 	if err := c.proto.check(pkt); err != nil {
 		c.refuse(err)
-		return err
+		return 0, 0, 0, err
 	}
 	c.remaining, c.whole = size, whole
-	return nil
+	return typ, size, headerSize, nil
 }
 
 // peekBuffered returns the bytes read but not consumed, at least one.
@@ -262,17 +273,17 @@ func (c *packetConn) refuse(err error) {
 }
 
 // peekPacketSize reads the fixed header of the next packet without
-// consuming it and returns the packet's whole size.
-func (c *packetConn) peekPacketSize() (int, error) {
+// consuming it and returns the packet's whole size and the header's.
+func (c *packetConn) peekPacketSize() (size, headerSize int, err error) {
 	for n := 2; ; n++ {
 		head, err := c.r.Peek(n)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		length, headerSize, ok := remainingLength(head)
 		if headerSize == 0 {
 			_ = c.abort()
-			return 0, fmt.Errorf("%w: remaining length longer than 4 bytes", ErrMalformedPacket)
+			return 0, 0, fmt.Errorf("%w: remaining length longer than 4 bytes", ErrMalformedPacket)
 		}
 		if !ok {
 			continue
@@ -280,10 +291,10 @@ func (c *packetConn) peekPacketSize() (int, error) {
 		size := headerSize + length
 		if size > c.limit {
 			_ = c.abort()
-			return 0, fmt.Errorf("%w: the broker sent a %d-byte packet (type %d), over the %d-byte limit",
+			return 0, 0, fmt.Errorf("%w: the broker sent a %d-byte packet (type %d), over the %d-byte limit",
 				ErrPacketTooLarge, size, head[0]>>4, c.limit)
 		}
-		return size, nil
+		return size, headerSize, nil
 	}
 }
 

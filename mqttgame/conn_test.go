@@ -44,7 +44,7 @@ func wsPair(t *testing.T, limit int) (*packetConn, *websocket.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc := newPacketConn(newWSConn(context.Background(), ws, "test"), limit, nil, nil, nil)
+	pc := newPacketConn(newWSConn(context.Background(), ws, "test"), limit, nil, nil, nil, nil)
 	t.Cleanup(func() { pc.Close() })
 	s := <-serverSide
 	t.Cleanup(func() { s.CloseNow() })
@@ -179,7 +179,7 @@ func TestPacketConnFlushFailure(t *testing.T) {
 	t.Parallel()
 	a, b := net.Pipe()
 	var errs []error
-	pc := newPacketConn(a, 1024, nil, func(err error) { errs = append(errs, err) }, nil)
+	pc := newPacketConn(a, 1024, nil, func(err error) { errs = append(errs, err) }, nil, nil)
 	b.Close()
 	pkt := packets.NewControlPacket(packets.PINGREQ)
 	pkt.WriteTo(pc) // gathered, fails on Unlock
@@ -207,7 +207,7 @@ func TestPacketConnReadsOnAfterWriteFails(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a, b := net.Pipe()
 		defer b.Close()
-		pc := newPacketConn(brokenWrites{a}, 1024, nil, nil, nil)
+		pc := newPacketConn(brokenWrites{a}, 1024, nil, nil, nil, nil)
 		defer pc.Close()
 		go func() {
 			d := packets.NewControlPacket(packets.DISCONNECT)
@@ -239,7 +239,7 @@ func TestReadGate(t *testing.T) {
 	t.Parallel()
 	a, b := net.Pipe()
 	gate := newReadGate()
-	pc := newPacketConn(a, 1024, gate, nil, nil)
+	pc := newPacketConn(a, 1024, gate, nil, nil, nil)
 	go func() {
 		for range 2 {
 			packets.NewControlPacket(packets.PINGRESP).WriteTo(b)

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 )
 
@@ -90,7 +91,7 @@ func (c *Client) serve(r *run, prev *run) {
 
 	graceful := true
 	for c.pause(r, c.backoff()) {
-		cli, pc, ca, err := c.connect(r, life)
+		l, ca, err := c.connect(r, life)
 		if err != nil {
 			if r.stopping() {
 				break
@@ -98,7 +99,7 @@ func (c *Client) serve(r *run, prev *run) {
 			c.connectFailed(err, ca)
 			continue
 		}
-		if c.connected(r, cli, pc, ca) {
+		if c.connected(r, l, ca) {
 			break
 		}
 		if !c.lost() {
@@ -137,38 +138,49 @@ func (c *Client) pause(r *run, d time.Duration) bool {
 	return !r.stopping()
 }
 
+// link is one connection to the broker: paho's client over the
+// connection, and the pinger keeping it alive.
+type link struct {
+	cli  *paho.Client
+	conn *packetConn
+	ping *pinger
+}
+
 // connect makes one attempt: the CONNECT, the dial, and paho's exchange
 // of CONNECT and CONNACK. On failure it returns the broker's CONNACK,
 // if one came.
-func (c *Client) connect(r *run, life context.Context) (*paho.Client, *packetConn, *paho.Connack, error) {
+func (c *Client) connect(r *run, life context.Context) (*link, *paho.Connack, error) {
 	a := c.beginAttempt()
 	ctx, cancel := context.WithTimeout(r.ctx, c.opts.ConnectTimeout)
 	defer cancel()
 	cp, err := c.connectPacket(r.ctx, a)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	conn, err := dial(r.ctx, life, a.target, &c.opts, a.creds)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	pc := newPacketConn(conn, c.opts.MaxPacketSize, c.gate, a.setErr, newProtocolCheck(c.opts.TopicAliases, a.setReference))
+	ping := newPinger(c.noteErr, c.gate.isPaused)
+	publishes := newPublishReader(func(p *packets.Publish) error {
+		ping.PacketReceived() // paho does so for the packets it reads
+		return c.received(p)
+	})
+	pc := newPacketConn(conn, c.opts.MaxPacketSize, c.gate, a.setErr, newProtocolCheck(c.opts.TopicAliases, a.setReference), publishes)
 	cli := paho.NewClient(paho.ClientConfig{
-		ClientID:          cp.ClientID,
-		Conn:              pc,
-		Session:           c.sess,
-		PingHandler:       newPinger(c.noteErr, c.gate.isPaused),
-		PublishHook:       c.alias.outgoing,
-		OnPublishReceived: []func(paho.PublishReceived) (bool, error){c.onPublish},
-		PacketTimeout:     c.opts.AckTimeout,
+		ClientID:      cp.ClientID,
+		Conn:          pc,
+		Session:       c.sess,
+		PingHandler:   ping,
+		PacketTimeout: c.opts.AckTimeout,
 	})
 	cli.SetDebugLogger(pahoLogger{c.log, slog.LevelDebug, "paho"})
 	cli.SetErrorLogger(pahoLogger{c.log, slog.LevelWarn, "paho"})
 	ca, err := cli.Connect(ctx, cp)
 	if err != nil {
-		return nil, nil, ca, err
+		return nil, ca, err
 	}
-	return cli, pc, ca, nil
+	return &link{cli: cli, conn: pc, ping: ping}, ca, nil
 }
 
 // beginAttempt starts a connection attempt to the URL the route picks.
@@ -251,14 +263,15 @@ func (c *Client) credentials(ctx context.Context, u *url.URL) (Credentials, erro
 // While it lasts, three goroutines work on it: the outbox's sender, the
 // subscriptions' and the acknowledgement watch; all end before it
 // returns, so nothing of this connection reaches the next.
-func (c *Client) connected(r *run, cli *paho.Client, pc *packetConn, ca *paho.Connack) (stopped bool) {
+func (c *Client) connected(r *run, l *link, ca *paho.Connack) (stopped bool) {
+	cli, pc := l.cli, l.conn
 	c.up(ca)
 	ctx, end := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		c.out.send(ctx, cli, pc)
+		c.out.send(ctx, cli, pc, func(p *packets.Publish) error { return c.writeAtMostOnce(l, p) })
 	}()
 	go func() {
 		defer wg.Done()

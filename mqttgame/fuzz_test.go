@@ -232,7 +232,7 @@ func FuzzFramingGuard(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const limit = 256
 		a, b := net.Pipe()
-		pc := newPacketConn(a, limit, nil, nil, nil)
+		pc := newPacketConn(a, limit, nil, nil, nil, nil)
 		go func() {
 			b.Write(data)
 			b.Close()

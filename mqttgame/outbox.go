@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 )
 
@@ -173,33 +174,36 @@ func (o *outbox) resent(packetID uint16) {
 
 // send drains the queue onto cli, the connection up now, one message at
 // a time in order, until ctx ends with the connection. It is the only
-// goroutine that publishes. A QoS 0 message is done once written; a QoS 1
-// or 2 message, once paho has stored it in the session, which sends it
-// again on the next connection if need be and reports its outcome.
+// goroutine that publishes. A QoS 0 message is done once written (by
+// writeAtMostOnce, past paho); a QoS 1 or 2 message, once paho has stored
+// it in the session, which sends it again on the next connection if need
+// be and reports its outcome.
 // QoS 0 messages queued back to back share writes on conn: each but the
 // last is held for the next, and what is held is flushed before the
 // sender waits.
-func (o *outbox) send(ctx context.Context, cli *paho.Client, conn gatherer) {
+func (o *outbox) send(ctx context.Context, cli *paho.Client, conn gatherer, writeAtMostOnce func(*packets.Publish) error) {
 	var (
-		pub   paho.Publish
-		props paho.PublishProperties
+		pkt   packets.Publish
+		props packets.Properties
 	)
 	for {
 		m, more := o.next(ctx, conn.flush)
 		if m == nil {
 			return
 		}
-		toPaho(&m.msg, &pub, &props)
+		toPacket(&m.msg, &pkt, &props)
+		var err error
 		if m.msg.QoS == AtMostOnce {
 			conn.holdNext(more)
+			err = writeAtMostOnce(&pkt)
+			conn.holdNext(false)
 		} else {
 			// paho may wait for a place in the broker's receive maximum,
 			// which the acknowledgement of a held message would free.
 			conn.flush()
+			_, err = cli.PublishWithOptions(ctx, paho.PublishFromPacketPublish(&pkt), paho.PublishOptions{Method: paho.PublishMethod_AsyncSend})
 		}
-		_, err := cli.PublishWithOptions(ctx, &pub, paho.PublishOptions{Method: paho.PublishMethod_AsyncSend})
-		conn.holdNext(false)
-		pub, props = paho.Publish{}, paho.PublishProperties{}
+		pkt, props = packets.Publish{}, packets.Properties{}
 		if o.sent(m, err) || errors.Is(err, context.DeadlineExceeded) {
 			// Done, or paho waited AckTimeout in vain for a place in the
 			// broker's receive maximum: the message is first in line still.

@@ -12,9 +12,10 @@ import (
 )
 
 // FuzzProtocolCheck feeds arbitrary bytes, after a valid CONNACK or in
-// its place, to the connection wrapper with its MQTT v5 checks, as if a
-// broker sent them: nothing panics, and every PUBLISH paho gets has a
-// QoS of 0 to 2 and a valid topic name or a known alias.
+// its place, to the connection wrapper with its MQTT v5 checks and its
+// reading of PUBLISH packets, as if a broker sent them: nothing panics,
+// no PUBLISH reaches paho, and every PUBLISH handed on has a QoS of 0 to
+// 2 and a valid topic name or a known alias.
 func FuzzProtocolCheck(f *testing.F) {
 	var ok bytes.Buffer
 	(&packets.Publish{Topic: "a", QoS: 1, PacketID: 1, Payload: []byte("hi"), Properties: &packets.Properties{}}).WriteTo(&ok)
@@ -27,26 +28,8 @@ func FuzzProtocolCheck(f *testing.F) {
 	f.Add(false, []byte("HTTP/1.1 400 Bad Request\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, connacked bool, data []byte) {
 		a, b := net.Pipe()
-		pc := newPacketConn(a, 1024, nil, nil, nil)
-		pc.proto = newProtocolCheck(4, nil)
-		go func() {
-			if connacked {
-				b.Write([]byte{0x20, 0x03, 0x00, 0x00, 0x00})
-			}
-			b.Write(data)
-			b.Close()
-		}()
-		go io.Copy(io.Discard, b) // the DISCONNECT a violation sends
 		aliases := map[uint16]bool{}
-		for {
-			cp, err := packets.ReadPacket(pc)
-			if err != nil {
-				break
-			}
-			p, isPub := cp.Content.(*packets.Publish)
-			if !isPub {
-				continue
-			}
+		publishes := newPublishReader(func(p *packets.Publish) error {
 			if p.QoS > 2 {
 				t.Fatalf("a PUBLISH with QoS %d got through", p.QoS)
 			}
@@ -61,6 +44,26 @@ func FuzzProtocolCheck(f *testing.F) {
 				}
 			case alias == nil || !aliases[*alias]:
 				t.Fatalf("a PUBLISH with no topic and alias %v got through", alias)
+			}
+			return nil
+		})
+		pc := newPacketConn(a, 1024, nil, nil, nil, publishes)
+		pc.proto = newProtocolCheck(4, nil)
+		go func() {
+			if connacked {
+				b.Write([]byte{0x20, 0x03, 0x00, 0x00, 0x00})
+			}
+			b.Write(data)
+			b.Close()
+		}()
+		go io.Copy(io.Discard, b) // the DISCONNECT a violation sends
+		for {
+			cp, err := packets.ReadPacket(pc)
+			if err != nil {
+				break
+			}
+			if _, isPub := cp.Content.(*packets.Publish); isPub {
+				t.Fatal("a PUBLISH reached paho past the connection's own reading")
 			}
 		}
 		pc.Close()

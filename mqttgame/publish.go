@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 )
 
@@ -57,49 +58,75 @@ func (c *Client) publish(m Message) (PublishID, error) {
 	return c.out.add(m)
 }
 
-// onPublish is paho's OnPublishReceived: it stages a received message
-// for the next ticks.
-func (c *Client) onPublish(pr paho.PublishReceived) (bool, error) {
-	p := pr.Packet
+// received takes a PUBLISH the connection read (publishread.go), on the
+// goroutine reading it: a QoS 0 message goes to the inbox; a QoS 1 or 2
+// message goes through paho's session, which hands it back to deliver
+// unless the game has it already.
+func (c *Client) received(p *packets.Publish) error {
+	if p.QoS == 0 {
+		c.deliver(p)
+		return nil
+	}
+	c.sess.received(p, c.deliver)
+	return nil
+}
+
+// deliver stages a received message for the next ticks. p is only lent.
+func (c *Client) deliver(p *packets.Publish) {
 	topic, ok := c.alias.incoming(p)
 	if !ok {
 		// protocolCheck ends the connection before such a packet gets here.
 		c.log.Warn("mqttgame: message dropped: the broker used a topic alias it never set", "alias", *p.Properties.TopicAlias)
-		return true, nil
+		return
 	}
 	var token ackToken
 	if p.QoS > 0 {
 		token = c.sess.token(p.PacketID, p.QoS)
 	}
-	c.in.put(fromPaho(p, topic), token)
-	return true, nil
+	c.in.put(fromPacket(p, topic), token)
 }
 
-// toPaho sets p and pr to m as paho's Publish. The one conversion of an
-// outgoing message.
-func toPaho(m *Message, p *paho.Publish, pr *paho.PublishProperties) {
-	*pr = paho.PublishProperties{
+// toPacket sets p and pr to m as paho's PUBLISH packet. The one
+// conversion of an outgoing message.
+func toPacket(m *Message, p *packets.Publish, pr *packets.Properties) {
+	*pr = packets.Properties{
 		ContentType:     m.ContentType,
 		ResponseTopic:   m.ResponseTopic,
 		CorrelationData: m.CorrelationData,
 	}
 	if m.PayloadUTF8 {
-		one := byte(1)
-		pr.PayloadFormat = &one
+		pr.PayloadFormat = &utf8Format
 	}
 	if m.Expiry > 0 {
 		secs := uint32((m.Expiry + time.Second - 1) / time.Second)
 		pr.MessageExpiry = &secs
 	}
 	for _, u := range m.UserProperties {
-		pr.User = append(pr.User, paho.UserProperty{Key: u.Key, Value: u.Value})
+		pr.User = append(pr.User, packets.User{Key: u.Key, Value: u.Value})
 	}
-	*p = paho.Publish{QoS: byte(m.QoS), Retain: m.Retain, Topic: m.Topic, Payload: m.Payload, Properties: pr}
+	*p = packets.Publish{QoS: byte(m.QoS), Retain: m.Retain, Topic: m.Topic, Payload: m.Payload, Properties: pr}
 }
 
-// fromPaho returns the message p carries, under topic (p's own, or the
-// one its alias stands for). The one conversion of a received message.
-func fromPaho(p *paho.Publish, topic string) Message {
+// utf8Format is the Payload Format Indicator of a UTF-8 payload; paho
+// only reads it.
+var utf8Format = byte(1)
+
+// writeAtMostOnce writes a QoS 0 PUBLISH on l, giving it its topic's
+// alias: what paho's PublishWithOptions does for QoS 0, without the
+// allocations of its conversions and its PublishResponse.
+func (c *Client) writeAtMostOnce(l *link, p *packets.Publish) error {
+	c.alias.outgoing(p)
+	if _, err := p.WriteTo(l.conn); err != nil {
+		return err
+	}
+	l.ping.PacketSent()
+	return nil
+}
+
+// fromPacket returns the message p carries, under topic (p's own, or
+// the one its alias stands for). The one conversion of a received
+// message.
+func fromPacket(p *packets.Publish, topic string) Message {
 	m := Message{Topic: topic, Payload: p.Payload, QoS: QoS(p.QoS), Retain: p.Retain}
 	if pp := p.Properties; pp != nil {
 		m.ContentType = pp.ContentType

@@ -84,7 +84,7 @@ func pingsOfPahoClient(t *testing.T, keepAlive, serverKeepAlive uint16) <-chan t
 			}
 		}
 	}()
-	pc := newPacketConn(client, 1<<20, nil, nil, nil)
+	pc := newPacketConn(client, 1<<20, nil, nil, nil, nil)
 	cli := paho.NewClient(paho.ClientConfig{Conn: pc, PingHandler: newPinger(nil, nil)})
 	if _, err := cli.Connect(context.Background(), &paho.Connect{ClientID: "pinger", KeepAlive: keepAlive, CleanStart: true}); err != nil {
 		t.Fatal(err)

@@ -164,7 +164,7 @@ func (s *sessionState) PacketReceived(recv *packets.ControlPacket, pubChan chan<
 	}
 	switch p := recv.Content.(type) {
 	case *packets.Publish:
-		if p.QoS == 2 {
+		if p.QoS == 2 && p.Duplicate {
 			s.mu.Lock()
 			dup := s.have[p.PacketID]
 			t := ackToken(s.gen<<16 | uint64(p.PacketID))
@@ -172,7 +172,10 @@ func (s *sessionState) PacketReceived(recv *packets.ControlPacket, pubChan chan<
 			if dup {
 				// The broker sent again a QoS 2 message the game has
 				// (a connection ended before paho recorded its PUBREC):
-				// confirm it, do not deliver it twice.
+				// confirm it, do not deliver it twice. A PUBLISH without
+				// DUP is never a resend: a broker that lost the exchange
+				// (a restart that forgot it) sends a new message under
+				// the identifier, which is delivered, as paho does.
 				return s.ackAs(p, t)
 			}
 		}
@@ -198,6 +201,22 @@ func (s *sessionState) PacketReceived(recv *packets.ControlPacket, pubChan chan<
 		s.out.acked(p.PacketID, ReasonCode(p.ReasonCode), reasonString(p.Properties))
 	}
 	return err
+}
+
+// received takes a QoS 1 or 2 PUBLISH the connection read itself
+// (publishread.go) as paho takes the ones it reads: paho's session
+// records it and passes it on, unless it is a QoS 2 message sent again
+// that the game has; then deliver stages it and Ack acknowledges it,
+// which paho's router would do.
+func (s *sessionState) received(p *packets.Publish, deliver func(*packets.Publish)) {
+	passed := make(chan *packets.Publish, 1)
+	_ = s.PacketReceived(&packets.ControlPacket{FixedHeader: packets.FixedHeader{Type: packets.PUBLISH}, Content: p}, passed)
+	select {
+	case p := <-passed:
+		deliver(p)
+		_ = s.Ack(p)
+	default:
+	}
 }
 
 func reasonString(p *packets.Properties) string {

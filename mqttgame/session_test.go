@@ -30,9 +30,13 @@ func newTestSession(t *testing.T) (*sessionState, *sync.WaitGroup, func(present 
 
 // resentShown reports whether the broker's resend of QoS 2 message id
 // reaches the game.
-func resentShown(s *sessionState, id uint16) bool {
+func resentShown(s *sessionState, id uint16) bool { return arrivalShown(s, id, true) }
+
+// arrivalShown reports whether a QoS 2 message the broker sends under id,
+// with the DUP flag or without, reaches the game.
+func arrivalShown(s *sessionState, id uint16, dupFlag bool) bool {
 	ch := make(chan *packets.Publish, 1)
-	dup := &packets.Publish{QoS: 2, PacketID: id, Duplicate: true, Topic: "t", Properties: &packets.Properties{}}
+	dup := &packets.Publish{QoS: 2, PacketID: id, Duplicate: dupFlag, Topic: "t", Properties: &packets.Properties{}}
 	s.PacketReceived(&packets.ControlPacket{FixedHeader: packets.FixedHeader{Type: packets.PUBLISH}, Content: dup}, ch)
 	select {
 	case <-ch:
@@ -76,6 +80,28 @@ func TestHeldAfterLossAndDroppedIsShownAgain(t *testing.T) {
 	up(true) // the client dropped what it held; no tick accepted it
 	if !resentShown(s, 9) {
 		t.Fatal("a message the game never had was taken for a duplicate: lost")
+	}
+}
+
+// TestNewMessageUnderOpenIdentifierIsShown: a broker that forgot an
+// exchange (a restart that lost it) sends a new QoS 2 message under the
+// identifier of one the game has, before any PUBREL, and without DUP: it
+// is not a resend, and reaches the game. With DUP it is one, and does
+// not.
+func TestNewMessageUnderOpenIdentifierIsShown(t *testing.T) {
+	t.Parallel()
+	s, wg, up := newTestSession(t)
+	pb := &packets.Publish{QoS: 2, PacketID: 31, Topic: "t", Properties: &packets.Properties{}}
+	s.token(31, 2)
+	s.Ack(pb) // the game has it; PUBREC recorded
+	wg.Wait()
+	s.ConnectionLost(nil)
+	up(true)
+	if arrivalShown(s, 31, true) {
+		t.Error("the resend (DUP) of a message the game has was shown again")
+	}
+	if !arrivalShown(s, 31, false) {
+		t.Error("a new message (no DUP) under the identifier of one the game has was taken for a resend: lost")
 	}
 }
 
@@ -177,7 +203,7 @@ func TestStalePublishAfterResendIsNotSentAgain(t *testing.T) {
 	pipe := func() (*packetConn, net.Conn) {
 		a, b := net.Pipe()
 		t.Cleanup(func() { a.Close(); b.Close() })
-		pc := newPacketConn(a, 1<<20, nil, func(error) {}, nil)
+		pc := newPacketConn(a, 1<<20, nil, func(error) {}, nil, nil)
 		return pc, b
 	}
 	// The broker's end of a connection: every packet it reads, in order.

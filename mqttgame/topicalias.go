@@ -3,7 +3,7 @@ package mqttgame
 import (
 	"sync"
 
-	"github.com/eclipse/paho.golang/paho"
+	"github.com/eclipse/paho.golang/packets"
 )
 
 // topicAliases holds the MQTT v5 topic aliases of one connection, both
@@ -56,9 +56,9 @@ func (a *topicAliases) connected(brokerMax uint16, maxPacket int) {
 // aliasCost is what a Topic Alias property adds to a PUBLISH.
 const aliasCost = 3
 
-// outgoing is paho's PublishHook: it gives a QoS 0 publish its topic's
-// alias, and the topic name only the first time.
-func (a *topicAliases) outgoing(p *paho.Publish) {
+// outgoing gives a QoS 0 publish its topic's alias, and the topic name
+// only the first time.
+func (a *topicAliases) outgoing(p *packets.Publish) {
 	if a.limit == 0 || p.QoS != 0 || len(p.Topic) <= aliasCost || (p.Properties != nil && p.Properties.TopicAlias != nil) {
 		return
 	}
@@ -73,7 +73,7 @@ func (a *topicAliases) outgoing(p *paho.Publish) {
 		a.out[p.Topic] = alias
 	}
 	if p.Properties == nil {
-		p.Properties = &paho.PublishProperties{}
+		p.Properties = &packets.Properties{}
 	}
 	p.Properties.TopicAlias = &alias
 	if known {
@@ -83,7 +83,7 @@ func (a *topicAliases) outgoing(p *paho.Publish) {
 
 // incoming returns the topic of a received publish, resolving its alias;
 // ok is false for an alias the broker never set or may not use.
-func (a *topicAliases) incoming(p *paho.Publish) (topic string, ok bool) {
+func (a *topicAliases) incoming(p *packets.Publish) (topic string, ok bool) {
 	if p.Properties == nil || p.Properties.TopicAlias == nil {
 		return p.Topic, true
 	}
@@ -102,9 +102,9 @@ func (a *topicAliases) incoming(p *paho.Publish) (topic string, ok bool) {
 }
 
 // packetSize returns the encoded size of a PUBLISH.
-func packetSize(p *paho.Publish) int {
+func packetSize(p *packets.Publish) int {
 	var n byteCounter
-	_, _ = p.Packet().WriteTo(&n)
+	_, _ = p.WriteTo(&n)
 	return int(n)
 }
 

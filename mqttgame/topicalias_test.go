@@ -3,10 +3,10 @@ package mqttgame
 import (
 	"testing"
 
-	"github.com/eclipse/paho.golang/paho"
+	"github.com/eclipse/paho.golang/packets"
 )
 
-func aliasOf(p *paho.Publish) uint16 {
+func aliasOf(p *packets.Publish) uint16 {
 	if p.Properties == nil || p.Properties.TopicAlias == nil {
 		return 0
 	}
@@ -40,7 +40,7 @@ func TestTopicAliasesOutgoing(t *testing.T) {
 		{"abc", 0, want{"abc", 0}}, // no shorter with an alias
 	}
 	for i, tc := range cases {
-		p := &paho.Publish{Topic: tc.topic, QoS: tc.qos}
+		p := &packets.Publish{Topic: tc.topic, QoS: tc.qos}
 		a.outgoing(p)
 		if got := (want{p.Topic, aliasOf(p)}); got != tc.want {
 			t.Errorf("publish %d to %q at QoS %d: sent topic %q alias %d, want %q alias %d", i, tc.topic, tc.qos, got.topic, got.alias, tc.want.topic, tc.want.alias)
@@ -48,20 +48,20 @@ func TestTopicAliasesOutgoing(t *testing.T) {
 	}
 
 	a.reset()
-	p := &paho.Publish{Topic: "pos/a"}
+	p := &packets.Publish{Topic: "pos/a"}
 	a.outgoing(p)
 	if p.Topic != "pos/a" || aliasOf(p) != 0 {
 		t.Fatalf("before CONNACK: topic %q alias %d, want the name alone", p.Topic, aliasOf(p))
 	}
 	a.connected(1, 0) // the broker allows fewer than the client would use
 	for i, w := range []want{{"pos/b", 1}, {"", 1}} {
-		p := &paho.Publish{Topic: "pos/b"}
+		p := &packets.Publish{Topic: "pos/b"}
 		a.outgoing(p)
 		if got := (want{p.Topic, aliasOf(p)}); got != w {
 			t.Errorf("new connection, publish %d: topic %q alias %d, want %q alias %d", i, got.topic, got.alias, w.topic, w.alias)
 		}
 	}
-	p = &paho.Publish{Topic: "pos/c"}
+	p = &packets.Publish{Topic: "pos/c"}
 	a.outgoing(p)
 	if aliasOf(p) != 0 {
 		t.Errorf("got alias %d past the broker's maximum of 1", aliasOf(p))
@@ -70,7 +70,7 @@ func TestTopicAliasesOutgoing(t *testing.T) {
 	// A publish that fits the broker's maximum packet size by name, but
 	// would not with the alias property added, goes by name.
 	a.reset()
-	fits := &paho.Publish{Topic: "pos/a", Payload: make([]byte, 100)}
+	fits := &packets.Publish{Topic: "pos/a", Payload: make([]byte, 100)}
 	size := packetSize(fits)
 	a.connected(10, size+2)
 	a.outgoing(fits)
@@ -90,14 +90,14 @@ func TestTopicAliasesIncoming(t *testing.T) {
 	t.Parallel()
 	a := newTopicAliases(3)
 	a.reset()
-	pub := func(topic string, alias uint16) *paho.Publish {
-		p := &paho.Publish{Topic: topic}
+	pub := func(topic string, alias uint16) *packets.Publish {
+		p := &packets.Publish{Topic: topic, Properties: &packets.Properties{}}
 		if alias != 0 {
-			p.Properties = &paho.PublishProperties{TopicAlias: &alias}
+			p.Properties.TopicAlias = &alias
 		}
 		return p
 	}
-	check := func(p *paho.Publish, wantTopic string, wantOK bool) {
+	check := func(p *packets.Publish, wantTopic string, wantOK bool) {
 		t.Helper()
 		if topic, ok := a.incoming(p); topic != wantTopic || ok != wantOK {
 			t.Errorf("incoming(topic %q alias %d) = %q, %v; want %q, %v", p.Topic, aliasOf(p), topic, ok, wantTopic, wantOK)

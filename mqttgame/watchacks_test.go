@@ -41,7 +41,7 @@ func startAckWatch(t *testing.T, timeout time.Duration) *ackScene {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		c.watchAcks(ctx, newPacketConn(client, 1<<20, nil, nil, nil))
+		c.watchAcks(ctx, newPacketConn(client, 1<<20, nil, nil, nil, nil))
 		close(done)
 	}()
 	go func() {
