@@ -2,6 +2,7 @@ package mqttgame
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"unsafe"
 )
@@ -396,8 +397,11 @@ func (in *inbox) roomWithin(b *box, limit int) bool {
 	return in.used <= limit || in.waitingBytes == 0 && in.freeing == 0
 }
 
-// newBox makes the box of a new topic. Called with mu held.
+// newBox makes the box of a new topic. Called with mu held. The box keeps
+// a copy of topic: a received message's topic shares the memory of its
+// packet (publishread.go), which the box must not keep alive.
 func (in *inbox) newBox(topic string) *box {
+	topic = strings.Clone(topic)
 	b := &box{topic: topic}
 	in.boxes[topic] = b
 	in.created = append(in.created, b)

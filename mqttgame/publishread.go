@@ -6,46 +6,58 @@ import (
 	"io"
 
 	"github.com/eclipse/paho.golang/packets"
+	mochi "github.com/mochi-mqtt/server/v2/packets"
 )
 
-// The connection reads PUBLISH packets itself, with paho's decoder for
-// the packet's body (packets.Publish.Unpack), and hands each to the
+// The connection reads PUBLISH packets itself and hands each to the
 // client on the reading goroutine; paho reads every other packet.
 //
 // Two costs of paho v0.23.0 are left out this way:
 //
 //   - paho's packets.ReadPacket reads each packet through io.CopyN into
-//     a bytes.Buffer grown for it, after reading the length through
-//     another: 22 allocations and 4.5 KiB for a QoS 0 message of 64
-//     bytes, where decoding the body from a buffer kept for the
-//     connection, straight out of the read buffer, takes 10
-//     (eclipse-paho/paho.golang#320; the fix, #322, is merged but in no
-//     release yet). TestPahoReadPacketCost measures both, and fails once
-//     a paho release no longer has the difference: this file can then
-//     hand PUBLISH packets back to paho, unless the hand-over below still
-//     costs more than it gives.
+//     a bytes.Buffer grown for it, and its decoder reads the topic the same
+//     way and the payload with io.ReadAll, each growing a fresh buffer of
+//     at least 512 bytes: 22 allocations and 4.5 KiB for a QoS 0 message
+//     of 64 bytes (eclipse-paho/paho.golang#320; the fix, #322, is merged
+//     but in no release yet). In WebAssembly, where allocation and
+//     clearing memory cost more, its decoder alone took a fifth of the
+//     client's time. Here the body is copied once, out of the read buffer,
+//     into memory of the message's own, and decoded in place by mochi's
+//     MQTT v5 codec (the embedded broker's): the topic, the properties and
+//     the payload are slices of that copy. TestPahoReadPacketCost measures
+//     both readings, and fails once a paho release no longer has the
+//     difference: this file can then hand PUBLISH packets back to paho,
+//     unless the hand-over below still costs more than it gives.
 //   - paho hands each received PUBLISH to a router goroutine, which
 //     converts it to a paho.Publish and calls the client's handler: a
 //     goroutine switch and about 5 allocations per message. Here the
 //     message goes to the inbox on the goroutine that read it, in the
 //     order the broker sent it, whatever its QoS.
 //
-// For QoS 1 and 2 messages paho's session still does what it does when
-// paho reads them (sessionState.received): it records them, spots a QoS
-// 2 message sent again, and sends the acknowledgements.
+// What is handed on is paho's packets.Publish, so that the rest of the
+// client, and paho's session, see what paho would have made. For QoS 1
+// and 2 messages paho's session still does what it does when paho reads
+// them (sessionState.received): it records them, spots a QoS 2 message
+// sent again, and sends the acknowledgements.
 
 // publishReader decodes the PUBLISH packets a packetConn reads and hands
 // them to the client.
 type publishReader struct {
-	body  bytes.Buffer       // the body of the packet being decoded
-	pub   packets.Publish    // the QoS 0 message being decoded
-	props packets.Properties // its properties
-	take  func(*packets.Publish) error
+	decoded mochi.Packet // the packet being decoded
+	// The QoS 0 message being handed on, and its optional properties.
+	pub    packets.Publish
+	props  packets.Properties
+	format byte
+	expiry uint32
+	subID  int
+	alias  uint16
+	take   func(*packets.Publish) error
 }
 
 // newPublishReader returns a reader that hands each message to take. A
 // QoS 0 message is only lent to take: the reader decodes the next into
-// the same packets.Publish, but every field it holds is a fresh copy.
+// the same packets.Publish, but the slices and strings it holds are the
+// message's own.
 func newPublishReader(take func(*packets.Publish) error) *publishReader {
 	return &publishReader{take: take}
 }
@@ -54,22 +66,48 @@ func newPublishReader(take func(*packets.Publish) error) *publishReader {
 // headerSize bytes, and hands it on. An error ends the connection.
 func (r *publishReader) read(pkt []byte, headerSize int) error {
 	flags := pkt[0] & 0x0F
-	qos := flags >> 1 & 3
-	var p *packets.Publish
-	if qos == 0 {
-		r.pub, r.props = packets.Publish{Properties: &r.props}, packets.Properties{}
-		p = &r.pub
-	} else {
-		// paho's session keeps the packet of a message whose
-		// acknowledgement waits for the game.
-		p = &packets.Publish{Properties: &packets.Properties{}}
-	}
-	p.QoS, p.Duplicate, p.Retain = qos, flags&8 != 0, flags&1 != 0
-	r.body.Reset()
-	r.body.Write(pkt[headerSize:])
-	if err := p.Unpack(&r.body); err != nil {
+	d := &r.decoded
+	*d = mochi.Packet{ProtocolVersion: 5}
+	if err := d.FixedHeader.Decode(pkt[0]); err != nil {
 		return fmt.Errorf("%w: a PUBLISH that cannot be decoded: %w", ErrMalformedPacket, err)
 	}
+	if err := d.PublishDecode(bytes.Clone(pkt[headerSize:])); err != nil {
+		return fmt.Errorf("%w: a PUBLISH that cannot be decoded: %w", ErrMalformedPacket, err)
+	}
+	p, pp := &r.pub, &r.props
+	format, expiry, subID, alias := &r.format, &r.expiry, &r.subID, &r.alias
+	if d.FixedHeader.Qos > 0 {
+		// paho's session keeps the packet of a message whose
+		// acknowledgement waits for the game.
+		p, pp = new(packets.Publish), new(packets.Properties)
+		format, expiry, subID, alias = new(byte), new(uint32), new(int), new(uint16)
+	}
+	dp := &d.Properties
+	*pp = packets.Properties{ContentType: dp.ContentType, ResponseTopic: dp.ResponseTopic, CorrelationData: dp.CorrelationData}
+	if dp.PayloadFormatFlag {
+		*format = dp.PayloadFormat
+		pp.PayloadFormat = format
+	}
+	if dp.MessageExpiryInterval > 0 {
+		*expiry = dp.MessageExpiryInterval
+		pp.MessageExpiry = expiry
+	}
+	if len(dp.SubscriptionIdentifier) > 0 {
+		*subID = dp.SubscriptionIdentifier[0]
+		pp.SubscriptionIdentifier = subID
+	}
+	if dp.TopicAliasFlag {
+		*alias = dp.TopicAlias
+		pp.TopicAlias = alias
+	}
+	if len(dp.User) > 0 {
+		pp.User = make([]packets.User, len(dp.User))
+		for i, u := range dp.User {
+			pp.User[i] = packets.User{Key: u.Key, Value: u.Val}
+		}
+	}
+	*p = packets.Publish{Topic: d.TopicName, Payload: d.Payload, Properties: pp, PacketID: d.PacketID,
+		QoS: flags >> 1 & 3, Duplicate: flags&8 != 0, Retain: flags&1 != 0}
 	return r.take(p)
 }
 
