@@ -103,17 +103,18 @@ func obstacle(env, target string) string {
 	return "The figure moves with the machine's load (see the load average above); rerun `make bench` on an idle machine."
 }
 
-const wasmThroughputObstacle = "Both clients receive through the same JavaScript WebSocket, and paho decodes every packet on both; " +
+const wasmThroughputObstacle = "Both clients receive through the same JavaScript WebSocket and paho encodes every packet sent; " +
 	"mqttgame's own binding of the WebSocket (see [The browser's WebSocket](#the-browsers-websocket)) removed most of " +
-	"what crossing into JavaScript cost, so what is left is mostly the Go runtime's and paho's. The game loop also idles " +
-	"in steps of Node's 1 ms timer, where the baseline wakes at each message."
+	"what crossing into JavaScript cost, and its own reading of PUBLISH packets most of what paho's decoding cost, so " +
+	"what is left is mostly the Go runtime's and paho's encoding. The game loop also idles in steps of Node's 1 ms " +
+	"timer, where the baseline wakes at each message."
 
 const wasmMQTTjsObstacle = "With its own binding of the WebSocket the client crosses between Go and JavaScript about twice per " +
 	"message (a copy into the staging buffer and a call for each packet written; reads and wake-ups are shared by " +
 	"everything that arrived together) and sends as few WebSocket messages as MQTT.js; see " +
 	"[The browser's WebSocket](#the-browsers-websocket). What is left is the Go side: the Go runtime's allocation, " +
-	"garbage collection and scheduling (paho's decoding and encoding make about 36 of the 45 allocations per message, as natively), " +
-	"paho itself, and the clock reads that cross into JavaScript (each time.Now is a JavaScript call); see " +
+	"garbage collection and scheduling (13 allocations per message, as natively: 7 or 8 of them paho's encoding of each " +
+	"PUBLISH sent), paho's encoding, and the clock reads that cross into JavaScript (each time.Now is a JavaScript call); see " +
 	"[Where the time goes](#where-the-time-goes). MQTT.js runs in V8 as plain JavaScript beside the WebSocket, with " +
 	"V8's generational garbage collector."
 
@@ -129,19 +130,17 @@ const nativeMQTTjsObstacle = "The figure moves with the machine's load (see the 
 	"[Where the time goes](#where-the-time-goes) for what the client spends per message."
 
 const wasmAllocationsObstacle = "The broker runs in another process: these are both clients' own, and the WebSocket binding makes " +
-	"none per message. They are paho's, the same count as natively: its ReadPacket grows a bytes.Buffer and reads " +
-	"properties and strings into fresh slices for every packet received, and encoding a PUBLISH builds its packet " +
-	"and buffers for every packet sent (a heap profile of the WebAssembly run puts all of them there). Halving them " +
-	"needs a leaner decoder in paho (its unreleased master has a faster ReadPacket, PR #322) rather than anything " +
-	"in the transport."
+	"none per message; the count is the same as natively. Receiving takes 2 (the message's copy of its packet, decoded " +
+	"in place by mochi-mqtt's codec, and the reader of its properties), publishing 2 (the payload's copy and the " +
+	"outbox's entry); the rest are paho's encoding of each PUBLISH sent (its WriteTo builds the packet's header, " +
+	"variable header and properties in fresh buffers)."
 
-const allocationsObstacle = "Most of the allocations per message are paho's packet decoding and encoding, " +
-	"the same on both sides of the ratio: a heap profile of the QoS 0 run puts about 20 in paho's ReadPacket for " +
-	"each PUBLISH received (it grows a bytes.Buffer for the packet, its topic and its payload, and reads each VBI " +
-	"through another) and about 13 in PublishWithOptions and the packet's WriteTo for each one sent; mqttgame's own " +
-	"are 2 per message published (the payload's copy and the outbox's entry). What mqttgame saves is per " +
-	"WebSocket message: coder/websocket's NetConn registers a context callback for every message, five " +
-	"allocations, where mqttgame's connection registers one per connection."
+const allocationsObstacle = "Most of the allocations left per message are paho's encoding of each PUBLISH sent: a heap " +
+	"profile of the QoS 0 run puts 7 or 8 in the packet's WriteTo. Receiving takes 2 (the message's copy of its packet, " +
+	"decoded in place by mochi-mqtt's codec where paho's ReadPacket allocates 22 times, and the reader of its " +
+	"properties), publishing 2 (the payload's copy and the outbox's entry). coder/websocket's NetConn, under the " +
+	"baseline, also registers a context callback for every WebSocket message, five allocations, where mqttgame's " +
+	"connection registers one per connection."
 
 const roundTripObstacle = "The round trip crosses WebSocket framing and masking on both hops, at the client and " +
 	"at the broker, where TCP has none (autopaho over WebSocket as shipped takes about 1.4 times TCP's time). The " +

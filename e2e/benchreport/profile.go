@@ -233,6 +233,10 @@ func goPart(fn string) string {
 		return "paho"
 	case strings.HasPrefix(fn, "github.com/coder/websocket"):
 		return "coder/websocket (Go)"
+	case strings.HasPrefix(fn, "github.com/mochi-mqtt/server/v2/packets"):
+		// The broker runs in another process: in a client's profile this
+		// is the decoding of received PUBLISH packets (publishread.go).
+		return "mochi-mqtt's codec (decoding PUBLISH)"
 	}
 	return "other Go (standard library)"
 }
