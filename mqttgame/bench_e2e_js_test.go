@@ -33,3 +33,31 @@ func processCPU() time.Duration {
 // run while a game loop polls: only a goroutine that sleeps gives it the
 // hand (as a browser game's requestAnimationFrame does).
 func benchYield() { time.Sleep(100 * time.Microsecond) }
+
+// BenchmarkGoWake measures what waking Go from JavaScript costs, the
+// floor under every round trip in the browser: a JavaScript function
+// queues a microtask that calls a js.Func, which signals a channel a
+// goroutine waits on, as the WebSocket binding wakes its reader when a
+// message arrives. Go gives the event loop back between wakes. cpu-ns/op
+// is the process's CPU time per wake.
+func BenchmarkGoWake(b *testing.B) {
+	woken := make(chan struct{}, 1)
+	wake := js.FuncOf(func(js.Value, []js.Value) any {
+		select {
+		case woken <- struct{}{}:
+		default:
+		}
+		return nil
+	})
+	defer wake.Release()
+	arm := js.Global().Get("Function").New("wake", "return () => queueMicrotask(wake);").Invoke(wake)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := processCPU()
+	for range b.N {
+		arm.Invoke()
+		<-woken
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
+}

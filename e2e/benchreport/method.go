@@ -120,11 +120,15 @@ const wasmMQTTjsObstacle = "With its own binding of the WebSocket the client cro
 
 const wasmRoundTripObstacle = "A round trip costs the WebAssembly client one WebSocket message sent and one wake-up of Go " +
 	"(counted with wasm-crossings.js over 5,000 round trips: 1 call from JavaScript into Go, 3 calls of the binding, 4 " +
-	"values read and 2 set by syscall/js for the wake-up's callback, and about 21 clock reads by Go's scheduler), as " +
-	"MQTT.js costs one message sent and one message event. A V8 profile of 5,000 round trips on this machine, under " +
-	"load, charged most of the busy time to Node's socket write (writeBuffer, which also delivers over loopback to the " +
-	"broker) and left Go's own part small; why the same write weighs more here than under MQTT.js, which also writes " +
-	"once per publish, is not measured yet. The figure moves with the load (see the load average above)."
+	"values read and 2 set by syscall/js for the wake-up's callback, and about 19 clock reads by Go's scheduler), as " +
+	"MQTT.js costs one message sent and one message event. The wake-up alone, a js.Func called from JavaScript with " +
+	"nothing else to do (BenchmarkGoWake, in the targets above), takes about a tenth of the round trip's CPU time: " +
+	"syscall/js makes JavaScript values with finalizers for each call, and Go's scheduler runs and parks again. A V8 " +
+	"profile of 8,000 round trips (sampled every 50 µs, which slows both clients) put 38 % of the busy time in Go code " +
+	"(the scheduler, syscall/js's callback, the client) and 25 % in Node's socket write; MQTT.js's profile, whose busy " +
+	"time per round trip was less than half as long, put a third in the same write, made once per publish too. Why " +
+	"Node's write costs more beside the WebAssembly program is not measured yet. The figure moves with the load (see " +
+	"the load average above)."
 
 const nativeMQTTjsObstacle = "The figure moves with the machine's load (see the load average above); see " +
 	"[Where the time goes](#where-the-time-goes) for what the client spends per message."

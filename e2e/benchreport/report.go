@@ -211,6 +211,11 @@ func (r *runner) mqttjsRows(env string, res *results, cpuGoal float64) []row {
 		js99, _ := r.mqttjs.median("BenchmarkRoundTrip/mqttjs-global", "p99-ns")
 		rows = append(rows, row{env, "round trip p99", fmt.Sprintf("%s (MQTT.js %s)", fmtNs(p99), fmtNs(js99)), "< 5 ms", yes(p99 < 5e6)})
 	}
+	if wake, ok := res.median("BenchmarkGoWake", "cpu-ns/op"); ok {
+		rt, _ := res.median("BenchmarkRoundTrip/mqttgame-ws", "cpu-ns/msg")
+		rows = append(rows, row{env, "a wake of Go from JavaScript (a js.Func called from a microtask), under every round trip",
+			fmt.Sprintf("%s (a round trip: %s)", fmtCPU(wake), fmtCPU(rt)), "reported", nil})
+	}
 	if a, ok := res.median(fmt.Sprintf(ours, 0), "allocs/op"); ok {
 		rows = append(rows, row{env, "QoS 0 allocations per message (the clients' process)", fmt.Sprintf("%.0f", a), "≤ 30 (half of 61)", yes(a <= 30.5)})
 	}
