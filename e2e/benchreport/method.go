@@ -122,7 +122,7 @@ const wasmRoundTripObstacle = "A round trip costs the WebAssembly client one Web
 	"(counted with wasm-crossings.js over 5,000 round trips: 1 call from JavaScript into Go, 3 calls of the binding, 4 " +
 	"values read and 2 set by syscall/js for the wake-up's callback, and about 19 clock reads by Go's scheduler), as " +
 	"MQTT.js costs one message sent and one message event. The wake-up alone, a js.Func called from JavaScript with " +
-	"nothing else to do (BenchmarkGoWake, in the targets above), takes about a tenth of the round trip's CPU time: " +
+	"nothing else to do (BenchmarkGoWake, in the targets above), takes less than a tenth of the round trip's CPU time: " +
 	"syscall/js makes JavaScript values with finalizers for each call, and Go's scheduler runs and parks again. A V8 " +
 	"profile of 8,000 round trips (sampled every 50 µs, which slows both clients) put 38 % of the busy time in Go code " +
 	"(the scheduler, syscall/js's callback, the client) and 25 % in Node's socket write; MQTT.js's profile, whose busy " +
