@@ -3,17 +3,21 @@
 package mochifix
 
 import (
+	"sync"
+
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/storage/bolt"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // Store is mochi's bolt storage hook with the repairs that keeping
-// sessions across a restart needs: storepacketid.go, storepubrel.go and
-// storetakeover.go. It is also the SessionStore of the SessionGuard.
+// sessions across a restart needs: storepacketid.go, storepubrel.go,
+// storetakeover.go and storeidreuse.go. It is also the SessionStore of the
+// SessionGuard.
 type Store struct {
 	*bolt.Hook
 	sessions bool
+	mu       sync.Mutex // orders the saves and deletes of in-flight records (storeidreuse.go)
 }
 
 // NewStore wraps h, an initialised bolt hook. sessions says whether
@@ -30,7 +34,7 @@ func (s *Store) Provides(b byte) bool {
 // kept.
 func (s *Store) Save(cl *mqtt.Client, pk packets.Packet) {
 	if s.sessions {
-		s.Hook.OnQosPublish(cl, pk, pk.Created, 0)
+		s.OnQosPublish(cl, pk, pk.Created, 0)
 	}
 }
 
@@ -38,6 +42,8 @@ func (s *Store) Save(cl *mqtt.Client, pk packets.Packet) {
 // kept.
 func (s *Store) Forget(cl *mqtt.Client, pk packets.Packet) {
 	if s.sessions {
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		s.Hook.OnQosComplete(cl, pk)
 	}
 }

@@ -28,6 +28,6 @@ func (s *Store) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, err error)
 		return
 	}
 	if rel, ok := cl.State.Inflight.Get(pk.PacketID); ok && rel.FixedHeader.Type == packets.Pubrel {
-		s.Hook.OnQosPublish(cl, rel, rel.Created, 0)
+		s.OnQosPublish(cl, rel, rel.Created, 0)
 	}
 }

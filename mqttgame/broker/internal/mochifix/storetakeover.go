@@ -32,5 +32,5 @@ func (s *Store) OnQosDropped(cl *mqtt.Client, pk packets.Packet) {
 	if cl.IsTakenOver() {
 		return
 	}
-	s.Hook.OnQosDropped(cl, pk)
+	s.drop(cl, pk)
 }
