@@ -300,7 +300,11 @@ func (r *runner) write(out string) error {
 	if len(missed) == 0 {
 		p("Every target is met in this run.\n\n")
 	} else {
-		p("%d targets are not met in this run; see [What stands in the way](#what-stands-in-the-way).\n\n", len(missed))
+		what := fmt.Sprintf("%d targets are", len(missed))
+		if len(missed) == 1 {
+			what = "1 target is"
+		}
+		p("%s not met in this run; see [What stands in the way](#what-stands-in-the-way).\n\n", what)
 	}
 	b.WriteString(r.peersText())
 	b.WriteString(r.browserText())
