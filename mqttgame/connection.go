@@ -162,9 +162,9 @@ func (c *Client) connect(r *run, life context.Context) (*link, *paho.Connack, er
 		return nil, nil, err
 	}
 	ping := newPinger(c.noteErr, c.gate.isPaused)
-	publishes := newPublishReader(func(p *packets.Publish) error {
+	publishes := newPublishReader(func(p *packets.Publish) {
 		ping.PacketReceived() // paho does so for the packets it reads
-		return c.received(p)
+		c.received(p)
 	})
 	pc := newPacketConn(conn, c.opts.MaxPacketSize, c.gate, a.setErr, newProtocolCheck(c.opts.TopicAliases, a.setReference), publishes)
 	cli := paho.NewClient(paho.ClientConfig{

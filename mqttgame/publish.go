@@ -62,13 +62,12 @@ func (c *Client) publish(m Message) (PublishID, error) {
 // goroutine reading it: a QoS 0 message goes to the inbox; a QoS 1 or 2
 // message goes through paho's session, which hands it back to deliver
 // unless the game has it already.
-func (c *Client) received(p *packets.Publish) error {
+func (c *Client) received(p *packets.Publish) {
 	if p.QoS == 0 {
 		c.deliver(p)
-		return nil
+		return
 	}
 	c.sess.received(p, c.deliver)
-	return nil
 }
 
 // deliver stages a received message for the next ticks. p is only lent.

@@ -51,21 +51,20 @@ type publishReader struct {
 	expiry uint32
 	subID  int
 	alias  uint16
-	take   func(*packets.Publish) error
+	take   func(*packets.Publish)
 }
 
 // newPublishReader returns a reader that hands each message to take. A
 // QoS 0 message is only lent to take: the reader decodes the next into
 // the same packets.Publish, but the slices and strings it holds are the
 // message's own.
-func newPublishReader(take func(*packets.Publish) error) *publishReader {
+func newPublishReader(take func(*packets.Publish)) *publishReader {
 	return &publishReader{take: take}
 }
 
 // read decodes pkt, one whole PUBLISH packet with its fixed header of
 // headerSize bytes, and hands it on. An error ends the connection.
 func (r *publishReader) read(pkt []byte, headerSize int) error {
-	flags := pkt[0] & 0x0F
 	d := &r.decoded
 	*d = mochi.Packet{ProtocolVersion: 5}
 	if err := d.FixedHeader.Decode(pkt[0]); err != nil {
@@ -106,9 +105,11 @@ func (r *publishReader) read(pkt []byte, headerSize int) error {
 			pp.User[i] = packets.User{Key: u.Key, Value: u.Val}
 		}
 	}
+	fh := &d.FixedHeader
 	*p = packets.Publish{Topic: d.TopicName, Payload: d.Payload, Properties: pp, PacketID: d.PacketID,
-		QoS: flags >> 1 & 3, Duplicate: flags&8 != 0, Retain: flags&1 != 0}
-	return r.take(p)
+		QoS: fh.Qos, Duplicate: fh.Dup, Retain: fh.Retain}
+	r.take(p)
+	return nil
 }
 
 // readPublish reads the PUBLISH packet nextPacket found, of size bytes,

@@ -40,7 +40,7 @@ func TestPahoReadPacketCost(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	pr := newPublishReader(func(*packets.Publish) error { return nil })
+	pr := newPublishReader(func(*packets.Publish) {})
 	ours := testing.AllocsPerRun(200, func() {
 		if err := pr.read(pkt, headerSize); err != nil {
 			t.Fatal(err)
@@ -72,10 +72,9 @@ func TestPublishReaderLendsNothingItReuses(t *testing.T) {
 
 	var kept []Message
 	var taken []*packets.Publish
-	pr := newPublishReader(func(p *packets.Publish) error {
+	pr := newPublishReader(func(p *packets.Publish) {
 		kept = append(kept, fromPacket(p, p.Topic))
 		taken = append(taken, p)
-		return nil
 	})
 	// One buffer for every packet, as the connection's read buffer is.
 	scratch := make([]byte, 256)
@@ -113,9 +112,8 @@ func TestPublishReaderLendsNothingItReuses(t *testing.T) {
 // nothing is handed on.
 func TestPublishReaderRefusesWhatItCannotDecode(t *testing.T) {
 	t.Parallel()
-	pr := newPublishReader(func(*packets.Publish) error {
+	pr := newPublishReader(func(*packets.Publish) {
 		t.Error("a message was handed on")
-		return nil
 	})
 	// A topic length of 200 bytes in a 4-byte body.
 	err := pr.read([]byte{0x30, 4, 0, 200, 'a', 'b'}, 2)
