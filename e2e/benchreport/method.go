@@ -30,7 +30,11 @@ const methodText = `## How it is measured
 - **Round trip** (` + "`BenchmarkRoundTrip`" + `, natively and in WebAssembly): one client subscribed to its own topic
   sends one message at a time. *mqttgame-ws*: ` + "`Publish`" + `, then ` + "`Wait`" + ` and ` + "`Update`" + ` until ` + "`OnMessage`" + `
   reports it; *autopaho-tcp* (natively only) and *autopaho-ws* (as shipped): ` + "`Publish`" + ` and wait for the callback;
-  *MQTT.js*: ` + "`publish`" + ` and wait for its message event. p50 and p99 over every message of a run.
+  *MQTT.js*: ` + "`publish`" + ` and wait for its message event. p50 and p99 over every message of a run. The floors
+  under them, with no MQTT client: *floor-ws* writes the benchmark's PUBLISH, encoded once by paho, on the
+  connection the client opens (` + "`DialTransport`" + `: the browser binding in WebAssembly, coder/websocket natively)
+  and reads the broker's copy back on the same goroutine; *floor-global* does the same in JavaScript over Node's
+  WebSocket with MQTT.js's codec, ` + "`mqtt-packet`" + `.
 - **Tick** (` + "`mqttgame/bench_tick_test.go`" + `): no broker; messages are staged with the inbox's ` + "`put`" + `, the function
   the network goroutines call for each message received. ` + "`ns/tick`" + ` is ` + "`Update`" + ` alone, the game's cost;
   ` + "`ns/op`" + ` adds the staging; ` + "`allocs/op`" + ` covers both, in the steady state.

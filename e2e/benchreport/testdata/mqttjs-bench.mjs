@@ -15,6 +15,7 @@
 // process.cpuUsage) over the timed part, per message. Both clients run in
 // this process, as both of the Go benchmarks' do; the broker does not.
 import mqtt from "mqtt";
+import mqttPacket from "mqtt-packet";
 
 const args = { url: "", transport: "global", benchtime: "1s", bench: "" };
 for (let i = 2; i < process.argv.length; i++) {
@@ -183,10 +184,68 @@ async function roundTrip() {
   ]);
 }
 
+// roundTripFloor is what lies under MQTT.js's round trip: the same
+// message, encoded once beforehand by MQTT.js's own codec (mqtt-packet),
+// written on a WebSocket of the same kind and timed until the broker's
+// copy arrives, with no MQTT client (the session and the subscription
+// are set up the same way). The WebAssembly client's Go floor
+// (mqttgame/bench_e2e_test.go's roundTripFloor) is the same exchange.
+async function roundTripFloor() {
+  if (args.transport !== "global") return;
+  const topic = name("rt/");
+  const v5 = { protocolVersion: 5 };
+  const connect = mqttPacket.generate({ cmd: "connect", protocolId: "MQTT", protocolVersion: 5, clean: true, clientId: name("floor-"), keepalive: 0 }, v5);
+  const subscribe = mqttPacket.generate({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic, qos: 0 }] }, v5);
+  const publish = mqttPacket.generate({ cmd: "publish", topic, payload: Buffer.alloc(payloadSize), qos: 0, retain: false, dup: false }, v5);
+  const ws = new WebSocket(args.url, "mqtt");
+  ws.binaryType = "arraybuffer";
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = () => reject(new Error(`cannot open a WebSocket to ${args.url}`));
+  });
+  // exchange writes p and resolves when a packet of type want arrives
+  // (the broker sends each packet in a WebSocket message of its own).
+  let arrived = () => {};
+  ws.onmessage = (e) => arrived(new Uint8Array(e.data)[0] >> 4);
+  const exchange = (p, want) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("the broker did not answer")), waitMs);
+      arrived = (type) => {
+        clearTimeout(timer);
+        if (type !== want) reject(new Error(`the broker sent a packet of type ${type}, not ${want}`));
+        else resolve();
+      };
+      ws.send(p);
+    });
+  await exchange(connect, 2);
+  await exchange(subscribe, 9);
+  const run = async (n) => {
+    const times = new Float64Array(n);
+    const c0 = cpuNs();
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) {
+      const s = process.hrtime.bigint();
+      await exchange(publish, 3);
+      times[i] = Number(process.hrtime.bigint() - s);
+    }
+    const ns = Number(process.hrtime.bigint() - t0);
+    return { n, ns, cpu: cpuNs() - c0, times };
+  };
+  const r = await calibrate(run);
+  ws.close();
+  r.times.sort();
+  print(`BenchmarkRoundTrip/floor-${args.transport}`, r, [
+    ["p50-ns", r.times[Math.floor(r.n / 2)]],
+    ["p99-ns", r.times[Math.min(r.n - 1, Math.floor((r.n * 99) / 100))]],
+    ["cpu-ns/msg", r.cpu / r.n],
+  ]);
+}
+
 const filter = args.bench ? new RegExp(args.bench) : null;
 const want = (b) => !filter || filter.test(b);
 try {
   if (want("RoundTrip")) await roundTrip();
+  if (want("RoundTrip/floor")) await roundTripFloor();
   for (const qos of [0, 1, 2]) {
     if (want(`Throughput/qos${qos}`)) await throughput(qos);
   }
