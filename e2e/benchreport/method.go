@@ -122,17 +122,17 @@ const wasmMQTTjsObstacle = "With its own binding of the WebSocket the client cro
 	"[Where the time goes](#where-the-time-goes). MQTT.js runs in V8 as plain JavaScript beside the WebSocket, with " +
 	"V8's generational garbage collector."
 
-const wasmRoundTripObstacle = "A round trip costs the WebAssembly client one WebSocket message sent and one wake-up of Go " +
-	"(counted with wasm-crossings.js over 5,000 round trips: 1 call from JavaScript into Go, 3 calls of the binding, 4 " +
-	"values read and 2 set by syscall/js for the wake-up's callback, and about 19 clock reads by Go's scheduler), as " +
-	"MQTT.js costs one message sent and one message event. The wake-up alone, a js.Func called from JavaScript with " +
-	"nothing else to do (BenchmarkGoWake, in the targets above), takes less than a tenth of the round trip's CPU time: " +
-	"syscall/js makes JavaScript values with finalizers for each call, and Go's scheduler runs and parks again. A V8 " +
-	"profile of 8,000 round trips (sampled every 50 µs, which slows both clients) put 38 % of the busy time in Go code " +
-	"(the scheduler, syscall/js's callback, the client) and 25 % in Node's socket write; MQTT.js's profile, whose busy " +
-	"time per round trip was less than half as long, put a third in the same write, made once per publish too. Why " +
-	"Node's write costs more beside the WebAssembly program is not measured yet. The figure moves with the load (see " +
-	"the load average above)."
+const wasmRoundTripObstacle = "Out of reach in this runtime for any Go program, not only this client: the Go floor " +
+	"(the rows above: the message, encoded beforehand, written on the same browser binding and read back on one " +
+	"goroutine, with no MQTT client, no decoding and no queue) takes longer than MQTT.js's whole round trip, and MQTT.js " +
+	"itself runs at its own floor (the same exchange in JavaScript over the same WebSocket). Under the Go floor are the " +
+	"wake-up of Go from JavaScript that every message costs (a js.Func: syscall/js makes JavaScript values with " +
+	"finalizers for each call, and Go's scheduler runs and parks again; BenchmarkGoWake above measures it alone) and " +
+	"Node's socket write, the largest single cost on both sides (a V8 profile of the floor put 18 % of its samples in " +
+	"writeBuffer, of MQTT.js's floor 22 %). What the client adds over the floor (the row \"against the Go floor\") is " +
+	"the path of a message through it: the reader goroutine decodes it into the inbox and wakes the goroutine blocked " +
+	"in Wait, whose Publish hands the next message to the sender goroutine. The figure moves with the load (see the " +
+	"load average above)."
 
 const nativeMQTTjsObstacle = "The figure moves with the machine's load (see the load average above); see " +
 	"[Where the time goes](#where-the-time-goes) for what the client spends per message."
@@ -150,10 +150,11 @@ const allocationsObstacle = "Most of the allocations left per message are paho's
 	"baseline, also registers a context callback for every WebSocket message, five allocations, where mqttgame's " +
 	"connection registers one per connection."
 
-const roundTripObstacle = "The round trip crosses WebSocket framing and masking on both hops, at the client and " +
-	"at the broker, where TCP has none (autopaho over WebSocket as shipped takes about 1.4 times TCP's time). The " +
-	"same client over TCP (mqtt://), against the same broker, took 161-170 µs against autopaho's 152-156 µs in " +
-	"interleaved runs on this machine (1.07×): the rest of the gap is the WebSocket. A broker WebSocket listener " +
-	"without NetConn's per-message context callbacks was tried and changed nothing measurable in the round trip. " +
-	"Publish never blocks the game: the message goes from the game's goroutine to the client's sender goroutine, " +
-	"a hand-over the baseline, which writes on the caller's goroutine, does not pay."
+const roundTripObstacle = "The WebSocket is not what the round trip waits for: the floor (the message, encoded " +
+	"beforehand, written on the client's own connection and read back on one goroutine, with no MQTT client) is " +
+	"faster over WebSocket than autopaho's round trip over TCP. What the client adds over that floor is two hand-overs " +
+	"between goroutines per round trip: the reader goroutine puts the message in the inbox and wakes the goroutine " +
+	"blocked in Wait, and Publish hands the next message to the outbox's sender goroutine, so that it never blocks the " +
+	"game on a socket write; autopaho writes on the caller's goroutine. Each hand-over to a parked goroutine can wake " +
+	"another thread (a futex call, most of the client's own CPU time in a profile after the socket's reads and " +
+	"writes). The figure moves with the load (see the load average above)."
