@@ -155,29 +155,42 @@ async function roundTrip() {
   const payload = Buffer.alloc(payloadSize);
   let onMessage = () => {};
   c.on("message", () => onMessage());
-  const run = async (n) => {
-    const times = new Float64Array(n);
-    const c0 = cpuNs();
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) {
-      const s = process.hrtime.bigint();
-      await new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("the message did not come back")), waitMs);
-        onMessage = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        c.publish(topic, payload, { qos: 0 });
-      });
-      times[i] = Number(process.hrtime.bigint() - s);
-    }
-    const ns = Number(process.hrtime.bigint() - t0);
-    return { n, ns, cpu: cpuNs() - c0, times };
-  };
-  const r = await calibrate(run);
+  const r = await calibrate(
+    roundTrips(
+      () =>
+        new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error("the message did not come back")), waitMs);
+          onMessage = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          c.publish(topic, payload, { qos: 0 });
+        }),
+    ),
+  );
   await end(c);
+  printRoundTrips(`BenchmarkRoundTrip/mqttjs-${args.transport}`, r);
+}
+
+// roundTrips returns a run of n round trips, each a call of one, which
+// resolves when the message is back, timed one by one.
+const roundTrips = (one) => async (n) => {
+  const times = new Float64Array(n);
+  const c0 = cpuNs();
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    const s = process.hrtime.bigint();
+    await one();
+    times[i] = Number(process.hrtime.bigint() - s);
+  }
+  return { n, ns: Number(process.hrtime.bigint() - t0), cpu: cpuNs() - c0, times };
+};
+
+// printRoundTrips prints a run of round trips: its median and 99th
+// percentile, and its CPU time per round trip.
+function printRoundTrips(bench, r) {
   r.times.sort();
-  print(`BenchmarkRoundTrip/mqttjs-${args.transport}`, r, [
+  print(bench, r, [
     ["p50-ns", r.times[Math.floor(r.n / 2)]],
     ["p99-ns", r.times[Math.min(r.n - 1, Math.floor((r.n * 99) / 100))]],
     ["cpu-ns/msg", r.cpu / r.n],
@@ -219,26 +232,9 @@ async function roundTripFloor() {
     });
   await exchange(connect, 2);
   await exchange(subscribe, 9);
-  const run = async (n) => {
-    const times = new Float64Array(n);
-    const c0 = cpuNs();
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) {
-      const s = process.hrtime.bigint();
-      await exchange(publish, 3);
-      times[i] = Number(process.hrtime.bigint() - s);
-    }
-    const ns = Number(process.hrtime.bigint() - t0);
-    return { n, ns, cpu: cpuNs() - c0, times };
-  };
-  const r = await calibrate(run);
+  const r = await calibrate(roundTrips(() => exchange(publish, 3)));
   ws.close();
-  r.times.sort();
-  print(`BenchmarkRoundTrip/floor-${args.transport}`, r, [
-    ["p50-ns", r.times[Math.floor(r.n / 2)]],
-    ["p99-ns", r.times[Math.min(r.n - 1, Math.floor((r.n * 99) / 100))]],
-    ["cpu-ns/msg", r.cpu / r.n],
-  ]);
+  printRoundTrips(`BenchmarkRoundTrip/floor-${args.transport}`, r);
 }
 
 const filter = args.bench ? new RegExp(args.bench) : null;
