@@ -128,8 +128,9 @@ const wasmRoundTripObstacle = "Out of reach in this runtime for any Go program, 
 	"itself runs at its own floor (the same exchange in JavaScript over the same WebSocket). Under the Go floor are the " +
 	"wake-up of Go from JavaScript that every message costs (a js.Func: syscall/js makes JavaScript values with " +
 	"finalizers for each call, and Go's scheduler runs and parks again; BenchmarkGoWake above measures it alone) and " +
-	"Node's socket write, the largest single cost on both sides (a V8 profile of the floor put 18 % of its samples in " +
-	"writeBuffer, of MQTT.js's floor 22 %). What the client adds over the floor (the row \"against the Go floor\") is " +
+	"Node's socket write, the largest single part on both sides (about a fifth of the samples of a V8 profile of " +
+	"either floor are in writeBuffer; the profiler charges wall-clock time, and a write on the loopback wakes the " +
+	"broker, which shares the two cores). What the client adds over the floor (the row \"against the Go floor\") is " +
 	"the path of a message through it: the reader goroutine decodes it into the inbox and wakes the goroutine blocked " +
 	"in Wait, whose Publish hands the next message to the sender goroutine. The figure moves with the load (see the " +
 	"load average above)."
