@@ -399,14 +399,18 @@ func runFaults(t *testing.T, target faultTarget, perQoS, resets, restarts int) {
 	for i := range perQoS {
 		// The publisher stays at most faultLead messages ahead of the
 		// subscriber (see faultLead).
-		for 2*i-int(subUnique.Load()) > faultLead {
+		for {
+			seen := subUnique.Load()
+			if 2*i-int(seen) <= faultLead {
+				break
+			}
 			if faultFailed.Load() {
 				t.FailNow()
 			}
-			if subMoved.stuck(uint64(subUnique.Load())) {
+			if subMoved.stuck(uint64(seen)) {
 				dumpGoroutines(t, "fault-stall-goroutines.txt")
 				fatalf("message %d: the subscriber got no new message for %v, %d behind the publisher, after %d faults",
-					i, stallLimit, 2*i-int(subUnique.Load()), faultsRun.Load())
+					i, stallLimit, 2*i-int(seen), faultsRun.Load())
 			}
 			update(pub)
 			time.Sleep(time.Millisecond)
